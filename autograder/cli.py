@@ -1,0 +1,147 @@
+"""``python -m autograder <command>``: the course's grading commands.
+
+    assign [--check]        solutions/ -> labs/ (+ sample submissions); --check: fail if stale
+    autograde SUBMISSIONS   grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one
+    feedback                feedback HTML for every graded submission
+    export --csv FILE       one row per student: student_id, a column per task, total, max
+    demo                    assign, grade the sample submissions, feedback, CSV, table
+    validate NOTEBOOK       for students: run the visible checks, say what passes
+
+Every command takes --course-dir DIR: where the gradebook and nbgrader's folders live.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import generate, samples, validate
+from .course import DEFAULT_COURSE_DIR, Course, GradingError, Outcome, lab_ids
+from .gradesheet import gradesheet
+from .submissions import collect
+
+
+def cmd_assign(course: Course, args: argparse.Namespace) -> int:
+    if args.check:
+        with tempfile.TemporaryDirectory() as scratch:  # leave the real gradebook alone
+            stale = generate.stale(generate.generated_files(Course(Path(scratch)), args.labs))
+        for path in stale:
+            print(f"stale: {path.relative_to(generate.REPO)}")
+        print("generated files are stale: run `python -m autograder assign`" if stale else "generated files are up to date")
+        return 1 if stale else 0
+    changed = generate.write(generate.generated_files(course, args.labs))
+    for path in changed:
+        print(f"wrote {path.relative_to(generate.REPO)}")
+    print(f"assigned {', '.join(args.labs)}: {len(changed)} file(s) changed")
+    return 0
+
+
+def grade_folder(course: Course, submissions: Path, labs: list[str]) -> list[Outcome]:
+    """Assign the labs in the course folder, then grade every submission found, with a progress bar."""
+    for lab in labs:
+        course.assign(lab)
+    found = collect(submissions, labs, course.root / "incoming")
+    outcomes = []
+    for sub in tqdm(found, desc="grading", unit="submission"):
+        outcome = course.autograde(sub.student, sub.lab, sub.notebook)
+        outcome.notes[:0] = sub.notes
+        outcomes.append(outcome)
+    course.save_notes(outcomes)
+    return outcomes
+
+
+def print_results(course: Course, labs: list[str], outcomes: list[Outcome]) -> None:
+    print(gradesheet(course, labs).table())
+    for o in outcomes:
+        for note in o.notes:
+            print(f"note: {o.student}/{o.lab}: {note}")
+
+
+def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
+    outcomes = grade_folder(course, Path(args.submissions), args.labs)
+    print_results(course, args.labs, outcomes)
+    return 0
+
+
+def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
+    for lab in args.labs:
+        course.feedback(lab)
+    print(f"feedback written under {course.root / 'feedback'}")
+    return 0
+
+
+def cmd_export(course: Course, args: argparse.Namespace) -> int:
+    gradesheet(course, args.labs).write_csv(Path(args.csv))
+    print(f"wrote {args.csv}")
+    return 0
+
+
+def cmd_demo(course: Course, args: argparse.Namespace) -> int:
+    """The whole instructor loop on the bundled samples, checked against their expected scores."""
+    cmd_assign(course, argparse.Namespace(check=False, labs=args.labs))
+    outcomes = grade_folder(course, samples.SAMPLES_DIR, args.labs)
+    for lab in args.labs:
+        course.feedback(lab)
+    sheet = gradesheet(course, args.labs)
+    csv_path = course.root / "grades.csv"
+    sheet.write_csv(csv_path)
+    print_results(course, args.labs, outcomes)
+    print(f"\nfeedback: {course.root / 'feedback'}/<student>/<lab>/<lab>.html\ngrades:   {csv_path}")
+    wrong = [f"{lab}:{student}:{task} scored {sheet.rows[student][f'{lab}:{task}']:g}, expected {score:g}"
+             for lab in args.labs
+             for student, tasks in samples.expected_scores(lab, course.tasks(lab)).items()
+             for task, score in tasks.items()
+             if abs(sheet.rows.get(student, {}).get(f"{lab}:{task}", -1) - score) > 1e-9]
+    print("\n".join(["sample scores differ from expected:", *wrong]) if wrong
+          else "sample scores as expected: reference full marks, untouched 0, flawed loses exactly its flaws")
+    return 1 if wrong else 0
+
+
+def cmd_validate(_course: Course, args: argparse.Namespace) -> int:
+    path = Path(args.notebook)
+    if not path.is_file():
+        print(f"{path}: no such notebook; give the path of your lab's .ipynb file", file=sys.stderr)
+        return 2
+    nb = validate.run_notebook(path, cell_timeout=args.timeout)
+    results = validate.task_results(nb)
+    print(validate.report(path, nb, results))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                   help="where the gradebook and nbgrader's folders live (default: %(default)s)")
+    p.add_argument("--lab", dest="labs", action="append", choices=lab_ids(),
+                   help="limit to this lab (repeatable; default: all labs in solutions/)")
+    p.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default: %(default)s)")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("assign", help="regenerate labs/ and the sample submissions from solutions/")
+    a.add_argument("--check", action="store_true", help="change nothing; exit 1 if any generated file is stale")
+    g = sub.add_parser("autograde", help="grade a folder <student>/<lab>/<lab>.ipynb or a .zip of one")
+    g.add_argument("submissions")
+    sub.add_parser("feedback", help="write feedback HTML for every graded submission")
+    e = sub.add_parser("export", help="write the grades CSV")
+    e.add_argument("--csv", required=True, help="output file")
+    sub.add_parser("demo", help="assign, grade the bundled samples, feedback, CSV, print the table")
+    v = sub.add_parser("validate", help="students: run the visible checks of a notebook before submitting")
+    v.add_argument("notebook")
+    return p
+
+
+COMMANDS = {"assign": cmd_assign, "autograde": cmd_autograde, "feedback": cmd_feedback,
+            "export": cmd_export, "demo": cmd_demo, "validate": cmd_validate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.labs = args.labs or lab_ids()
+    try:
+        course = None if args.command == "validate" else Course(args.course_dir, cell_timeout=args.timeout)
+        return COMMANDS[args.command](course, args)
+    except (GradingError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,65 @@
+"""The nbgrader course configuration, built in Python (no nbgrader_config.py to exec).
+
+Stock nbgrader pipelines with these changes, each for a trap that would cost students points
+or show them what they should not see:
+
+- generate_assignment: stubs name their task (``TaskStubs`` instead of ``ClearSolutions``).
+- autograde, sanitising: deleted graded cells are re-added (``OverwriteCells.add_missing_cells``)
+  and graded cells are put back in the assignment's order (``RestoreCellOrder``); edited locked
+  cells are reported (``ReportEditedCells``) and restored by stock nbgrader; duplicate grade ids
+  keep the last copy (``DropDuplicateIds``).
+- autograde, executing: one fixed kernel, a per-cell timeout, and stderr kept but not fatal
+  (``StderrToStdout``).
+- generate_feedback: hidden tests are removed from the feedback (stock feedback shows them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
+    ComputeChecksums, Execute, GetGrades, IncludeHeaderFooter, LimitOutput,
+    LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells,
+)
+from traitlets.config import Config
+
+from .preprocessors import DropDuplicateIds, ReportEditedCells, RestoreCellOrder, StderrToStdout, TaskStubs
+
+COURSE_ID = "dlcourse"
+KERNEL = "python3"
+CELL_TIMEOUT = 60
+"""Seconds one cell may run while grading; notebooks shrink training via dlcourse.config.budget."""
+
+
+def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT) -> Config:
+    """nbgrader configuration for a course folder (gradebook and working folders inside it)."""
+    c = Config()
+    c.CourseDirectory.root = str(course_dir)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+
+    c.GenerateAssignment.preprocessors = [
+        IncludeHeaderFooter, LockCells, TaskStubs, ClearOutput, CheckCellMetadata,
+        ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums,
+        CheckCellMetadata,
+    ]
+
+    c.OverwriteCells.add_missing_cells = True
+    for preprocessor in (ReportEditedCells, RestoreCellOrder):
+        c[preprocessor.__name__].release_directory = str(course_dir / "release")
+    c.Autograde.sanitize_preprocessors = [
+        ClearOutput, DropDuplicateIds, ReportEditedCells, OverwriteKernelspec, OverwriteCells,
+        RestoreCellOrder, CheckCellMetadata,
+    ]
+    c.Execute.kernel_name = KERNEL
+    # In-memory history (as nbgrader's default); quiet the kernel's start-up warnings on our stderr.
+    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+    c.Execute.timeout = cell_timeout
+    c.Autograde.autograde_preprocessors = [
+        Execute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        AssignLatePenalties, CheckCellMetadata,
+    ]
+
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    return c

@@ -1,0 +1,87 @@
+"""Sample submissions, generated from the solutions like the labs, with the scores they must get.
+
+- ``reference``: the student notebook with the instructors' solutions filled in -> full marks.
+- ``untouched``: the student notebook as released -> 0.
+- ``flawed``: the reference with realistic mistakes (``FLAWS``) -> loses exactly their points.
+
+``python -m autograder assign`` writes them to ``autograder/sample_submissions/<student>/<lab>/<lab>.ipynb``
+(a folder laid out like any class's submissions); the demo and the tests grade those files.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .preprocessors import SOLUTION_SUFFIX, grade_id
+
+SAMPLES_DIR = Path(__file__).resolve().parent / "sample_submissions"
+
+
+@dataclass(frozen=True)
+class Flaw:
+    """Replace ``old`` by ``new`` (exactly once) in a solution cell; costs these points per task."""
+
+    cell: str
+    old: str
+    new: str
+    why: str
+    costs: dict[str, float]
+
+
+FLAWS: dict[str, list[Flaw]] = {
+    "lab0": [
+        Flaw(cell="binlogreg_loss_grad_code",
+             old="grad_w = X.T @ dL_ds / N + 2 * param_lambda * w",
+             new="grad_w = -(X.T @ dL_ds / N) + 2 * param_lambda * w",
+             why="wrong sign of the data term of dL/dw",
+             costs={"binlogreg_loss_grad": 1.0}),
+        Flaw(cell="logreg_loss_grad_code",
+             old="loss = -np.mean(log_probs[np.arange(N), Y_])",
+             new="loss = -np.sum(log_probs[np.arange(N), Y_])",
+             why="forgot to average the negative log-likelihood over N",
+             costs={"logreg_loss_grad": 1.0}),
+    ],
+}
+
+
+def reference(release: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The released notebook with every solution cell taken from the instructors' notebook."""
+    solved = {grade_id(c): c.source for c in solution.cells if (grade_id(c) or "").endswith(SOLUTION_SUFFIX)}
+    nb = copy.deepcopy(release)
+    for cell in nb.cells:
+        if grade_id(cell) in solved:
+            cell.source = solved[grade_id(cell)]
+    return nb
+
+
+def flawed(nb: nbformat.NotebookNode, flaws: list[Flaw]) -> nbformat.NotebookNode:
+    """Apply each flaw to its cell; fails loudly when a solution changed under it."""
+    nb = copy.deepcopy(nb)
+    cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
+    for flaw in flaws:
+        source = cells[flaw.cell].source
+        if source.count(flaw.old) != 1:
+            raise ValueError(f"sample flaw for '{flaw.cell}' no longer matches the solution: "
+                             f"expected the line {flaw.old!r} once; update autograder/samples.py")
+        cells[flaw.cell].source = source.replace(flaw.old, flaw.new)
+    return nb
+
+
+def build(lab: str, release: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """student id -> sample notebook for one lab."""
+    solved = reference(release, solution)
+    return {"reference": solved, "untouched": copy.deepcopy(release),
+            "flawed": flawed(solved, FLAWS.get(lab, []))}
+
+
+def expected_scores(lab: str, tasks: list[tuple[str, float]]) -> dict[str, dict[str, float]]:
+    """student id -> task -> the score that sample must get."""
+    full = dict(tasks)
+    flawed_scores = dict(full)
+    for flaw in FLAWS.get(lab, []):
+        for task, cost in flaw.costs.items():
+            flawed_scores[task] -= cost
+    return {"reference": full, "untouched": dict.fromkeys(full, 0.0), "flawed": flawed_scores}

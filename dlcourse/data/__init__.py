@@ -1,0 +1,4 @@
+"""Data for the labs. Lab 0/1: random 2D Gaussians (``gaussian``)."""
+from dlcourse.data.gaussian import Random2DGaussian, sample_gauss_2d, sample_gmm_2d
+
+__all__ = ["Random2DGaussian", "sample_gauss_2d", "sample_gmm_2d"]

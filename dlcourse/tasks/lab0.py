@@ -1,0 +1,480 @@
+"""Lab 0 (shallow models): the graded checks, one per task (see docs/lab0-contract.md).
+
+Every ``check_<task>(fn, *, seed, ...)``:
+
+1. seeds ``random``/``np.random``/torch with ``seed`` (``seed_all``) and draws its inputs from
+   ``np.random.default_rng(seed)``; the case label names the seed and the sizes;
+2. calls the student's ``fn`` through ``call_student``: it must be the student's own code, must not
+   call the course's reference (``dlcourse.metrics``, ``dlcourse.data``) or this module's oracles
+   (nor autograd, for hand-derived gradients), and an exception costs only this case;
+3. compares each quantity of the task with an independent oracle: PyTorch autograd in float64 for
+   losses, gradients and probabilities, scikit-learn for the metrics;
+4. prints the report and returns it.
+
+Tasks that build on another one are graded on their own: ``*_train`` runs with the oracle's
+gradient (and softmax) substituted for the student's (``isolate``), ``logreg_classify`` with the
+oracle's softmax, ``sample_gauss_2d`` with the reference ``Random2DGaussian``.
+
+Student functions are called as: ``Random2DGaussian().get_sample(n)``, ``sample_gauss_2d(C, N)``,
+``*_loss_grad(X, Y_, w, b, param_lambda=...)`` -> (loss, grad_w, grad_b),
+``*_train(X, Y_, param_niter=..., param_delta=..., param_lambda=...)`` -> (w, b),
+``*_classify(X, w, b)``, ``stable_softmax(S)``, ``eval_perf_binary(Y, Y_)``, ``eval_AP(labels)``,
+``eval_perf_multi(Y, Y_)``.
+"""
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix,
+                             precision_score, recall_score)
+
+from dlcourse import metrics
+from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare,
+                            isolate, numerical_gradient, seed_all, verdict)
+from dlcourse.data import gaussian
+
+TASKS: dict[str, int] = {
+    "random2dgaussian": 2,
+    "sample_gauss_2d": 2,
+    "binlogreg_loss_grad": 3,
+    "binlogreg_train": 2,
+    "binlogreg_classify": 1,
+    "eval_perf_binary": 3,
+    "eval_AP": 2,
+    "stable_softmax": 2,
+    "logreg_loss_grad": 3,
+    "logreg_train": 2,
+    "logreg_classify": 1,
+    "eval_perf_multi": 4,
+}
+"""Task id -> points (27 in all)."""
+
+QUANTITIES: dict[str, tuple[str, ...]] = {
+    "random2dgaussian": ("shape", "spread"),
+    "sample_gauss_2d": ("shapes", "labels"),
+    "binlogreg_loss_grad": ("loss", "grad_w", "grad_b"),
+    "binlogreg_train": ("w", "b"),
+    "binlogreg_classify": ("probs",),
+    "eval_perf_binary": ("accuracy", "recall", "precision"),
+    "eval_AP": ("AP",),
+    "stable_softmax": ("probs", "large_logits"),
+    "logreg_loss_grad": ("loss", "grad_W", "grad_b"),
+    "logreg_train": ("W", "b"),
+    "logreg_classify": ("probs",),
+    "eval_perf_multi": ("accuracy", "confusion_matrix", "precision", "recall"),
+}
+"""Task id -> the quantities graded (each one an equal share of the task's points)."""
+
+_METRICS = (metrics.eval_perf_binary, metrics.eval_perf_multi, metrics.eval_AP)
+# hand-derived gradients: automatic or numerical differentiation would skip the exercise
+_AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
+             autograd_reference, numerical_gradient)
+_SPREAD_GAUSSIANS, _SPREAD_SAMPLES = 4, 1000  # enough for sample means within ~0.1 of the mean
+_BOX_SLACK = 1.0  # sample means may leave [0, 10]^2 by sampling noise
+
+
+# ----------------------------------------------------------------------------- torch oracles
+
+def _binlogreg_loss(X: torch.Tensor, Y_: torch.Tensor, w: torch.Tensor, b: torch.Tensor, *,
+                    param_lambda: float) -> torch.Tensor:
+    """mean_i -log P(Y=Y_i|x_i) + param_lambda ||w||^2 with P(Y=1|x) = sigmoid(x w + b)."""
+    scores = X @ w + b  # (N,)
+    nll = F.binary_cross_entropy_with_logits(scores, Y_.to(scores.dtype))  # stable for large |s|
+    return nll + param_lambda * (w ** 2).sum()
+
+
+def _logreg_loss(X: torch.Tensor, Y_: torch.Tensor, W: torch.Tensor, b: torch.Tensor, *,
+                 param_lambda: float) -> torch.Tensor:
+    """mean_i -log softmax(W x_i + b)[Y_i] + param_lambda ||W||_F^2."""
+    scores = X @ W.T + b  # (N, C)
+    return F.cross_entropy(scores, Y_) + param_lambda * (W ** 2).sum()
+
+
+def _sigmoid_scores(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(X @ w + b)  # (N,)
+
+
+def _softmax(S: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(S, dim=1)  # (N, C)
+
+
+def _softmax_scores(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(X @ W.T + b, dim=1)  # (N, C)
+
+
+def _binlogreg_reference(X: np.ndarray, Y_: np.ndarray, w: np.ndarray, b: float,
+                         param_lambda: float = 0.0) -> tuple[float, np.ndarray, np.float64]:
+    """What a correct binlogreg_loss_grad returns: (loss, grad_w (D,), grad_b scalar)."""
+    loss, grads = autograd_reference(partial(_binlogreg_loss, param_lambda=param_lambda),
+                                     dict(X=X, Y_=Y_, w=w, b=b), ["w", "b"])
+    return float(loss), grads["w"], grads["b"][()]
+
+
+def _logreg_reference(X: np.ndarray, Y_: np.ndarray, W: np.ndarray, b: np.ndarray,
+                      param_lambda: float = 0.0) -> tuple[float, np.ndarray, np.ndarray]:
+    """What a correct logreg_loss_grad returns: (loss, grad_W (C, D), grad_b (C,))."""
+    loss, grads = autograd_reference(partial(_logreg_loss, param_lambda=param_lambda),
+                                     dict(X=X, Y_=Y_, W=W, b=b), ["W", "b"])
+    return float(loss), grads["W"], grads["b"]
+
+
+def _stable_softmax_reference(S: np.ndarray) -> np.ndarray:
+    """What a correct stable_softmax returns: (N, C) row-wise softmax of S (N, C)."""
+    return autograd_reference(_softmax, {"S": S}, [])[0]
+
+
+def _gradient_descent(loss_grad: Callable[..., tuple], params: list[Any], X: np.ndarray,
+                      Y_: np.ndarray, param_niter: int, param_delta: float,
+                      param_lambda: float) -> list[Any]:
+    """param_niter steps of p <- p - param_delta * dL/dp for each p, gradients from loss_grad."""
+    for _ in range(param_niter):
+        _, *grads = loss_grad(X, Y_, *params, param_lambda)
+        params = [p - param_delta * g for p, g in zip(params, grads)]
+    return params
+
+
+# ----------------------------------------------------------------------------- shared steps
+
+def _start(task: str, seed: int | None) -> tuple[Report, np.random.Generator]:
+    """An empty report of the task's quantities and the case's generator, all seeded."""
+    if seed is not None:
+        seed_all(seed)
+    return Report(task, QUANTITIES[task]), np.random.default_rng(seed)
+
+
+def _show(report: Report) -> Report:
+    print(report)
+    return report
+
+
+def _compare_all(report: Report, case: str, yours: tuple, expected: tuple) -> None:
+    """Compare each quantity of the report with its expected value, in order."""
+    for quantity, mine, ref in zip(report.quantities, yours, expected):
+        report.add(compare(quantity, mine, ref, case=case))
+
+
+def _array_problem(what: str, x: Any, shape: tuple[int, ...], kinds: str) -> str | None:
+    """Why x is not a numpy array of ``shape`` with a dtype kind in ``kinds``, or None."""
+    if not isinstance(x, np.ndarray):
+        return f"{what} is a {type(x).__name__}, expected a numpy array of shape {shape}"
+    if x.shape != shape:
+        return f"{what} has shape {x.shape}, expected {shape}"
+    if x.dtype.kind not in kinds:
+        return f"{what} has dtype {x.dtype}, expected {'floats' if kinds == 'f' else 'integers'}"
+    return None
+
+
+def _distinct(points: np.ndarray) -> bool:
+    """True if no two rows of points (K, 2) are closer than 1e-3."""
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)  # (K, K)
+    return bool(np.all(gaps[~np.eye(len(points), dtype=bool)] > 1e-3))
+
+
+def _predictions(rng: np.random.Generator, N: int, C: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Y, Y_) predicted and true labels in 0..C-1 (N >= C), about half right.
+
+    Every class is once predicted correctly, so C = max + 1 and no precision or recall has a
+    zero denominator.
+    """
+    Y_ = rng.integers(0, C, N)
+    Y = np.where(rng.random(N) < 0.5, Y_, rng.integers(0, C, N))
+    Y[:C] = Y_[:C] = np.arange(C)
+    order = rng.permutation(N)
+    return Y[order], Y_[order]
+
+
+def _classes(rng: np.random.Generator, N: int, D: int, C: int) -> tuple[np.ndarray, np.ndarray]:
+    """X (N, D) around C random centres, Y_ (N,) with every class present (N >= C)."""
+    Y_ = rng.permutation(np.arange(N) % C)
+    X = 2 * rng.standard_normal((C, D))[Y_] + rng.standard_normal((N, D))
+    return X, Y_
+
+
+def _lambda_scale(param_lambda: float, scale: float = 1.0) -> dict[str, float | None]:
+    """Case-label entries for the optional parameters, left out at their defaults."""
+    return dict(param_lambda=param_lambda or None, scale=None if scale == 1 else scale)
+
+
+# ----------------------------------------------------------------------------- data
+
+def _gaussian_samples(report: Report, case: str, cls: Any, n: int, count: int,
+                      quantity: str) -> list[Any] | None:
+    """``cls().get_sample(n)`` of ``count`` fresh instances; None after recording a failure."""
+    samples = []
+    forbidden = (gaussian.Random2DGaussian, gaussian.sample_gauss_2d)
+    for _ in range(count):
+        ok, G = call_student(report, case, cls, name="Random2DGaussian", quantities=[quantity],
+                             forbidden=forbidden)
+        if ok:
+            ok, X = call_student(report, case, G.get_sample, n, quantities=[quantity],
+                                 name="Random2DGaussian.get_sample", forbidden=forbidden)
+        if not ok:
+            return None
+        samples.append(X)
+    return samples
+
+
+def _spread_problem(samples: list[Any]) -> str | None:
+    """Why samples of several Gaussians don't look like random Gaussians in [0, 10]^2, or None."""
+    if not all(isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2
+               and X.shape[1] == 2 for X in samples):
+        return "get_sample must return an (n, 2) array to check the spread"
+    means = np.array([X.mean(axis=0) for X in samples])  # (K, 2)
+    if not np.isfinite(means).all():
+        return "the samples have non-finite values"
+    if not _distinct(means):
+        return f"Gaussians made one after another have the same mean: {means.round(3).tolist()}"
+    lo, hi = -_BOX_SLACK, 10 + _BOX_SLACK
+    outside = [m for m in means if np.any((m < lo) | (m > hi))]
+    if outside:
+        return f"a sample mean {np.round(outside[0], 3).tolist()} is outside the box [0, 10]^2"
+    for X in samples:
+        eig = np.linalg.eigvalsh(np.cov(X.T))  # (2,) ascending
+        if not eig[0] > 1e-9 * max(eig[1], 1e-300):
+            return f"a sample covariance is not positive definite (eigenvalues {eig.tolist()})"
+    return None
+
+
+def check_random2dgaussian(Random2DGaussian: Any, *, seed: int, n: int) -> Report:
+    """'shape': get_sample(n) is an (n, 2) float array; 'spread': several Gaussians made after
+    seeding have different means, all in [0, 10]^2 (up to sampling noise), and samples with a
+    positive definite covariance."""
+    report, _ = _start("random2dgaussian", seed)
+    case = case_label(seed=seed, n=n)
+    samples = _gaussian_samples(report, case, Random2DGaussian, n, 1, "shape")
+    if samples is not None:
+        problem = _array_problem(f"get_sample({n})", samples[0], (n, 2), "f")
+        report.add(verdict("shape", problem is None, problem or f"get_sample({n}) is an "
+                           f"({n}, 2) float array", case=case))
+    samples = _gaussian_samples(report, case, Random2DGaussian, _SPREAD_SAMPLES,
+                                _SPREAD_GAUSSIANS, "spread")
+    if samples is not None:
+        problem = _spread_problem(samples)
+        report.add(verdict("spread", problem is None, problem or f"{_SPREAD_GAUSSIANS} Gaussians: "
+                           "different means in [0, 10]^2, positive definite covariances",
+                           case=case))
+    return _show(report)
+
+
+def _labels_problem(X: Any, Y_: Any, C: int, N: int) -> str | None:
+    """Why Y_ does not label N samples of each of C classes with distinct class means, or None."""
+    Y_ = np.asarray(Y_)
+    if not (Y_.dtype.kind in "biuf" and Y_.ndim == 1 and np.isfinite(Y_).all()
+            and np.all(Y_ == np.round(Y_))):
+        return "Y_ must be a 1-D array of whole class indices"
+    Y_ = Y_.astype(np.int64)  # float labels cost 'shapes' only
+    if Y_.min() < 0 or Y_.max() >= C:
+        return f"labels must be in 0..{C - 1}, got {Y_.min()}..{Y_.max()}"
+    counts = np.bincount(Y_, minlength=C)
+    if np.any(counts != N):
+        return f"each class must appear N={N} times, counts are {counts.tolist()}"
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape != (C * N, 2):
+        return "X must be (C*N, 2) to check the class means"
+    means = np.array([X[Y_ == c].mean(axis=0) for c in range(C)])  # (C, 2)
+    if not _distinct(means):
+        return "two classes have the same mean: each class needs its own Gaussian"
+    return None
+
+
+def check_sample_gauss_2d(sample_gauss_2d: Any, *, seed: int, C: int, N: int) -> Report:
+    """'shapes': X is (C*N, 2) float, Y_ (C*N,) int; 'labels': each class 0..C-1 appears exactly
+    N times and the classes' means differ. Runs with the reference Random2DGaussian."""
+    report, _ = _start("sample_gauss_2d", seed)
+    case = case_label(seed=seed, C=C, N=N)
+    with isolate(sample_gauss_2d, Random2DGaussian=gaussian.Random2DGaussian):
+        ok, out = call_student(report, case, sample_gauss_2d, C, N, name="sample_gauss_2d",
+                               forbidden=(gaussian.sample_gauss_2d,), outputs=2)
+    if ok:
+        X, Y_ = out
+        problem = (_array_problem("X", X, (C * N, 2), "f")
+                   or _array_problem("Y_", Y_, (C * N,), "iu"))
+        report.add(verdict("shapes", problem is None, problem or "X and Y_ have the right shapes"
+                           " and dtypes", case=case))
+        problem = _labels_problem(X, Y_, C, N)
+        report.add(verdict("labels", problem is None, problem or f"{C} classes of {N} samples "
+                           "with different means", case=case))
+    return _show(report)
+
+
+# ----------------------------------------------------------------------------- binary logreg
+
+def check_binlogreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, param_lambda: float = 0.0,
+                              scale: float = 1.0) -> Report:
+    """loss, grad_w, grad_b of fn(X, Y_, w, b, param_lambda=...) against autograd."""
+    report, rng = _start("binlogreg_loss_grad", seed)
+    case = case_label(seed=seed, N=N, D=D, **_lambda_scale(param_lambda, scale))
+    X = scale * rng.standard_normal((N, D))  # (N, D)
+    Y_ = rng.integers(0, 2, N)  # (N,)
+    w, b = rng.standard_normal(D), float(rng.standard_normal())  # (D,), scalar
+    ok, out = call_student(report, case, fn, X, Y_, w, b, param_lambda=param_lambda, outputs=3,
+                           name="binlogreg_loss_grad",
+                           forbidden=_AUTOGRAD + (_binlogreg_loss, _binlogreg_reference))
+    if ok:
+        _compare_all(report, case, out, _binlogreg_reference(X, Y_, w, b, param_lambda))
+    return _show(report)
+
+
+def check_binlogreg_train(fn: Any, *, seed: int, N: int, D: int, param_niter: int,
+                          param_delta: float, param_lambda: float = 0.0) -> Report:
+    """(w, b) of fn(X, Y_, param_niter=..., param_delta=..., param_lambda=...) against gradient
+    descent from zeros; runs with the oracle as ``binlogreg_loss_grad``."""
+    report, rng = _start("binlogreg_train", seed)
+    case = case_label(seed=seed, N=N, D=D, param_niter=param_niter, param_delta=param_delta,
+                      **_lambda_scale(param_lambda))
+    X, Y_ = _classes(rng, N, D, 2)
+    with isolate(fn, binlogreg_loss_grad=_binlogreg_reference):
+        ok, out = call_student(report, case, fn, X, Y_, param_niter=param_niter,
+                               param_delta=param_delta, param_lambda=param_lambda, outputs=2,
+                               name="binlogreg_train", forbidden=(_gradient_descent,))
+    if ok:
+        expected = _gradient_descent(_binlogreg_reference, [np.zeros(D), 0.0], X, Y_,
+                                     param_niter, param_delta, param_lambda)
+        _compare_all(report, case, out, expected)
+    return _show(report)
+
+
+def check_binlogreg_classify(fn: Any, *, seed: int, N: int, D: int) -> Report:
+    """probs = fn(X, w, b) against sigmoid(X w + b), shape (N,)."""
+    report, rng = _start("binlogreg_classify", seed)
+    case = case_label(seed=seed, N=N, D=D)
+    X, w, b = rng.standard_normal((N, D)), rng.standard_normal(D), float(rng.standard_normal())
+    ok, probs = call_student(report, case, fn, X, w, b, name="binlogreg_classify",
+                             forbidden=(_sigmoid_scores,))
+    if ok:
+        _compare_all(report, case, (probs,), (autograd_reference(
+            _sigmoid_scores, dict(X=X, w=w, b=b), [])[0],))
+    return _show(report)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def check_eval_perf_binary(fn: Any, *, seed: int, N: int) -> Report:
+    """(accuracy, recall, precision) = fn(Y, Y_) against scikit-learn (N >= 2)."""
+    report, rng = _start("eval_perf_binary", seed)
+    case = case_label(seed=seed, N=N)
+    Y, Y_ = _predictions(rng, N, 2)
+    ok, out = call_student(report, case, fn, Y, Y_, name="eval_perf_binary", outputs=3,
+                           forbidden=_METRICS)
+    if ok:
+        expected = (accuracy_score(Y_, Y), recall_score(Y_, Y, zero_division=0),
+                    precision_score(Y_, Y, zero_division=0))
+        _compare_all(report, case, out, expected)
+    return _show(report)
+
+
+def check_eval_AP(fn: Any, *, seed: int | None = None, N: int | None = None,
+                  cases: list[tuple[list[int], float]] | None = None) -> Report:
+    """AP = fn(ranked_labels): for each (labels, AP) of ``cases``, and with ``seed`` and ``N``
+    for N random labels against scikit-learn's average_precision_score(labels, arange(N))."""
+    if cases is None and (seed is None or N is None):
+        raise ValueError("check_eval_AP needs cases, or seed and N")
+    report, rng = _start("eval_AP", seed)
+    runs = [(case_label(ranked_labels=reprlib.repr(labels)), list(labels), ap)
+            for labels, ap in cases or []]
+    if seed is not None and N is not None:
+        labels = rng.integers(0, 2, N)
+        labels[rng.integers(N)] = 1  # at least one positive: AP is defined
+        runs.append((case_label(seed=seed, N=N), labels,
+                     average_precision_score(labels, np.arange(N))))
+    for case, labels, ap in runs:
+        ok, out = call_student(report, case, fn, labels, name="eval_AP", forbidden=_METRICS)
+        if ok:
+            report.add(compare("AP", out, np.float64(ap), case=case))
+    return _show(report)
+
+
+def check_eval_perf_multi(fn: Any, *, seed: int, N: int, C: int) -> Report:
+    """(accuracy, confusion matrix (C, C), precision (C,), recall (C,)) = fn(Y, Y_) against
+    scikit-learn (N >= C); rows of the confusion matrix are true classes."""
+    report, rng = _start("eval_perf_multi", seed)
+    case = case_label(seed=seed, N=N, C=C)
+    Y, Y_ = _predictions(rng, N, C)
+    ok, out = call_student(report, case, fn, Y, Y_, name="eval_perf_multi", outputs=4,
+                           forbidden=_METRICS)
+    if ok:
+        classes = np.arange(C)
+        M = confusion_matrix(Y_, Y, labels=classes)  # (C, C) int
+        # the contract does not fix the counts' dtype: whole-number floats count as well
+        if isinstance(out[1], np.ndarray) and out[1].dtype.kind == "f":
+            M = M.astype(np.float64)
+        expected = (accuracy_score(Y_, Y), M,
+                    precision_score(Y_, Y, labels=classes, average=None, zero_division=0),
+                    recall_score(Y_, Y, labels=classes, average=None, zero_division=0))
+        _compare_all(report, case, out, expected)
+    return _show(report)
+
+
+# ----------------------------------------------------------------------------- multiclass logreg
+
+def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1.0) -> Report:
+    """'probs': fn(S) for S (N, C) standard normal times ``scale``; 'large_logits': fn(1000 S),
+    which overflows a naive exp; both against torch.softmax."""
+    report, rng = _start("stable_softmax", seed)
+    case = case_label(seed=seed, N=N, C=C, scale=None if scale == 1 else scale)
+    S = scale * rng.standard_normal((N, C))  # (N, C)
+    forbidden = (_softmax, _softmax_scores, _stable_softmax_reference)
+    for quantity, logits in (("probs", S), ("large_logits", 1000 * S)):
+        ok, probs = call_student(report, case, fn, logits, name="stable_softmax",
+                                 quantities=[quantity], forbidden=forbidden)
+        if ok:
+            report.add(compare(quantity, probs, _stable_softmax_reference(logits), case=case))
+    return _show(report)
+
+
+def check_logreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, C: int,
+                           param_lambda: float = 0.0, scale: float = 1.0) -> Report:
+    """loss, grad_W, grad_b of fn(X, Y_, W, b, param_lambda=...) against autograd."""
+    report, rng = _start("logreg_loss_grad", seed)
+    case = case_label(seed=seed, N=N, D=D, C=C, **_lambda_scale(param_lambda, scale))
+    X = scale * rng.standard_normal((N, D))  # (N, D)
+    Y_ = rng.integers(0, C, N)  # (N,)
+    W, b = rng.standard_normal((C, D)), rng.standard_normal(C)  # (C, D), (C,)
+    ok, out = call_student(report, case, fn, X, Y_, W, b, param_lambda=param_lambda, outputs=3,
+                           name="logreg_loss_grad",
+                           forbidden=_AUTOGRAD + (_logreg_loss, _logreg_reference))
+    if ok:
+        _compare_all(report, case, out, _logreg_reference(X, Y_, W, b, param_lambda))
+    return _show(report)
+
+
+def check_logreg_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
+                       param_delta: float, param_lambda: float = 0.0) -> Report:
+    """(W, b) of fn(X, Y_, param_niter=..., param_delta=..., param_lambda=...) against gradient
+    descent from zeros (N >= C: every class is present); runs with the oracles as
+    ``logreg_loss_grad`` and ``stable_softmax``."""
+    report, rng = _start("logreg_train", seed)
+    case = case_label(seed=seed, N=N, D=D, C=C, param_niter=param_niter,
+                      param_delta=param_delta, **_lambda_scale(param_lambda))
+    X, Y_ = _classes(rng, N, D, C)
+    with isolate(fn, logreg_loss_grad=_logreg_reference,
+                 stable_softmax=_stable_softmax_reference):
+        ok, out = call_student(report, case, fn, X, Y_, param_niter=param_niter,
+                               param_delta=param_delta, param_lambda=param_lambda, outputs=2,
+                               name="logreg_train", forbidden=(_gradient_descent,))
+    if ok:
+        expected = _gradient_descent(_logreg_reference, [np.zeros((C, D)), np.zeros(C)], X, Y_,
+                                     param_niter, param_delta, param_lambda)
+        _compare_all(report, case, out, expected)
+    return _show(report)
+
+
+def check_logreg_classify(fn: Any, *, seed: int, N: int, D: int, C: int) -> Report:
+    """probs = fn(X, W, b) against softmax(X W^T + b), shape (N, C); runs with the oracle as
+    ``stable_softmax``."""
+    report, rng = _start("logreg_classify", seed)
+    case = case_label(seed=seed, N=N, D=D, C=C)
+    X, W, b = rng.standard_normal((N, D)), rng.standard_normal((C, D)), rng.standard_normal(C)
+    with isolate(fn, stable_softmax=_stable_softmax_reference):
+        ok, probs = call_student(report, case, fn, X, W, b, name="logreg_classify",
+                                 forbidden=(_softmax_scores,))
+    if ok:
+        _compare_all(report, case, (probs,), (autograd_reference(
+            _softmax_scores, dict(X=X, W=W, b=b), [])[0],))
+    return _show(report)

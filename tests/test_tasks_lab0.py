@@ -1,0 +1,428 @@
+"""dlcourse.tasks.lab0: every check gives full points to a correct submission and takes exactly
+the broken quantities' points from realistic wrong ones."""
+import types
+
+import numpy as np
+import pytest
+
+from dlcourse import metrics
+from dlcourse.data import gaussian
+from dlcourse.tasks import lab0
+from dlcourse.tasks.lab0 import TASKS
+
+pytestmark = pytest.mark.lab0
+
+
+# ----------------------------------------------------------------------------- a correct submission
+
+class Random2DGaussian:
+    def __init__(self):
+        self.mean = np.random.random_sample(2) * 10
+        eigvals = (np.random.random_sample(2) * 10 / 5) ** 2
+        theta = np.random.random_sample() * 2 * np.pi
+        R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        self.Sigma = R.T @ np.diag(eigvals) @ R
+
+    def get_sample(self, n):
+        return np.random.multivariate_normal(self.mean, self.Sigma, n)
+
+
+def sample_gauss_2d(C, N):
+    Gs = [Random2DGaussian() for _ in range(C)]
+    return np.vstack([G.get_sample(N) for G in Gs]), np.repeat(np.arange(C), N)
+
+
+def sigmoid(s):
+    return np.exp(-np.logaddexp(0, -s))
+
+
+def binlogreg_loss_grad(X, Y_, w, b, param_lambda=0.0):
+    s = X @ w + b
+    loss = np.mean(np.logaddexp(0, s) - Y_ * s) + param_lambda * w @ w
+    dL_ds = (sigmoid(s) - Y_) / len(X)
+    return loss, X.T @ dL_ds + 2 * param_lambda * w, np.sum(dL_ds)
+
+
+def binlogreg_train(X, Y_, param_niter=100, param_delta=0.1, param_lambda=0.0):
+    w, b = np.zeros(X.shape[1]), 0.0
+    for _ in range(param_niter):
+        _, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+        w, b = w - param_delta * grad_w, b - param_delta * grad_b
+    return w, b
+
+
+def binlogreg_classify(X, w, b):
+    return sigmoid(X @ w + b)
+
+
+def eval_perf_binary(Y, Y_):
+    tp, fp = np.sum((Y == 1) & (Y_ == 1)), np.sum((Y == 1) & (Y_ == 0))
+    fn = np.sum((Y == 0) & (Y_ == 1))
+    return np.mean(Y == Y_), tp / (tp + fn), tp / (tp + fp)
+
+
+def eval_AP(ranked_labels):
+    y = np.asarray(ranked_labels, dtype=float)
+    precision = np.array([y[i:].sum() / (len(y) - i) for i in range(len(y))])
+    return np.sum(y * precision) / y.sum()
+
+
+def stable_softmax(S):
+    E = np.exp(S - S.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def logreg_loss_grad(X, Y_, W, b, param_lambda=0.0):
+    N = len(X)
+    S = X @ W.T + b
+    S = S - S.max(axis=1, keepdims=True)
+    log_p = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+    loss = -np.mean(log_p[np.arange(N), Y_]) + param_lambda * np.sum(W ** 2)
+    G = stable_softmax(S)
+    G[np.arange(N), Y_] -= 1
+    G /= N
+    return loss, G.T @ X + 2 * param_lambda * W, G.sum(axis=0)
+
+
+def logreg_train(X, Y_, param_niter=100, param_delta=0.1, param_lambda=0.0):
+    W, b = np.zeros((Y_.max() + 1, X.shape[1])), np.zeros(Y_.max() + 1)
+    for _ in range(param_niter):
+        _, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
+        W, b = W - param_delta * grad_W, b - param_delta * grad_b
+    return W, b
+
+
+def logreg_classify(X, W, b):
+    return stable_softmax(X @ W.T + b)
+
+
+def eval_perf_multi(Y, Y_):
+    C = max(Y.max(), Y_.max()) + 1
+    M = np.zeros((C, C), dtype=int)
+    np.add.at(M, (Y_, Y), 1)
+    return np.trace(M) / M.sum(), M, np.diag(M) / M.sum(axis=0), np.diag(M) / M.sum(axis=1)
+
+
+# task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
+CASES = {
+    "random2dgaussian": (lab0.check_random2dgaussian, [dict(seed=1, n=5), dict(seed=1031, n=9)],
+                         Random2DGaussian),
+    "sample_gauss_2d": (lab0.check_sample_gauss_2d, [dict(seed=1, C=2, N=4),
+                                                     dict(seed=1031, C=4, N=7)], sample_gauss_2d),
+    "binlogreg_loss_grad": (lab0.check_binlogreg_loss_grad, [
+        dict(seed=1, N=6, D=2), dict(seed=2, N=6, D=2, param_lambda=0.1),
+        dict(seed=1031, N=37, D=5, param_lambda=0.3), dict(seed=1032, N=23, D=4, scale=300.0)],
+        binlogreg_loss_grad),
+    "binlogreg_train": (lab0.check_binlogreg_train, [
+        dict(seed=1, N=8, D=2, param_niter=20, param_delta=0.5),
+        dict(seed=1031, N=30, D=3, param_niter=30, param_delta=0.2, param_lambda=0.1)],
+        binlogreg_train),
+    "binlogreg_classify": (lab0.check_binlogreg_classify, [dict(seed=1, N=6, D=2),
+                                                           dict(seed=1031, N=17, D=4)],
+                           binlogreg_classify),
+    "eval_perf_binary": (lab0.check_eval_perf_binary, [dict(seed=1, N=10), dict(seed=1031, N=51)],
+                         eval_perf_binary),
+    "eval_AP": (lab0.check_eval_AP, [
+        dict(cases=[([0, 0, 1, 0, 1, 1], 0.9166666666666666), ([1, 1, 1], 1.0)]),
+        dict(seed=1031, N=40)], eval_AP),
+    "stable_softmax": (lab0.check_stable_softmax, [dict(seed=1, N=4, C=3),
+                                                   dict(seed=1031, N=9, C=5, scale=2.0)],
+                       stable_softmax),
+    "logreg_loss_grad": (lab0.check_logreg_loss_grad, [
+        dict(seed=1, N=6, D=2, C=3), dict(seed=1031, N=25, D=4, C=5, param_lambda=0.2),
+        dict(seed=1032, N=11, D=3, C=4, scale=300.0)], logreg_loss_grad),
+    "logreg_train": (lab0.check_logreg_train, [
+        dict(seed=1, N=9, D=2, C=3, param_niter=20, param_delta=0.5),
+        dict(seed=1031, N=30, D=3, C=4, param_niter=25, param_delta=0.2, param_lambda=0.05)],
+        logreg_train),
+    "logreg_classify": (lab0.check_logreg_classify, [dict(seed=1, N=6, D=2, C=3),
+                                                     dict(seed=1031, N=13, D=4, C=5)],
+                        logreg_classify),
+    "eval_perf_multi": (lab0.check_eval_perf_multi, [dict(seed=1, N=12, C=3),
+                                                     dict(seed=1031, N=60, C=5)], eval_perf_multi),
+}
+
+
+def grade(task, fn):
+    """The graded cell of ``task`` run on submission ``fn``: (report, points)."""
+    check, cases, _ = CASES[task]
+    report = check(fn, **cases[0])
+    for case in cases[1:]:
+        report += check(fn, **case)
+    return report, report.points(TASKS[task])
+
+
+def failing(report):
+    return {q for q in report.quantities if not report.passed(q)}
+
+
+def test_tasks_table_matches_the_contract():
+    assert sum(TASKS.values()) == 27
+    assert set(TASKS) == set(lab0.QUANTITIES) == set(CASES)
+    assert sum(map(len, lab0.QUANTITIES.values())) == 26  # eval_AP: 2 points, 1 quantity
+
+
+@pytest.mark.parametrize("task", list(CASES))
+def test_correct_submission_gets_full_points(task, capsys):
+    report, points = grade(task, CASES[task][2])
+    assert points == TASKS[task], str(report)
+    assert type(points) is float and report.ok
+    assert f"{task}: {len(lab0.QUANTITIES[task])} of" in capsys.readouterr().out  # printed
+
+
+# ----------------------------------------------------------------------------- wrong submissions
+
+class FixedMeanGaussian(Random2DGaussian):
+    def __init__(self):
+        super().__init__()
+        self.mean = np.array([5.0, 5.0])  # forgot the random mean
+
+
+class OffByOneGaussian(Random2DGaussian):
+    def get_sample(self, n):
+        return super().get_sample(n + 1)
+
+
+class CopiedGaussian(gaussian.Random2DGaussian):  # inherits the course's code
+    pass
+
+
+def float_labels(C, N):
+    X, Y_ = sample_gauss_2d(C, N)
+    return X, Y_.astype(float)
+
+
+def labels_from_one(C, N):
+    X, Y_ = sample_gauss_2d(C, N)
+    return X, Y_ + 1
+
+
+def one_gaussian(C, N):
+    G = Random2DGaussian()
+    return G.get_sample(C * N), np.repeat(np.arange(C), N)
+
+
+def grad_w_wrong_sign(X, Y_, w, b, param_lambda=0.0):
+    loss, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+    return loss, -grad_w, grad_b
+
+
+def grad_b_not_averaged(X, Y_, w, b, param_lambda=0.0):
+    loss, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+    return loss, grad_w, grad_b * len(X)
+
+
+def naive_binlogreg_loss(X, Y_, w, b, param_lambda=0.0):
+    _, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+    P = 1 / (1 + np.exp(-(X @ w + b)))
+    loss = -np.mean(Y_ * np.log(P) + (1 - Y_) * np.log(1 - P)) + param_lambda * w @ w
+    return loss, grad_w, grad_b
+
+
+def float32_loss_grad(X, Y_, w, b, param_lambda=0.0):
+    return tuple(np.float32(v) for v in binlogreg_loss_grad(X, Y_, w, b, param_lambda))
+
+
+def binlogreg_autograd(X, Y_, w, b, param_lambda=0.0):
+    import torch  # gradients by autograd instead of by hand
+
+    w_t = torch.tensor(w, requires_grad=True)
+    b_t = torch.tensor(b, requires_grad=True)
+    s = torch.tensor(X) @ w_t + b_t
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(s, torch.tensor(Y_, dtype=float))
+    loss = loss + param_lambda * (w_t ** 2).sum()
+    loss.backward()
+    return loss.item(), w_t.grad.numpy(), b_t.grad.item()
+
+
+def train_column_w(X, Y_, param_niter=100, param_delta=0.1, param_lambda=0.0):
+    w, b = binlogreg_train(X, Y_, param_niter, param_delta, param_lambda)
+    return w[:, None], b
+
+
+def train_array_b(X, Y_, param_niter=100, param_delta=0.1, param_lambda=0.0):
+    w, b = np.zeros(X.shape[1]), np.zeros(1)  # b should be a scalar
+    for _ in range(param_niter):
+        _, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+        w, b = w - param_delta * grad_w, b - param_delta * grad_b
+    return w, b
+
+
+def classify_column(X, w, b):
+    return binlogreg_classify(X, w, b)[:, None]
+
+
+def precision_recall_swapped(Y, Y_):
+    accuracy, recall, precision = eval_perf_binary(Y, Y_)
+    return accuracy, precision, recall
+
+
+def accuracy_as_count(Y, Y_):
+    accuracy, recall, precision = eval_perf_binary(Y, Y_)
+    return np.sum(Y == Y_), recall, precision
+
+
+def wraps_reference(Y, Y_):
+    return metrics.eval_perf_binary(Y, Y_)
+
+
+def ap_wrong_direction(ranked_labels):
+    y = np.asarray(ranked_labels, dtype=float)  # precision of the items before i, not after
+    precision = np.array([y[:i + 1].sum() / (i + 1) for i in range(len(y))])
+    return np.sum(y * precision) / y.sum()
+
+
+def naive_softmax(S):
+    E = np.exp(S)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def softmax_crashes_on_large(S):
+    if np.abs(S).max() > 100:
+        raise OverflowError("logits too large")
+    return stable_softmax(S)
+
+
+def bias_regularised(X, Y_, W, b, param_lambda=0.0):
+    loss, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
+    return loss + param_lambda * b @ b, grad_W, grad_b + 2 * param_lambda * b
+
+
+def grad_W_transposed(X, Y_, W, b, param_lambda=0.0):
+    loss, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
+    return loss, grad_W.T, grad_b
+
+
+def loss_from_probabilities(X, Y_, W, b, param_lambda=0.0):
+    _, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
+    P = stable_softmax(X @ W.T + b)  # underflows to 0 for large logits: log(0) = -inf
+    with np.errstate(divide="ignore"):
+        loss = -np.mean(np.log(P[np.arange(len(X)), Y_])) + param_lambda * np.sum(W ** 2)
+    return loss, grad_W, grad_b
+
+
+def logreg_train_row_b(X, Y_, param_niter=100, param_delta=0.1, param_lambda=0.0):
+    W, b = logreg_train(X, Y_, param_niter, param_delta, param_lambda)
+    return W, b[None, :]
+
+
+def unnormalised_scores(X, W, b):
+    return np.exp(X @ W.T + b)
+
+
+def confusion_transposed(Y, Y_):
+    accuracy, M, precision, recall = eval_perf_multi(Y, Y_)
+    return accuracy, M.T, precision, recall
+
+
+def multi_precision_recall_swapped(Y, Y_):
+    accuracy, M, precision, recall = eval_perf_multi(Y, Y_)
+    return accuracy, M, recall, precision
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Lab 0, task x: write your code here")
+
+
+WRONG = [  # (task, submission, the quantities it must lose)
+    ("random2dgaussian", FixedMeanGaussian, {"spread"}),
+    ("random2dgaussian", OffByOneGaussian, {"shape"}),
+    ("random2dgaussian", CopiedGaussian, {"shape", "spread"}),
+    ("random2dgaussian", gaussian.Random2DGaussian, {"shape", "spread"}),
+    ("sample_gauss_2d", float_labels, {"shapes"}),
+    ("sample_gauss_2d", labels_from_one, {"labels"}),
+    ("sample_gauss_2d", one_gaussian, {"labels"}),
+    ("sample_gauss_2d", lambda C, N: gaussian.sample_gauss_2d(C, N), {"shapes", "labels"}),
+    ("binlogreg_loss_grad", grad_w_wrong_sign, {"grad_w"}),
+    ("binlogreg_loss_grad", grad_b_not_averaged, {"grad_b"}),
+    ("binlogreg_loss_grad", naive_binlogreg_loss, {"loss"}),
+    ("binlogreg_loss_grad", float32_loss_grad, {"loss", "grad_w", "grad_b"}),
+    ("binlogreg_loss_grad", binlogreg_autograd, {"loss", "grad_w", "grad_b"}),
+    ("binlogreg_train", train_column_w, {"w"}),
+    ("binlogreg_train", train_array_b, {"b"}),
+    ("binlogreg_classify", classify_column, {"probs"}),
+    ("binlogreg_classify", lambda X, w, b: binlogreg_classify(X, w, b).astype(np.float32),
+     {"probs"}),
+    ("eval_perf_binary", precision_recall_swapped, {"recall", "precision"}),
+    ("eval_perf_binary", accuracy_as_count, {"accuracy"}),
+    ("eval_perf_binary", wraps_reference, {"accuracy", "recall", "precision"}),
+    ("eval_perf_binary", metrics.eval_perf_binary, {"accuracy", "recall", "precision"}),
+    ("eval_AP", ap_wrong_direction, {"AP"}),
+    ("eval_AP", metrics.eval_AP, {"AP"}),
+    ("stable_softmax", naive_softmax, {"large_logits"}),
+    ("stable_softmax", softmax_crashes_on_large, {"large_logits"}),
+    ("stable_softmax", lambda S: stable_softmax(S.T).T, {"probs", "large_logits"}),
+    ("logreg_loss_grad", bias_regularised, {"loss", "grad_b"}),
+    ("logreg_loss_grad", grad_W_transposed, {"grad_W"}),
+    ("logreg_loss_grad", loss_from_probabilities, {"loss"}),
+    ("logreg_train", logreg_train_row_b, {"b"}),
+    ("logreg_classify", unnormalised_scores, {"probs"}),
+    ("eval_perf_multi", confusion_transposed, {"confusion_matrix"}),
+    ("eval_perf_multi", multi_precision_recall_swapped, {"precision", "recall"}),
+    ("eval_perf_multi", lambda Y, Y_: metrics.eval_perf_multi(Y, Y_),
+     {"accuracy", "confusion_matrix", "precision", "recall"}),
+] + [(task, stub, set(lab0.QUANTITIES[task])) for task in TASKS]
+
+
+@pytest.mark.parametrize("task, submission, lost", WRONG,
+                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
+def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
+    report, points = grade(task, submission)
+    assert failing(report) == lost, str(report)
+    n = len(lab0.QUANTITIES[task])
+    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+
+
+# ----------------------------------------------------------------------------- messages and isolation
+
+def test_messages_name_the_problem():
+    report, _ = grade("binlogreg_loss_grad", grad_w_wrong_sign)
+    assert any(c.message.startswith("grad_w [seed=1, N=6, D=2]: max abs error") and " at index (" in
+               c.message for c in report)
+    assert "calls dlcourse.metrics.eval_perf_binary" in str(grade("eval_perf_binary",
+                                                                  wraps_reference)[0])
+    assert "from the dlcourse package; write your own" in str(grade("eval_AP", metrics.eval_AP)[0])
+    text = str(grade("binlogreg_loss_grad", binlogreg_autograd)[0])
+    assert "calls torch." in text and "automatic gradients" in text
+    text = str(grade("eval_AP", stub)[0])
+    assert "AP [ranked_labels=[0, 0, 1, 0, 1, 1]]: raised NotImplementedError: Lab 0, task x" in text
+    assert "yours is float32; compute in float64" in str(grade("binlogreg_classify", lambda X, w, b:
+                                                               sigmoid(X @ w + b).astype(np.float32))[0])
+
+
+def test_float_confusion_counts_are_accepted():
+    def float_counts(Y, Y_):
+        accuracy, M, precision, recall = eval_perf_multi(Y, Y_)
+        return accuracy, M.astype(float), precision, recall
+
+    assert grade("eval_perf_multi", float_counts)[1] == TASKS["eval_perf_multi"]
+
+
+@pytest.mark.parametrize("task, train, grad_name, wrong_grad", [
+    ("binlogreg_train", binlogreg_train, "binlogreg_loss_grad", grad_w_wrong_sign),
+    ("logreg_train", logreg_train, "logreg_loss_grad", grad_W_transposed),
+    ("logreg_classify", logreg_classify, "stable_softmax", naive_softmax),
+])
+def test_a_wrong_dependency_does_not_cascade(task, train, grad_name, wrong_grad):
+    # the notebook's namespace: a correct train next to a wrong gradient
+    notebook = {**globals(), grad_name: wrong_grad}
+    in_notebook = types.FunctionType(train.__code__, notebook, train.__name__, train.__defaults__)
+    assert grade(task, in_notebook)[1] == TASKS[task]
+    assert notebook[grad_name] is wrong_grad  # restored after grading
+
+
+def test_sample_gauss_2d_is_graded_with_the_reference_gaussian():
+    notebook = {**globals(), "Random2DGaussian": FixedMeanGaussian}
+    in_notebook = types.FunctionType(sample_gauss_2d.__code__, notebook)
+    assert grade("sample_gauss_2d", in_notebook)[1] == TASKS["sample_gauss_2d"]
+
+
+def test_eval_AP_needs_cases_or_seed_and_N():
+    with pytest.raises(ValueError):
+        lab0.check_eval_AP(eval_AP, seed=1)
+
+
+def test_checks_are_reproducible():
+    a = lab0.check_logreg_loss_grad(grad_W_transposed, seed=5, N=6, D=2, C=3)
+    b = lab0.check_logreg_loss_grad(grad_W_transposed, seed=5, N=6, D=2, C=3)
+    assert [c.message for c in a] == [c.message for c in b]
