@@ -38,6 +38,8 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT) -> Co
     c.CourseDirectory.root = str(course_dir)
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    # No JupyterHub exchange is used; keep nbgrader from probing a system-wide one.
+    c.Exchange.root = str(course_dir / "exchange")
 
     c.GenerateAssignment.preprocessors = [
         IncludeHeaderFooter, LockCells, TaskStubs, ClearOutput, CheckCellMetadata,

@@ -34,13 +34,13 @@ class Flaw:
 FLAWS: dict[str, list[Flaw]] = {
     "lab0": [
         Flaw(cell="binlogreg_loss_grad_code",
-             old="grad_w = X.T @ dL_ds / N + 2 * param_lambda * w",
-             new="grad_w = -(X.T @ dL_ds / N) + 2 * param_lambda * w",
+             old="grad_w = X.T @ grad_s + 2 * param_lambda * w",
+             new="grad_w = -X.T @ grad_s + 2 * param_lambda * w",
              why="wrong sign of the data term of dL/dw",
              costs={"binlogreg_loss_grad": 1.0}),
         Flaw(cell="logreg_loss_grad_code",
-             old="loss = -np.mean(log_probs[np.arange(N), Y_])",
-             new="loss = -np.sum(log_probs[np.arange(N), Y_])",
+             old="loss = np.mean(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)",
+             new="loss = np.sum(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)",
              why="forgot to average the negative log-likelihood over N",
              costs={"logreg_loss_grad": 1.0}),
     ],

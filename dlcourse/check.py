@@ -449,14 +449,16 @@ def forbid_calls(*functions: Any) -> Iterator[list[str]]:
             name = watched.get(frame.f_code)
             if name is not None and name not in called:
                 called.append(name)
-        if previous is not None:
-            previous(frame, event, arg)
 
+    # a profiler already running pauses meanwhile (cProfile's can't be chained)
     sys.setprofile(profile)
     try:
         yield called
     finally:
-        sys.setprofile(previous)
+        if previous is None or callable(previous):
+            sys.setprofile(previous)
+        else:  # cProfile.Profile: not callable, it restarts itself
+            previous.enable()
 
 
 def _namespace(fn: Any) -> dict[str, Any]:

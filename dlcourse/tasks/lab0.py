@@ -23,6 +23,7 @@ Student functions are called as: ``Random2DGaussian().get_sample(n)``, ``sample_
 """
 from __future__ import annotations
 
+import itertools
 import reprlib
 from collections.abc import Callable
 from functools import partial
@@ -75,8 +76,11 @@ _METRICS = (metrics.eval_perf_binary, metrics.eval_perf_multi, metrics.eval_AP)
 # hand-derived gradients: automatic or numerical differentiation would skip the exercise
 _AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
              autograd_reference, numerical_gradient)
-_SPREAD_GAUSSIANS, _SPREAD_SAMPLES = 4, 1000  # enough for sample means within ~0.1 of the mean
-_BOX_SLACK = 1.0  # sample means may leave [0, 10]^2 by sampling noise
+# Gaussians are told apart by their samples' means: 10000 samples put a sample mean within
+# ~0.05 of the mean, so random means closer than ~0.1 (probability < 1e-3) would be missed
+_SPREAD_GAUSSIANS, _SPREAD_SAMPLES = 3, 10_000
+_MEAN_GAP = 5.0  # equal means: gap ~ chi with 2 degrees of freedom, P(gap > 5) = exp(-12.5)
+_BOX_SLACK = 0.5  # sample means may leave [0, 10]^2 by sampling noise
 
 
 # ----------------------------------------------------------------------------- torch oracles
@@ -170,21 +174,39 @@ def _array_problem(what: str, x: Any, shape: tuple[int, ...], kinds: str) -> str
     return None
 
 
-def _distinct(points: np.ndarray) -> bool:
-    """True if no two rows of points (K, 2) are closer than 1e-3."""
-    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)  # (K, K)
-    return bool(np.all(gaps[~np.eye(len(points), dtype=bool)] > 1e-3))
+def _same_means(samples: list[np.ndarray]) -> tuple[int, int] | None:
+    """The first pair (i, j) of samples (n_i, 2) whose means are statistically equal, or None.
+
+    With d the difference of the sample means and S_i the sample covariances,
+    gap = sqrt(d^T (S_i / n_i + S_j / n_j)^+ d) is about chi-distributed with 2 degrees of
+    freedom when the means are equal, and grows like sqrt(n) when they differ.
+    """
+    for i, j in itertools.combinations(range(len(samples)), 2):
+        d = samples[i].mean(axis=0) - samples[j].mean(axis=0)  # (2,)
+        cov = np.cov(samples[i].T) / len(samples[i]) + np.cov(samples[j].T) / len(samples[j])
+        if d @ np.linalg.pinv(cov) @ d < _MEAN_GAP ** 2:
+            return i, j
+    return None
+
+
+def _is_sample(X: Any) -> bool:
+    """True for a numeric (n, 2) numpy array of finite values, n >= 3."""
+    return (isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2
+            and X.shape[1] == 2 and len(X) >= 3 and bool(np.isfinite(X).all()))
 
 
 def _predictions(rng: np.random.Generator, N: int, C: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Y, Y_) predicted and true labels in 0..C-1 (N >= C), about half right.
+    """(Y, Y_) predicted and true labels in 0..C-1 (N > C), about half right.
 
     Every class is once predicted correctly, so C = max + 1 and no precision or recall has a
-    zero denominator.
+    zero denominator; some class is predicted more or less often than it is true, so its
+    precision and recall differ (swapping them shows).
     """
     Y_ = rng.integers(0, C, N)
     Y = np.where(rng.random(N) < 0.5, Y_, rng.integers(0, C, N))
     Y[:C] = Y_[:C] = np.arange(C)
+    if np.array_equal(np.bincount(Y, minlength=C), np.bincount(Y_, minlength=C)):
+        Y[C] = (Y[C] + 1) % C
     order = rng.permutation(N)
     return Y[order], Y_[order]
 
@@ -222,22 +244,20 @@ def _gaussian_samples(report: Report, case: str, cls: Any, n: int, count: int,
 
 def _spread_problem(samples: list[Any]) -> str | None:
     """Why samples of several Gaussians don't look like random Gaussians in [0, 10]^2, or None."""
-    if not all(isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2
-               and X.shape[1] == 2 for X in samples):
-        return "get_sample must return an (n, 2) array to check the spread"
-    means = np.array([X.mean(axis=0) for X in samples])  # (K, 2)
-    if not np.isfinite(means).all():
-        return "the samples have non-finite values"
-    if not _distinct(means):
-        return f"Gaussians made one after another have the same mean: {means.round(3).tolist()}"
-    lo, hi = -_BOX_SLACK, 10 + _BOX_SLACK
-    outside = [m for m in means if np.any((m < lo) | (m > hi))]
-    if outside:
-        return f"a sample mean {np.round(outside[0], 3).tolist()} is outside the box [0, 10]^2"
+    if not all(_is_sample(X) for X in samples):
+        return "get_sample(n) must return a finite (n, 2) array to check the spread"
     for X in samples:
         eig = np.linalg.eigvalsh(np.cov(X.T))  # (2,) ascending
         if not eig[0] > 1e-9 * max(eig[1], 1e-300):
             return f"a sample covariance is not positive definite (eigenvalues {eig.tolist()})"
+    pair = _same_means(samples)
+    if pair:
+        return (f"Gaussians {pair[0]} and {pair[1]}, made one after the other, have the same "
+                "mean: draw a random mean for each")
+    for X in samples:
+        mean = X.mean(axis=0)
+        if np.any((mean < -_BOX_SLACK) | (mean > 10 + _BOX_SLACK)):
+            return f"a sample mean {np.round(mean, 3).tolist()} is outside the box [0, 10]^2"
     return None
 
 
@@ -262,8 +282,8 @@ def check_random2dgaussian(Random2DGaussian: Any, *, seed: int, n: int) -> Repor
     return _show(report)
 
 
-def _labels_problem(X: Any, Y_: Any, C: int, N: int) -> str | None:
-    """Why Y_ does not label N samples of each of C classes with distinct class means, or None."""
+def _labels_problem(Y_: Any, C: int, N: int) -> str | None:
+    """Why Y_ does not label N samples of each of C classes, or None."""
     Y_ = np.asarray(Y_)
     if not (Y_.dtype.kind in "biuf" and Y_.ndim == 1 and np.isfinite(Y_).all()
             and np.all(Y_ == np.round(Y_))):
@@ -274,12 +294,20 @@ def _labels_problem(X: Any, Y_: Any, C: int, N: int) -> str | None:
     counts = np.bincount(Y_, minlength=C)
     if np.any(counts != N):
         return f"each class must appear N={N} times, counts are {counts.tolist()}"
-    X = np.asarray(X, dtype=np.float64)
-    if X.shape != (C * N, 2):
-        return "X must be (C*N, 2) to check the class means"
-    means = np.array([X[Y_ == c].mean(axis=0) for c in range(C)])  # (C, 2)
-    if not _distinct(means):
-        return "two classes have the same mean: each class needs its own Gaussian"
+    return None
+
+
+def _class_means_problem(X: Any, Y_: Any, C: int) -> str | None:
+    """Why the C classes of a large labelled sample don't have different means, or None."""
+    Y_ = np.asarray(Y_)
+    if not (_is_sample(X) and Y_.dtype.kind in "biuf" and Y_.shape == (len(X),)):
+        return "needs X (C*N, 2) and Y_ (C*N,) to compare the class means"
+    samples = [X[Y_ == c] for c in range(C)]
+    if min(map(len, samples)) < 3:
+        return "needs samples of every class to compare the class means"
+    pair = _same_means(samples)
+    if pair:
+        return f"classes {pair[0]} and {pair[1]} have the same mean: each needs its own Gaussian"
     return None
 
 
@@ -288,16 +316,20 @@ def check_sample_gauss_2d(sample_gauss_2d: Any, *, seed: int, C: int, N: int) ->
     N times and the classes' means differ. Runs with the reference Random2DGaussian."""
     report, _ = _start("sample_gauss_2d", seed)
     case = case_label(seed=seed, C=C, N=N)
+    student = partial(call_student, report, case, sample_gauss_2d, name="sample_gauss_2d",
+                      forbidden=(gaussian.sample_gauss_2d,), outputs=2)
     with isolate(sample_gauss_2d, Random2DGaussian=gaussian.Random2DGaussian):
-        ok, out = call_student(report, case, sample_gauss_2d, C, N, name="sample_gauss_2d",
-                               forbidden=(gaussian.sample_gauss_2d,), outputs=2)
+        ok, out = student(C, N)
+        # class means are told apart on a large sample; N may be a handful
+        ok_large, large = student(C, _SPREAD_SAMPLES, quantities=["labels"]) if ok else (False, None)
     if ok:
         X, Y_ = out
         problem = (_array_problem("X", X, (C * N, 2), "f")
                    or _array_problem("Y_", Y_, (C * N,), "iu"))
         report.add(verdict("shapes", problem is None, problem or "X and Y_ have the right shapes"
                            " and dtypes", case=case))
-        problem = _labels_problem(X, Y_, C, N)
+    if ok_large:
+        problem = _labels_problem(Y_, C, N) or _class_means_problem(*large, C)
         report.add(verdict("labels", problem is None, problem or f"{C} classes of {N} samples "
                            "with different means", case=case))
     return _show(report)
@@ -356,7 +388,7 @@ def check_binlogreg_classify(fn: Any, *, seed: int, N: int, D: int) -> Report:
 # ----------------------------------------------------------------------------- metrics
 
 def check_eval_perf_binary(fn: Any, *, seed: int, N: int) -> Report:
-    """(accuracy, recall, precision) = fn(Y, Y_) against scikit-learn (N >= 2)."""
+    """(accuracy, recall, precision) = fn(Y, Y_) against scikit-learn (N > 2)."""
     report, rng = _start("eval_perf_binary", seed)
     case = case_label(seed=seed, N=N)
     Y, Y_ = _predictions(rng, N, 2)
@@ -392,7 +424,7 @@ def check_eval_AP(fn: Any, *, seed: int | None = None, N: int | None = None,
 
 def check_eval_perf_multi(fn: Any, *, seed: int, N: int, C: int) -> Report:
     """(accuracy, confusion matrix (C, C), precision (C,), recall (C,)) = fn(Y, Y_) against
-    scikit-learn (N >= C); rows of the confusion matrix are true classes."""
+    scikit-learn (N > C); rows of the confusion matrix are true classes."""
     report, rng = _start("eval_perf_multi", seed)
     case = case_label(seed=seed, N=N, C=C)
     Y, Y_ = _predictions(rng, N, C)

@@ -1,0 +1,79 @@
+"""Shared fixtures: the data root, and a tiny course ("toy") to test the grading harness fast."""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.course import Course
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+if "DLCOURSE_DATA" not in os.environ and SHARED_DATA.is_dir():
+    # Real datasets for tests and benchmarks, through the package's data-root setting.
+    os.environ["DLCOURSE_DATA"] = str(SHARED_DATA)
+
+TOY_SOLUTION = '''def double(x):
+    """Return 2 x."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION'''
+
+TOY_TEST = '''import sys
+print("a warning on stderr must not cost points", file=sys.stderr)
+passed = [double(2) == 4]
+### BEGIN HIDDEN TESTS
+passed.append(double(-7) == -14)
+### END HIDDEN TESTS
+2.0 * sum(passed) / len(passed)'''
+
+
+def _cell(cell_id: str, source: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source, id=cell_id)
+    if nbgrader:
+        cell.metadata.nbgrader = {**nbgrader, "schema_version": 3}
+    return cell
+
+
+def toy_notebook() -> nbformat.NotebookNode:
+    """A one-task lab: `double` (2 points: one visible, one hidden case)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Toy lab", id="intro"),
+        _cell("solution", TOY_SOLUTION, grade=False, solution=True, locked=False, grade_id="double_code"),
+        _cell("test", TOY_TEST, grade=True, solution=False, locked=True, grade_id="double", points=2),
+    ]
+    return nb
+
+
+@pytest.fixture(scope="session")
+def toy_course(tmp_path_factory) -> Course:
+    """A course folder with the toy lab assigned."""
+    root = tmp_path_factory.mktemp("toy")
+    (root / "solutions" / "toy").mkdir(parents=True)
+    nbformat.write(toy_notebook(), root / "solutions" / "toy" / "toy.ipynb")
+    course = Course(root / "course", solutions=root / "solutions", cell_timeout=5)
+    course.assign("toy")
+    return course
+
+
+def solved_toy(course: Course) -> nbformat.NotebookNode:
+    """The released toy notebook with a correct answer typed in, as a student would."""
+    nb = nbformat.read(course.release_notebook("toy"), as_version=4)
+    nb.cells[1].source = 'def double(x):\n    """Return 2 x."""\n    return x + x'
+    return copy.deepcopy(nb)
+
+
+def write_submission(root: Path, student: str, lab: str, nb: nbformat.NotebookNode | str) -> Path:
+    """Put a notebook (or raw text) at <root>/<student>/<lab>/<lab>.ipynb."""
+    path = root / student / lab / f"{lab}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb, str):
+        path.write_text(nb)
+    else:
+        nbformat.write(nb, path)
+    return path
