@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
+from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 
 from . import generate, samples, validate
@@ -137,6 +139,8 @@ COMMANDS = {"assign": cmd_assign, "autograde": cmd_autograde, "feedback": cmd_fe
 
 
 def main(argv: list[str] | None = None) -> int:
+    # nbgrader 0.9.6's gradebook trips SQLAlchemy autoflush warnings on every submission: noise.
+    warnings.filterwarnings("ignore", category=SAWarning)
     args = parser().parse_args(argv)
     args.labs = args.labs or lab_ids()
     try:

@@ -28,6 +28,8 @@ from .preprocessors import DropDuplicateIds, ReportEditedCells, RestoreCellOrder
 
 COURSE_ID = "dlcourse"
 KERNEL = "python3"
+KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+"""In-memory history (nbgrader's default); the kernel's start-up warnings kept off our stderr."""
 CELL_TIMEOUT = 60
 """Seconds one cell may run while grading; notebooks shrink training via dlcourse.config.budget."""
 
@@ -55,8 +57,7 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT) -> Co
         RestoreCellOrder, CheckCellMetadata,
     ]
     c.Execute.kernel_name = KERNEL
-    # In-memory history (as nbgrader's default); quiet the kernel's start-up warnings on our stderr.
-    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+    c.Execute.extra_arguments = KERNEL_ARGS
     c.Execute.timeout = cell_timeout
     c.Autograde.autograde_preprocessors = [
         Execute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,

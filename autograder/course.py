@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import sys
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
-from sqlalchemy.exc import SAWarning
 
 from .config import CELL_TIMEOUT, nbgrader_config
 from .preprocessors import grade_id
@@ -144,8 +142,7 @@ class Course:
 
     def _record_zero(self, student: str, lab: str) -> None:
         """Enter a submission with every task at 0, as nbgrader does for a missing notebook."""
-        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb, warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush noise, harmless here
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             gb.update_or_create_student(student)
             gb.update_or_create_submission(lab, student)
             for grade in gb.find_submission_notebook(lab, lab, student).grades:

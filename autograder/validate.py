@@ -14,7 +14,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade, setenv
 
-from .config import CELL_TIMEOUT, KERNEL
+from .config import CELL_TIMEOUT, KERNEL, KERNEL_ARGS
 from .course import duplicate_grade_ids
 from .preprocessors import StderrToStdout, grade_id
 
@@ -37,7 +37,7 @@ def run_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT) -> nbformat.No
     """Execute a copy of the notebook as nbgrader's validate step does; the file is untouched."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name=KERNEL, allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            extra_arguments=KERNEL_ARGS, resources={"metadata": {"path": str(path.parent)}})
     with setenv(NBGRADER_EXECUTION="validate"):  # the kernel inherits it: fast budgets
         client.execute()
     return nb

@@ -205,7 +205,7 @@ def _predictions(rng: np.random.Generator, N: int, C: int) -> tuple[np.ndarray, 
     Y_ = rng.integers(0, C, N)
     Y = np.where(rng.random(N) < 0.5, Y_, rng.integers(0, C, N))
     Y[:C] = Y_[:C] = np.arange(C)
-    if np.array_equal(np.bincount(Y, minlength=C), np.bincount(Y_, minlength=C)):
+    if N > C and np.array_equal(np.bincount(Y, minlength=C), np.bincount(Y_, minlength=C)):
         Y[C] = (Y[C] + 1) % C
     order = rng.permutation(N)
     return Y[order], Y_[order]
