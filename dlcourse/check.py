@@ -128,10 +128,12 @@ def _fmt_pair(a: float, b: float) -> tuple[str, str]:
 
 
 def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index (i, j, ...) of the flat position ``flat`` in an array of ``shape``."""
     return tuple(int(i) for i in np.unravel_index(flat, shape))
 
 
 def _shape(shape: tuple[int, ...]) -> str:
+    """A shape for a message; () is spelled out as a scalar."""
     return f"{shape} (a scalar)" if shape == () else str(shape)
 
 
@@ -356,14 +358,14 @@ def autograd_reference(fn: Callable[..., torch.Tensor], inputs: Mapping[str, Any
         y = fn(**tensors)
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"fn must return one tensor, got {_describe(y)}")
-        if wrt:
-            if grad_out is None and y.dim() > 0:
-                grad_out = upstream_gradient(tuple(y.shape), seed)
-            g = None if grad_out is None else torch.as_tensor(
-                np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
-            grads = torch.autograd.grad(y, [tensors[k] for k in wrt], g, allow_unused=True)
-    gradients = {k: (torch.zeros_like(tensors[k]) if dx is None else dx).detach().cpu().numpy()
-                 for k, dx in zip(wrt, grads)} if wrt else {}
+        if grad_out is None and y.dim() > 0:
+            grad_out = upstream_gradient(tuple(y.shape), seed)
+        g = None if grad_out is None else torch.as_tensor(
+            np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
+        # materialize_grads: zeros for an input the output does not depend on
+        grads = torch.autograd.grad(y, [tensors[k] for k in wrt], g,
+                                    materialize_grads=True) if wrt else []
+    gradients = {k: dx.detach().cpu().numpy() for k, dx in zip(wrt, grads)}
     return y.detach().cpu().numpy(), gradients
 
 
@@ -410,11 +412,11 @@ def _codes(obj: Any) -> dict[Any, str]:
     if inspect.isclass(obj):
         codes: dict[Any, str] = {}
         for member in vars(obj).values():
-            if isinstance(member, property):
-                member = [m for m in (member.fget, member.fset, member.fdel) if m]
-            for m in member if isinstance(member, list) else [member]:
-                if callable(getattr(m, "__func__", m)):
-                    codes.update(_codes(m))
+            parts = ([member.fget, member.fset, member.fdel] if isinstance(member, property)
+                     else [member])
+            for part in parts:
+                if part is not None and callable(getattr(part, "__func__", part)):
+                    codes.update(_codes(part))
         return codes
     codes = {}
     while obj is not None:

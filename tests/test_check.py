@@ -82,8 +82,8 @@ def test_compare_dtype_kinds():
     assert compare("mask", np.array([True, False]), np.array([1, 0])).ok
 
 
-@pytest.mark.parametrize("value, text", [((1.0, 2.0), "a tuple of 2 items (several return values?)"),
-                                         (None, "None"), ("0.5", "a str")])
+@pytest.mark.parametrize("value, text", [
+    ((1.0, 2.0), "a tuple of 2 items (several return values?)"), (None, "None"), ("0.5", "a str")])
 def test_compare_rejects_non_arrays_clearly(value, text):
     c = compare("loss", value, np.array([1.0, 2.0]), case=CASE)
     assert not c.ok
@@ -101,7 +101,8 @@ def test_compare_accepts_lists_and_tensors():
 def test_compare_nan_and_inf_where_reference_is_finite():
     c = compare("probs", np.array([[0.5, np.nan], [np.inf, 1.0]]), np.full((2, 2), 0.5))
     assert not c.ok
-    assert c.message == "probs: yours has nan at index (0, 1) (expected 0.5000); 2 non-finite value(s) in all"
+    assert c.message == ("probs: yours has nan at index (0, 1) (expected 0.5000); "
+                         "2 non-finite value(s) in all")
     assert compare("x", np.array([np.inf]), np.array([np.inf])).ok
     assert not compare("x", np.array([-np.inf]), np.array([np.inf])).ok
 
@@ -148,7 +149,8 @@ def test_report_str_has_one_line_per_quantity_and_case():
     assert text.splitlines() == [
         "task: 2 of 3 quantities pass",
         "  ✓ a [seed=1]: max abs error 0.0e+00, max rel error 0.0e+00",
-        "  ✗ b [seed=1]: max abs error 1.0e+00, max rel error 5.0e-01: yours 1.0000, expected 2.0000",
+        "  ✗ b [seed=1]: max abs error 1.0e+00, max rel error 5.0e-01: yours 1.0000, "
+        "expected 2.0000",
         "  ✓ c [seed=1]: max abs error 0.0e+00, max rel error 0.0e+00",
     ]
     assert repr(_report()) == "<Report 'task': 2/3 quantities pass, 3 comparisons>"
@@ -159,8 +161,8 @@ def test_report_failed_call_fails_every_quantity_of_the_case_on_one_line():
     report.failed_call(["loss", "grad"], "seed=1",
                        NotImplementedError("Lab 0, task binlogreg_loss_grad:\n write your code"))
     assert [c.message for c in report] == [
-        f"{q} [seed=1]: raised NotImplementedError: Lab 0, task binlogreg_loss_grad: write your code"
-        for q in ("loss", "grad")]
+        f"{q} [seed=1]: raised NotImplementedError: Lab 0, task binlogreg_loss_grad: write "
+        "your code" for q in ("loss", "grad")]
     assert report.points(3) == 0.0
 
 
@@ -194,9 +196,11 @@ def test_autograd_reference_uses_random_upstream_gradient():
 
 def test_autograd_reference_scalar_output_and_float32_inputs():
     x = np.arange(3, dtype=np.float32)
-    y, grads = autograd_reference(lambda x: (x ** 2).sum(), {"x": x}, ["x"])
+    y, grads = autograd_reference(lambda x, unused: (x ** 2).sum(), {"x": x, "unused": 1.0},
+                                  ["x", "unused"])
     assert y.shape == () and y.dtype == np.float64 and y == 5.0
     np.testing.assert_array_equal(grads["x"], [0.0, 2.0, 4.0])
+    assert grads["unused"].shape == () and grads["unused"] == 0.0
 
 
 def test_numerical_gradient_matches_autograd_and_restores_x():
@@ -234,7 +238,7 @@ def test_autograd_reference_on_cuda_matches_cpu_and_restores_tf32():
                                           device=torch.device("cuda"))
         y_cpu, g_cpu = autograd_reference(layer, {"x": x, "A": A}, ["x", "A"])
         assert seen[0] == (False, False)
-        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
         np.testing.assert_allclose(y_gpu, y_cpu, atol=1e-5)
         np.testing.assert_allclose(g_gpu["A"], g_cpu["A"], atol=1e-4)
     finally:
@@ -315,7 +319,7 @@ def test_isolate_substitutes_existing_globals_and_restores_them():
 def test_own_code_refuses_dlcourse_objects_and_non_callables():
     assert own_code(_reference, "f") is None
     assert own_code(_Model, "Model") is None
-    assert "dlcourse.metrics.eval_AP from the dlcourse package" in own_code(metrics.eval_AP, "eval_AP")
+    assert "dlcourse.metrics.eval_AP from the dlcourse package" in own_code(metrics.eval_AP, "AP")
     assert "from the dlcourse package" in own_code(functools.partial(metrics.eval_AP), "eval_AP")
     assert own_code(None, "eval_AP") == "eval_AP is None, not a function"
 
@@ -330,10 +334,11 @@ def test_call_student_catches_exceptions_wrong_outputs_and_forbidden_calls():
     assert call_student(report, "seed=2", lambda x: 1.0, 1, name="t", outputs=2) == (False, None)
     assert call_student(report, "seed=3", lambda x: _reference(x), 1, name="t",
                         quantities=["b"], forbidden=[_reference]) == (False, None)
-    assert call_student(report, "seed=4", lambda x: (x, x), 1, name="t", outputs=2) == (True, (1, 1))
+    assert call_student(report, "seed=4", lambda x: (x, x), 1, name="t",
+                        outputs=2) == (True, (1, 1))
     messages = [c.message for c in report]
-    assert messages[:2] == ["a [seed=1]: raised NotImplementedError: Lab 0, task t: write your code here",
-                            "b [seed=1]: raised NotImplementedError: Lab 0, task t: write your code here"]
+    assert messages[:2] == [f"{q} [seed=1]: raised NotImplementedError: Lab 0, task t: write your "
+                            "code here" for q in "ab"]
     assert messages[2] == "a [seed=2]: t returned a float; expected a tuple of 2 values"
     assert messages[4].startswith(f"b [seed=3]: calls {__name__}._reference: write your own code")
     assert len(messages) == 5

@@ -12,8 +12,8 @@ Every ``check_<task>(fn, *, seed, ...)``:
 4. prints the report and returns it.
 
 Tasks that build on another one are graded on their own: ``*_train`` runs with the oracle's
-gradient (and softmax) substituted for the student's (``isolate``), ``logreg_classify`` with the
-oracle's softmax, ``sample_gauss_2d`` with the reference ``Random2DGaussian``.
+gradient (and softmax) substituted for the student's (``isolate``), ``logreg_classify`` and
+``logreg_loss_grad`` with the oracle's softmax, ``sample_gauss_2d`` with the reference ``Random2DGaussian``.
 
 Student functions are called as: ``Random2DGaussian().get_sample(n)``, ``sample_gauss_2d(C, N)``,
 ``*_loss_grad(X, Y_, w, b, param_lambda=...)`` -> (loss, grad_w, grad_b),
@@ -104,10 +104,6 @@ def _sigmoid_scores(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.
     return torch.sigmoid(X @ w + b)  # (N,)
 
 
-def _softmax(S: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(S, dim=1)  # (N, C)
-
-
 def _softmax_scores(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.softmax(X @ W.T + b, dim=1)  # (N, C)
 
@@ -130,7 +126,9 @@ def _logreg_reference(X: np.ndarray, Y_: np.ndarray, W: np.ndarray, b: np.ndarra
 
 def _stable_softmax_reference(S: np.ndarray) -> np.ndarray:
     """What a correct stable_softmax returns: (N, C) row-wise softmax of S (N, C)."""
-    return autograd_reference(_softmax, {"S": S}, [])[0]
+    # plain torch, not autograd_reference: it stands in for the student's softmax inside checks
+    # that forbid calling autograd_reference
+    return torch.softmax(torch.as_tensor(S, dtype=torch.float64), dim=1).numpy()
 
 
 def _gradient_descent(loss_grad: Callable[..., tuple], params: list[Any], X: np.ndarray,
@@ -153,6 +151,7 @@ def _start(task: str, seed: int | None) -> tuple[Report, np.random.Generator]:
 
 
 def _show(report: Report) -> Report:
+    """Print the report (the student sees what passes) and return it."""
     print(report)
     return report
 
@@ -321,7 +320,8 @@ def check_sample_gauss_2d(sample_gauss_2d: Any, *, seed: int, C: int, N: int) ->
     with isolate(sample_gauss_2d, Random2DGaussian=gaussian.Random2DGaussian):
         ok, out = student(C, N)
         # class means are told apart on a large sample; N may be a handful
-        ok_large, large = student(C, _SPREAD_SAMPLES, quantities=["labels"]) if ok else (False, None)
+        ok_large, large = (student(C, _SPREAD_SAMPLES, quantities=["labels"]) if ok
+                           else (False, None))
     if ok:
         X, Y_ = out
         problem = (_array_problem("X", X, (C * N, 2), "f")
@@ -451,7 +451,7 @@ def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1
     report, rng = _start("stable_softmax", seed)
     case = case_label(seed=seed, N=N, C=C, scale=None if scale == 1 else scale)
     S = scale * rng.standard_normal((N, C))  # (N, C)
-    forbidden = (_softmax, _softmax_scores, _stable_softmax_reference)
+    forbidden = (_softmax_scores, _stable_softmax_reference)
     for quantity, logits in (("probs", S), ("large_logits", 1000 * S)):
         ok, probs = call_student(report, case, fn, logits, name="stable_softmax",
                                  quantities=[quantity], forbidden=forbidden)
@@ -462,15 +462,17 @@ def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1
 
 def check_logreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, C: int,
                            param_lambda: float = 0.0, scale: float = 1.0) -> Report:
-    """loss, grad_W, grad_b of fn(X, Y_, W, b, param_lambda=...) against autograd."""
+    """loss, grad_W, grad_b of fn(X, Y_, W, b, param_lambda=...) against autograd; runs with the
+    oracle as ``stable_softmax``."""
     report, rng = _start("logreg_loss_grad", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, **_lambda_scale(param_lambda, scale))
     X = scale * rng.standard_normal((N, D))  # (N, D)
     Y_ = rng.integers(0, C, N)  # (N,)
     W, b = rng.standard_normal((C, D)), rng.standard_normal(C)  # (C, D), (C,)
-    ok, out = call_student(report, case, fn, X, Y_, W, b, param_lambda=param_lambda, outputs=3,
-                           name="logreg_loss_grad",
-                           forbidden=_AUTOGRAD + (_logreg_loss, _logreg_reference))
+    with isolate(fn, stable_softmax=_stable_softmax_reference):  # its own task
+        ok, out = call_student(report, case, fn, X, Y_, W, b, param_lambda=param_lambda,
+                               outputs=3, name="logreg_loss_grad",
+                               forbidden=_AUTOGRAD + (_logreg_loss, _logreg_reference))
     if ok:
         _compare_all(report, case, out, _logreg_reference(X, Y_, W, b, param_lambda))
     return _show(report)
