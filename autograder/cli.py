@@ -48,9 +48,7 @@ def grade_folder(course: Course, submissions: Path, labs: list[str]) -> list[Out
     found = collect(submissions, labs, course.root / "incoming")
     outcomes = []
     for sub in tqdm(found, desc="grading", unit="submission"):
-        outcome = course.autograde(sub.student, sub.lab, sub.notebook)
-        outcome.notes[:0] = sub.notes
-        outcomes.append(outcome)
+        outcomes.append(course.autograde(sub.student, sub.lab, sub.notebook, sub.notes))
     course.save_notes(outcomes)
     return outcomes
 
@@ -114,23 +112,29 @@ def cmd_validate(_course: Course, args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
-                   help="where the gradebook and nbgrader's folders live (default: %(default)s)")
-    p.add_argument("--lab", dest="labs", action="append", choices=lab_ids(),
-                   help="limit to this lab (repeatable; default: all labs in solutions/)")
-    p.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default: %(default)s)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                        help="where the gradebook and nbgrader's folders live (default: %(default)s)")
+    common.add_argument("--lab", dest="labs", action="append", choices=lab_ids(),
+                        help="limit to this lab (repeatable; default: all labs in solutions/)")
+    common.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default: %(default)s)")
+    p = argparse.ArgumentParser(prog="python -m autograder",
+                                description="The course's grading commands, on nbgrader.")
     sub = p.add_subparsers(dest="command", required=True)
-    a = sub.add_parser("assign", help="regenerate labs/ and the sample submissions from solutions/")
-    a.add_argument("--check", action="store_true", help="change nothing; exit 1 if any generated file is stale")
-    g = sub.add_parser("autograde", help="grade a folder <student>/<lab>/<lab>.ipynb or a .zip of one")
-    g.add_argument("submissions")
-    sub.add_parser("feedback", help="write feedback HTML for every graded submission")
-    e = sub.add_parser("export", help="write the grades CSV")
-    e.add_argument("--csv", required=True, help="output file")
-    sub.add_parser("demo", help="assign, grade the bundled samples, feedback, CSV, print the table")
-    v = sub.add_parser("validate", help="students: run the visible checks of a notebook before submitting")
-    v.add_argument("notebook")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=text, description=text)
+
+    command("assign", "regenerate labs/ and the sample submissions from solutions/").add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if any generated file is stale")
+    command("autograde", "grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one").add_argument(
+        "submissions", help="the folder or .zip (e.g. an LMS export)")
+    command("feedback", "write feedback HTML for every graded submission")
+    command("export", "write the grades CSV: student_id, a column per task, total, max").add_argument(
+        "--csv", required=True, help="output file")
+    command("demo", "assign, grade the bundled sample submissions, feedback, CSV, print the table")
+    command("validate", "students: run the visible checks of a notebook before submitting").add_argument(
+        "notebook", help="your lab notebook, e.g. labs/lab0/lab0.ipynb")
     return p
 
 

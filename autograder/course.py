@@ -124,21 +124,38 @@ class Course:
         return self.release_notebook(lab)
 
     # -- autograde -----------------------------------------------------------------------------
-    def autograde(self, student: str, lab: str, notebook: Path | None) -> Outcome:
-        """Grade one submission (None: nothing usable was handed in, every task scores 0)."""
+    def autograde(self, student: str, lab: str, notebook: Path | None,
+                  notes: list[str] | None = None) -> Outcome:
+        """Grade one submission (None: nothing usable was handed in, every task scores 0).
+
+        ``notes`` (from collecting the submission) and what nbgrader repaired end up in the
+        Outcome and at the top of the student's feedback.
+        """
+        notes = list(notes or [])
         folder = self.submitted_folder(student, lab)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         if notebook is None:
             self._record_zero(student, lab)
-            return Outcome(student, lab, graded=False)
+            return Outcome(student, lab, graded=False, notes=notes)
         shutil.copy(notebook, folder / f"{lab}.ipynb")
         result = self.api.autograde(lab, student, force=True, create=True)
         if not result["success"]:
             self._record_zero(student, lab)
             return Outcome(student, lab, graded=False,
-                           notes=[f"nbgrader could not grade it: {_last_line(result)}"])
-        return Outcome(student, lab, graded=True, notes=nbgrader_notes(result.get("log", "")))
+                           notes=notes + [f"nbgrader could not grade it: {_last_line(result)}"])
+        notes += nbgrader_notes(result.get("log", ""))
+        if notes:
+            self._add_notes_cell(student, lab, notes)
+        return Outcome(student, lab, graded=True, notes=notes)
+
+    def _add_notes_cell(self, student: str, lab: str, notes: list[str]) -> None:
+        """Put the grading notes first in the autograded notebook, so feedback shows them."""
+        path = self.root / "autograded" / student / lab / f"{lab}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        text = "**Grading notes**\n\n" + "\n".join(f"- {note}" for note in notes)
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(text, id="grading-notes"))
+        nbformat.write(nb, path)
 
     def _record_zero(self, student: str, lab: str) -> None:
         """Enter a submission with every task at 0, as nbgrader does for a missing notebook."""

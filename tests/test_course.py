@@ -118,6 +118,12 @@ def test_feedback_shows_results_but_never_hidden_test_source(graded, toy_course)
     assert "HIDDEN TESTS" not in text
 
 
+def test_feedback_starts_with_the_grading_notes(graded, toy_course):
+    toy_course.feedback("toy", "reordered")
+    html = toy_course.feedback_file("reordered", "toy").read_text()
+    assert "Grading notes" in html and "graded cells were put back in the assignment" in html
+
+
 def test_duplicate_grade_ids_in_solutions_are_refused_clearly(tmp_path):
     nb = toy_notebook()
     nb.cells.append(copy.deepcopy(nb.cells[2]))

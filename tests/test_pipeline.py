@@ -40,7 +40,7 @@ def test_flawed_sample_loses_points_and_reference_does_not(graded):
 
 def test_export_writes_one_row_per_student(graded, tmp_path):
     out = tmp_path / "grades.csv"
-    assert main(["--course-dir", str(graded.root), "export", "--csv", str(out)]) == 0
+    assert main(["export", "--csv", str(out), "--course-dir", str(graded.root)]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(out))}
     assert set(rows) == {"reference", "untouched", "flawed"}
     assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2" and rows["flawed"]["total"] == "25"
