@@ -11,6 +11,7 @@ import nbformat
 
 from . import samples
 from .course import REPO, SOLUTIONS, Course
+from .preprocessors import lab_title
 
 LABS = REPO / "labs"
 GENERATED_DIRS = (LABS, samples.SAMPLES_DIR)
@@ -18,7 +19,7 @@ GENERATED_DIRS = (LABS, samples.SAMPLES_DIR)
 
 def header_cell(lab: str) -> nbformat.NotebookNode:
     """First cell of every student notebook: what it is and where it comes from."""
-    text = (f"*Your copy of {lab}. Work in the cells marked `YOUR CODE HERE`; run "
+    text = (f"*Your copy of {lab_title(lab)}. Work in the cells marked `YOUR CODE HERE`; run "
             f"`python -m autograder validate {lab}.ipynb` before you submit.*\n\n"
             f"*Course maintainers: this file is generated from `solutions/{lab}/{lab}.ipynb` by "
             "`python -m autograder assign`; edit the source, not this file.*")
