@@ -32,7 +32,7 @@ def data_root() -> Path:
     return Path(__file__).resolve().parents[1] / "data"
 
 
-def grading() -> bool:
+def is_grading() -> bool:
     """True while nbgrader executes the notebook (``NBGRADER_EXECUTION`` is ``autograde`` or
     ``validate``) or when ``DLCOURSE_FAST=1``."""
     return (os.environ.get("NBGRADER_EXECUTION") in _GRADING_MODES
@@ -40,14 +40,11 @@ def grading() -> bool:
 
 
 def budget(full: int, grading: int) -> int:
-    """``grading`` while grading (see :func:`grading`), else ``full``.
+    """``grading`` while grading (see :func:`is_grading`), else ``full``.
 
     Notebooks use it to shrink training, e.g. ``param_niter=config.budget(full=1000, grading=20)``.
     """
-    return grading if _is_grading() else full
-
-
-_is_grading = grading  # ``budget``'s argument ``grading`` shadows the function inside it
+    return grading if is_grading() else full
 
 
 def device(prefer: str | None = None) -> "torch.device":

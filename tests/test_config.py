@@ -36,7 +36,7 @@ def test_data_root_from_env(monkeypatch, tmp_path):
 def test_grading_and_budget(monkeypatch, env, expected):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert config.grading() is expected
+    assert config.is_grading() is expected
     assert config.budget(full=1000, grading=20) == (20 if expected else 1000)
 
 

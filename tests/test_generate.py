@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.generate import GENERATED_DIRS, LABS
+from autograder.generate import GENERATED_DIRS, LABS, stale
 from autograder.course import SOLUTIONS, lab_ids
 
 
@@ -38,3 +38,12 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(lab):
     text = (LABS / lab / f"{lab}.ipynb").read_text()
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
     assert "NotImplementedError('Lab 0, task" in text or lab != "lab0"
+
+
+def test_check_reports_edited_and_unexpected_files():
+    """`assign --check` can fail: a differing file and a file generation would not write are stale."""
+    notebook = LABS / "lab0" / "lab0.ipynb"
+    assert stale({notebook: notebook.read_bytes()})  # every other generated file is now unexpected
+    everything = {p: p.read_bytes() for d in GENERATED_DIRS for p in d.rglob("*.ipynb")}
+    assert stale(everything) == []
+    assert stale({**everything, notebook: b"edited by hand"}) == [notebook]
