@@ -81,7 +81,6 @@ class Outcome:
 
     student: str
     lab: str
-    graded: bool
     notes: list[str] = field(default_factory=list)
 
 
@@ -137,17 +136,16 @@ class Course:
         folder.mkdir(parents=True)
         if notebook is None:
             self._record_zero(student, lab)
-            return Outcome(student, lab, graded=False, notes=notes)
+            return Outcome(student, lab, notes)
         shutil.copy(notebook, folder / f"{lab}.ipynb")
         result = self.api.autograde(lab, student, force=True, create=True)
         if not result["success"]:
             self._record_zero(student, lab)
-            return Outcome(student, lab, graded=False,
-                           notes=notes + [f"nbgrader could not grade it: {_last_line(result)}"])
+            return Outcome(student, lab, notes + [f"nbgrader could not grade it: {_last_line(result)}"])
         notes += nbgrader_notes(result.get("log", ""))
         if notes:
             self._add_notes_cell(student, lab, notes)
-        return Outcome(student, lab, graded=True, notes=notes)
+        return Outcome(student, lab, notes)
 
     def _add_notes_cell(self, student: str, lab: str, notes: list[str]) -> None:
         """Put the grading notes first in the autograded notebook, so feedback shows them."""
@@ -197,10 +195,6 @@ class Course:
         for o in outcomes:
             notes.setdefault(o.student, {})[o.lab] = o.notes
         path.write_text(json.dumps(notes, indent=1, sort_keys=True))
-
-    def notes(self) -> dict[str, dict[str, list[str]]]:
-        path = self.root / "notes.json"
-        return json.loads(path.read_text()) if path.exists() else {}
 
     @staticmethod
     def _check(result: dict, what: str) -> None:
