@@ -42,9 +42,7 @@ def cmd_assign(course: Course, args: argparse.Namespace) -> int:
 
 
 def grade_folder(course: Course, submissions: Path, labs: list[str]) -> list[Outcome]:
-    """Assign the labs in the course folder, then grade every submission found, with a progress bar."""
-    for lab in labs:
-        course.assign(lab)
+    """Grade every submission found of the (assigned) labs, with a progress bar."""
     found = collect(submissions, labs, course.root / "incoming")
     outcomes = []
     for sub in tqdm(found, desc="grading", unit="submission"):
@@ -61,6 +59,8 @@ def print_results(course: Course, labs: list[str], outcomes: list[Outcome]) -> N
 
 
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
+    for lab in args.labs:  # the gradebook must know the current version of each lab
+        course.assign(lab)
     outcomes = grade_folder(course, Path(args.submissions), args.labs)
     print_results(course, args.labs, outcomes)
     return 0
@@ -81,7 +81,7 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """The whole instructor loop on the bundled samples, checked against their expected scores."""
-    cmd_assign(course, argparse.Namespace(check=False, labs=args.labs))
+    cmd_assign(course, argparse.Namespace(check=False, labs=args.labs))  # also assigns in course
     outcomes = grade_folder(course, samples.SAMPLES_DIR, args.labs)
     for lab in args.labs:
         course.feedback(lab)

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = Course(tmp_path_factory.mktemp("course"))
+    for lab in lab_ids():
+        course.assign(lab)
     grade_folder(course, samples.SAMPLES_DIR, lab_ids())
     return course
 
