@@ -85,3 +85,14 @@ def expected_scores(lab: str, tasks: list[tuple[str, float]]) -> dict[str, dict[
         for task, cost in flaw.costs.items():
             flawed_scores[task] -= cost
     return {"reference": full, "untouched": dict.fromkeys(full, 0.0), "flawed": flawed_scores}
+
+
+def mismatches(lab: str, tasks: list[tuple[str, float]], rows: dict[str, dict[str, float]]) -> list[str]:
+    """Where graded sample scores (student -> ``lab:task`` -> score) differ from the expected ones."""
+    wrong = []
+    for student, expected in expected_scores(lab, tasks).items():
+        for task, score in expected.items():
+            got = rows.get(student, {}).get(f"{lab}:{task}")
+            if got is None or abs(got - score) > 1e-9:
+                wrong.append(f"{student}/{lab}:{task} scored {got}, expected {score:g}")
+    return wrong

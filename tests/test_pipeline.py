@@ -26,11 +26,15 @@ def graded(tmp_path_factory):
 
 @pytest.mark.parametrize("lab", lab_ids())
 def test_samples_get_exactly_their_expected_scores(graded, lab):
-    sheet = gradesheet(graded, [lab])
-    expected = samples.expected_scores(lab, graded.tasks(lab))
-    for student, tasks in expected.items():
-        got = {task: sheet.rows[student][f"{lab}:{task}"] for task in tasks}
-        assert got == tasks, student
+    assert samples.mismatches(lab, graded.tasks(lab), gradesheet(graded, [lab]).rows) == []
+
+
+def test_mismatches_name_a_wrong_score():
+    tasks = [("a", 2.0), ("b", 1.0)]
+    rows = {"reference": {"toy:a": 2.0, "toy:b": 0.5}, "untouched": {"toy:a": 0.0, "toy:b": 0.0},
+            "flawed": {"toy:a": 2.0}}  # a lab without flaws: flawed must score full marks too
+    assert samples.mismatches("toy", tasks, rows) == ["reference/toy:b scored 0.5, expected 1",
+                                                      "flawed/toy:b scored None, expected 1"]
 
 
 def test_flawed_sample_loses_points_and_reference_does_not(graded):
