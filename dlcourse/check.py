@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlcourse import config
+
 _PACKAGE_DIR = str(Path(__file__).resolve().parent) + os.sep
 
 
@@ -325,7 +327,7 @@ def _to_tensor(value: Any, device: torch.device, requires_grad: bool) -> torch.T
 
 def autograd_reference(fn: Callable[..., torch.Tensor], inputs: Mapping[str, Any],
                        wrt: Iterable[str], *, grad_out: Any = None,
-                       device: str | torch.device = "cpu",
+                       device: str | torch.device | None = None,
                        seed: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Output and gradients of a torch function, computed by autograd in float64.
 
@@ -339,13 +341,15 @@ def autograd_reference(fn: Callable[..., torch.Tensor], inputs: Mapping[str, Any
         inputs: name -> array or number; floating ones become float64 tensors on ``device``.
         wrt: names of the inputs to differentiate with respect to.
         grad_out: upstream gradient, shape of the output.
-        device: 'cpu', 'cuda', 'cuda:1' or a torch.device.
+        device: 'cpu', 'cuda', 'cuda:1' or a torch.device; None: ``dlcourse.config.device()``
+            ($DLCOURSE_DEVICE, else CUDA when available, else the CPU), so graders pick the device
+            by environment and every lab's checks follow.
         seed: seed of the default upstream gradient.
 
     Returns:
         (output, {name: gradient}) as numpy float64 arrays of the shapes of output and inputs.
     """
-    device = torch.device(device)
+    device = config.device() if device is None else torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {str(device)!r} was asked for but no CUDA device is "
                            "available (torch.cuda.is_available() is False); use device='cpu'")

@@ -428,3 +428,13 @@ def test_checks_are_reproducible():
     a = lab0.check_logreg_loss_grad(grad_W_transposed, seed=5, N=6, D=2, C=3)
     b = lab0.check_logreg_loss_grad(grad_W_transposed, seed=5, N=6, D=2, C=3)
     assert [c.message for c in a] == [c.message for c in b]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_grading_on_cuda_gives_the_same_points(monkeypatch):
+    """DLCOURSE_DEVICE=cuda moves the autograd oracles to the GPU; grades must not change."""
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
+    for task in ("binlogreg_loss_grad", "logreg_loss_grad", "binlogreg_train"):
+        assert grade(task, globals()[task])[1] == TASKS[task]
+    assert grade("binlogreg_loss_grad", grad_w_wrong_sign)[1] == TASKS["binlogreg_loss_grad"] - 1
