@@ -438,3 +438,17 @@ def test_grading_on_cuda_gives_the_same_points(monkeypatch):
     for task in ("binlogreg_loss_grad", "logreg_loss_grad", "binlogreg_train"):
         assert grade(task, globals()[task])[1] == TASKS[task]
     assert grade("binlogreg_loss_grad", grad_w_wrong_sign)[1] == TASKS["binlogreg_loss_grad"] - 1
+
+
+def test_library_implementations_of_a_task_are_rejected():
+    """The notebook promises it: scikit-learn's metrics or SciPy's softmax don't count as your work."""
+    from scipy.special import softmax
+    from sklearn.metrics import average_precision_score
+
+    def sklearn_AP(labels):
+        return float(average_precision_score(labels, np.arange(len(labels))))
+
+    report, points = grade("eval_AP", sklearn_AP)
+    assert points == 0 and "calls sklearn.metrics" in str(report)
+    report, points = grade("stable_softmax", lambda S: softmax(S, axis=1))
+    assert points == 0 and "calls scipy.special" in str(report)

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import scipy.special
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix,
@@ -72,7 +73,9 @@ QUANTITIES: dict[str, tuple[str, ...]] = {
 }
 """Task id -> the quantities graded (each one an equal share of the task's points)."""
 
-_METRICS = (metrics.eval_perf_binary, metrics.eval_perf_multi, metrics.eval_AP)
+# the course's references and the library used as oracle: either would do the task for the student
+_METRICS = (metrics.eval_perf_binary, metrics.eval_perf_multi, metrics.eval_AP, accuracy_score,
+            average_precision_score, confusion_matrix, precision_score, recall_score)
 # hand-derived gradients: automatic or numerical differentiation would skip the exercise
 _AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
              autograd_reference, numerical_gradient)
@@ -451,7 +454,7 @@ def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1
     report, rng = _start("stable_softmax", seed)
     case = case_label(seed=seed, N=N, C=C, scale=None if scale == 1 else scale)
     S = scale * rng.standard_normal((N, C))  # (N, C)
-    forbidden = (_softmax_scores, _stable_softmax_reference)
+    forbidden = (_softmax_scores, _stable_softmax_reference, scipy.special.softmax)
     for quantity, logits in (("probs", S), ("large_logits", 1000 * S)):
         ok, probs = call_student(report, case, fn, logits, name="stable_softmax",
                                  quantities=[quantity], forbidden=forbidden)
