@@ -49,12 +49,19 @@ FLAWS: dict[str, list[Flaw]] = {
 
 def reference(release: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The released notebook with every solution cell taken from the instructors' notebook."""
-    solved = {grade_id(c): c.source for c in solution.cells if (grade_id(c) or "").endswith(SOLUTION_SUFFIX)}
+    solved = {grade_id(c): _without_markers(c.source) for c in solution.cells
+              if (grade_id(c) or "").endswith(SOLUTION_SUFFIX)}
     nb = copy.deepcopy(release)
     for cell in nb.cells:
         if grade_id(cell) in solved:
             cell.source = solved[grade_id(cell)]
     return nb
+
+
+def _without_markers(source: str) -> str:
+    """The solution as a student would type it: nbgrader's BEGIN/END SOLUTION lines removed."""
+    return "\n".join(line for line in source.split("\n") if "### BEGIN SOLUTION" not in line
+                     and "### END SOLUTION" not in line)
 
 
 def flawed(nb: nbformat.NotebookNode, flaws: list[Flaw]) -> nbformat.NotebookNode:
