@@ -547,3 +547,55 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
     else:
         return True, result
     return False, None
+
+
+def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str, Any],
+                     wrt: Iterable[str], *, name: str, grad_out: Any = None,
+                     module: Any = None, seed: int | None = None,
+                     quantities: Iterable[str] | None = None, forbidden: Iterable[Any] = (),
+                     device: str | torch.device | None = None,
+                     ) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray]]:
+    """Output and gradients of a student's torch function, for comparison with a reference.
+
+    Calls ``fn(**inputs)`` through :func:`call_student` on float64 tensors (integer ones keep their
+    dtype) on ``device`` (default :func:`dlcourse.config.device`), then backpropagates ``grad_out``
+    (default as in :func:`autograd_reference`, with the same ``seed``: use the same one for both).
+    Gradients: d(sum(g * y))/dx for each input named in ``wrt``, and, when ``module`` (a student's
+    ``nn.Module``) is given, for each of its parameters as ``"<param name>"``; zeros where the
+    output does not depend on one. Checks get student gradients only through this function (never
+    ``.backward()`` on a student's output), so the grader can run the whole call where the
+    student's code lives.
+
+    Returns:
+        (True, output, {name: gradient}) as float64 numpy arrays, or (False, None, {}) when the
+        call failed (already reported in ``report`` for ``quantities``).
+    """
+    device = config.device() if device is None else torch.device(device)
+    wrt = list(wrt)
+    tensors = {k: _to_tensor(v, device, k in wrt) for k, v in inputs.items()}
+    if module is not None:
+        module.double().to(device).zero_grad(set_to_none=True)
+    quantities = report.quantities if quantities is None else list(quantities)
+    with _no_tf32(device):
+        ok, y = call_student(report, case, fn, name=name, quantities=quantities,
+                             forbidden=forbidden, **tensors)
+        if ok and not (isinstance(y, torch.Tensor) and y.is_floating_point()):
+            report.fail(quantities, case, f"{name} returned {_describe(y)}; expected a float tensor")
+            ok = False
+        if not ok:
+            return False, None, {}
+        g = grad_out if grad_out is not None or y.dim() == 0 else upstream_gradient(tuple(y.shape), seed)
+        g = None if g is None else torch.as_tensor(np.asarray(g, dtype=np.float64), device=device).to(y.dtype)
+        params = dict(module.named_parameters()) if module is not None else {}
+        sources = [tensors[k] for k in wrt] + list(params.values())
+        if not y.requires_grad:
+            report.fail(quantities, case, f"{name}'s output does not depend on its inputs through "
+                        "autograd (was it detached or computed in numpy?)")
+            return False, None, {}
+        try:
+            grads = torch.autograd.grad(y, sources, g, materialize_grads=True, allow_unused=True)
+        except RuntimeError as exc:
+            report.failed_call(quantities, case, exc)
+            return False, None, {}
+    names = wrt + list(params)
+    return True, y.detach().cpu().numpy(), {k: d.detach().cpu().numpy() for k, d in zip(names, grads)}
