@@ -30,7 +30,7 @@ from nbgrader.coursedir import CourseDirectory
 
 from . import sandbox
 from .config import CELL_TIMEOUT, nbgrader_config
-from .execute import NOTEBOOK_TIMEOUT
+from .execute import NOTEBOOK_TIMEOUT, STOPPED
 from .preprocessors import grade_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,10 +155,19 @@ class Course:
         if not result["success"]:
             self.record_scores(student, lab, {})
             return Outcome(student, lab, notes + [f"nbgrader could not grade it: {_last_line(result)}"])
-        notes += nbgrader_notes(result.get("log", ""))
+        notes += nbgrader_notes(result.get("log", "")) + self._execution_notes(student, lab)
         if notes:
             self._add_notes_cell(student, lab, notes)
         return Outcome(student, lab, notes)
+
+    def _execution_notes(self, student: str, lab: str) -> list[str]:
+        """Why cells were not run (a dead kernel, the notebook's time limit), from their outputs."""
+        path = self.root / "autograded" / student / lab / f"{lab}.ipynb"
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error" and output.ename in STOPPED:
+                    return [f"{output.evalue}; later cells were not run and their tests score 0"]
+        return []
 
     def _sandbox(self, student: str, lab: str) -> str:
         """The kernel's limits: its own folder only; not the course, solutions or samples."""

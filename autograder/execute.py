@@ -27,6 +27,10 @@ from .rpc import Link, run_test_cell
 
 NOTEBOOK_TIMEOUT = 900
 """Seconds a whole notebook may run while grading."""
+STOPPED = ("DeadKernelError", "NotRun")
+"""Error names of the outputs that say why the rest of a notebook was not run."""
+WARM_UP_TIMEOUT = 120
+"""Seconds the kernel may take to load the grader's side (torch) before the first test cell."""
 OUTPUT_LIMIT = 1_000_000
 """Characters of output kept per cell (more is dropped as it arrives, with a note)."""
 
@@ -43,6 +47,7 @@ class GradingExecute(Execute):
         self._stopped: str | None = None
         self._sizes: dict[int, int] = {}
         self._answering = False
+        self._warm = False
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
@@ -52,11 +57,12 @@ class GradingExecute(Execute):
         if remaining <= 0 and not self._stopped:
             self._stopped = f"the notebook ran past its time limit of {self.notebook_timeout} s"
         if self._stopped:
-            cell.outputs = [_error("NotRun", f"cell not run: {self._stopped}")]
+            cell.outputs = [_error(STOPPED[1], f"cell not run: {self._stopped}")]
             return cell, resources
         self.timeout = max(1, min(self._cell_timeout, int(remaining)))
         try:
             if utils.is_grade(cell) and not utils.is_solution(cell):
+                self._warm_up(index)
                 link = Link(lambda code: self._run_in_kernel(code, index))
                 cell.outputs = run_test_cell(cell.source, link)
                 if link.dead:
@@ -65,8 +71,18 @@ class GradingExecute(Execute):
                 super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._stopped = f"the kernel died in cell {index + 1} ({self._exit_reason()})"
-            cell.outputs.append(_error("DeadKernelError", self._stopped))
+            cell.outputs.append(_error(STOPPED[0], self._stopped))
         return cell, resources
+
+    def _warm_up(self, index: int) -> None:
+        """Load the grader's side in the kernel once, before the first test cell, under its own
+        time limit: imports (torch) must not eat into the time the student's code is given."""
+        if not self._warm:
+            timeout, self.timeout = self.timeout, max(self.timeout, WARM_UP_TIMEOUT)
+            try:
+                self._run_in_kernel("import autograder.kernel, dlcourse.check", index)
+            finally:
+                self.timeout, self._warm = timeout, True
 
     def _run_in_kernel(self, code: str, index: int) -> list[NotebookNode]:
         """Run grader code in the student's kernel (not stored in the notebook); its outputs."""
