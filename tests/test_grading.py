@@ -82,3 +82,12 @@ def test_a_grader_failure_is_reported_and_retried(toy_course, tmp_path):
     result = grading.grade_job(job)
     assert result.error and "the grader failed" in result.error
     assert not grading.course_has(course, job)
+
+
+def test_the_gradebook_can_be_any_database_url(toy_course, tmp_path):
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    course = Course(tmp_path / "course", solutions=toy_course.solutions, db_url=url)
+    course.assign("toy")
+    course.record_scores("zoe", "toy", {"double": 2.0})
+    assert (tmp_path / "elsewhere.db").is_file() and not (tmp_path / "course" / "gradebook.db").exists()
+    assert course.scores("toy")["zoe"] == {"double": 2.0, "square": 0.0}
