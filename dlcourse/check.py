@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,13 @@ def case_label(**params: Any) -> str:
 def verdict(quantity: str, ok: bool, detail: str, *, case: str = "") -> Comparison:
     """A Comparison for a property check (no reference values): message = label + detail."""
     return Comparison(quantity, case, ok, f"{label(quantity, case)}: {detail}")
+
+
+def _raised(exc: BaseException) -> str:
+    """'raised TypeError: message' on one line, at most ~200 characters of message."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"raised {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def _describe(x: Any) -> str:
@@ -232,9 +240,7 @@ class Report:
     def failed_call(self, quantities: Iterable[str], case: str, exc: BaseException) -> None:
         """The student's function raised ``exc``: each quantity of the case fails with
         'raised NotImplementedError: Lab 0, task ...' (type and message, on one line)."""
-        text = " ".join(str(exc).split())
-        text = text if len(text) <= 200 else text[:197] + "..."
-        self.fail(quantities, case, f"raised {type(exc).__name__}" + (f": {text}" if text else ""))
+        self.fail(quantities, case, _raised(exc))
 
     def __iadd__(self, other: Report) -> Report:
         if not isinstance(other, Report):
@@ -481,15 +487,23 @@ def isolate(fn: Any, **substitutes: Any) -> Iterator[list[str]]:
 
     Only names that already exist in ``fn``'s globals are replaced (none is added); all are
     restored on exit, also after an exception. Yields the names replaced. Used to grade one task
-    on its own: e.g. ``binlogreg_train`` with a correct ``binlogreg_loss_grad``.
+    on its own: e.g. ``binlogreg_train`` with a correct ``binlogreg_loss_grad``. Works the same on
+    a grader's proxy of ``fn`` (the swap happens where ``fn`` lives).
     """
-    namespace = _namespace(fn)
-    saved = {name: namespace[name] for name in substitutes if name in namespace}
-    namespace.update({name: substitutes[name] for name in saved})
+    swap = partial(fn.remote_run, _swap_globals) if is_remote(fn) else _swap_globals
+    saved = swap(fn, substitutes)
     try:
         yield list(saved)
     finally:
-        namespace.update(saved)
+        swap(fn, saved)
+
+
+def _swap_globals(fn: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Set those of ``values`` that already exist in ``fn``'s globals; returns their old values."""
+    namespace = _namespace(fn)
+    old = {name: namespace[name] for name in values if name in namespace}
+    namespace.update({name: values[name] for name in old})
+    return old
 
 
 def own_code(fn: Any, name: str) -> str | None:
@@ -510,6 +524,20 @@ def own_code(fn: Any, name: str) -> str | None:
     return None
 
 
+class RemoteError(RuntimeError):
+    """The student's kernel did not answer a grader's call (it died, hung, or sent garbage)."""
+
+
+def is_remote(obj: Any) -> bool:
+    """True for a grader's proxy of an object that lives in the student's kernel.
+
+    While autograding, test cells run in the grader's own process and every student name in them
+    is such a proxy (``autograder.rpc``); the helpers below then run the student's code where it
+    lives and bring back only data, so nothing a student's code does can reach the comparisons.
+    """
+    return bool(getattr(type(obj), "__dlcourse_remote__", False))
+
+
 def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
                  quantities: Iterable[str] | None = None, forbidden: Iterable[Any] = (),
                  outputs: int | None = None, **kwargs: Any) -> tuple[bool, Any]:
@@ -524,10 +552,23 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
         (True, fn's result) or (False, None).
     """
     quantities = report.quantities if quantities is None else list(quantities)
+    request = (fn, args, kwargs, name, tuple(forbidden), outputs)
+    try:
+        ok, result, problem = fn.remote_run(_run_student, *request) if is_remote(fn) \
+            else _run_student(*request)
+    except RemoteError as exc:
+        ok, result, problem = False, None, str(exc)
+    if not ok:
+        report.fail(quantities, case, problem)
+    return ok, result
+
+
+def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple,
+                 outputs: int | None) -> tuple[bool, Any, str]:
+    """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why)."""
     problem = own_code(fn, name)
     if problem:
-        report.fail(quantities, case, problem)
-        return False, None
+        return False, None, problem
     args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     result, error = None, None
     with forbid_calls(*forbidden) as called:
@@ -536,17 +577,13 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
         except Exception as exc:  # any bug in student code: report it, grade the rest
             error = exc
     if called:
-        report.fail(quantities, case, f"calls {', '.join(called)}: write your own code "
-                    "(no course references or automatic gradients)")
-    elif error is not None:
-        report.failed_call(quantities, case, error)
-    elif outputs is not None and not (isinstance(result, (tuple, list))
-                                      and len(result) == outputs):
-        report.fail(quantities, case, f"{name} returned {_describe(result)}; expected a tuple "
-                    f"of {outputs} values")
-    else:
-        return True, result
-    return False, None
+        return False, None, (f"calls {', '.join(called)}: write your own code "
+                             "(no course references or automatic gradients)")
+    if error is not None:
+        return False, None, _raised(error)
+    if outputs is not None and not (isinstance(result, (tuple, list)) and len(result) == outputs):
+        return False, None, f"{name} returned {_describe(result)}; expected a tuple of {outputs} values"
+    return True, result, ""
 
 
 def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str, Any],
@@ -570,12 +607,24 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
         (True, output, {name: gradient}) as float64 numpy arrays, or (False, None, {}) when the
         call failed (already reported in ``report`` for ``quantities``).
     """
+    quantities = report.quantities if quantities is None else list(quantities)
+    if is_remote(fn):  # the whole call and backward pass run where the student's code lives
+        try:
+            ok, y, grads, failures = fn.remote_run(
+                _student_autograd_report, case, fn, inputs, list(wrt), name=name, grad_out=grad_out,
+                module=module, seed=seed, quantities=quantities, forbidden=tuple(forbidden),
+                device=None if device is None else str(device))
+        except RemoteError as exc:
+            ok, y, grads = False, None, {}
+            failures = [(q, verdict(q, False, str(exc), case=case).message) for q in quantities]
+        for quantity, message in failures:
+            report.add(Comparison(quantity, case, False, message))
+        return ok, y, grads
     device = config.device() if device is None else torch.device(device)
     wrt = list(wrt)
     tensors = {k: _to_tensor(v, device, k in wrt) for k, v in inputs.items()}
     if module is not None:
         module.double().to(device).zero_grad(set_to_none=True)
-    quantities = report.quantities if quantities is None else list(quantities)
     with _no_tf32(device):
         ok, y = call_student(report, case, fn, name=name, quantities=quantities,
                              forbidden=forbidden, **tensors)
@@ -584,8 +633,10 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
             ok = False
         if not ok:
             return False, None, {}
-        g = grad_out if grad_out is not None or y.dim() == 0 else upstream_gradient(tuple(y.shape), seed)
-        g = None if g is None else torch.as_tensor(np.asarray(g, dtype=np.float64), device=device).to(y.dtype)
+        if grad_out is None and y.dim() > 0:
+            grad_out = upstream_gradient(tuple(y.shape), seed)
+        g = None if grad_out is None else torch.as_tensor(
+            np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
         params = dict(module.named_parameters()) if module is not None else {}
         sources = [tensors[k] for k in wrt] + list(params.values())
         if not y.requires_grad:
@@ -599,3 +650,12 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
             return False, None, {}
     names = wrt + list(params)
     return True, y.detach().cpu().numpy(), {k: d.detach().cpu().numpy() for k, d in zip(names, grads)}
+
+
+def _student_autograd_report(case: str, fn: Any, inputs: Mapping[str, Any], wrt: list[str], *,
+                             quantities: list[str], **options: Any,
+                             ) -> tuple[bool, Any, dict[str, np.ndarray], list[tuple[str, str]]]:
+    """``student_autograd`` where the student's code lives; failures come back as data."""
+    report = Report(quantities=quantities)
+    ok, y, grads = student_autograd(report, case, fn, inputs, wrt, quantities=quantities, **options)
+    return ok, y, grads, [(c.quantity, c.message) for c in report if not c.ok]
