@@ -245,4 +245,478 @@ def test_tasks_table_matches_the_contract():
 def test_correct_submission_gets_full_points(task, capsys):
     report, points = grade(task, CASES[task][2])
     assert points == TASKS[task], str(report)
-    assert report.ok and f"{task}: {len(lab1.QUANTITIES[task])} of" in capsys.readouterr().out
+    assert report.ok and capsys.readouterr().out.startswith(f"{task}: ")  # printed
+
+
+# ----------------------------------------------------------------------------- wrong submissions
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Lab 1, task x: write your code here")
+
+
+def linreg_grad_a_without_x(X, Y, a, b):
+    return linreg_grads(X, Y, a, b)[1], linreg_grads(X, Y, a, b)[1]
+
+
+def linreg_grad_b_summed(X, Y, a, b):
+    grad_a, grad_b = linreg_grads(X, Y, a, b)
+    return grad_a, grad_b * len(X)
+
+
+def linreg_autograd(X, Y, a, b):
+    a, b = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    loss = ((a * torch.tensor(X) + b - torch.tensor(Y)) ** 2).mean()
+    loss.backward()
+    return a.grad.item(), b.grad.item()
+
+
+def fcann2_no_relu_mask(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
+    """Backpropagates through the ReLU as if it were the identity."""
+    N = len(X)
+    H1 = np.maximum(X @ W1.T + b1, 0)
+    loss, (_, _, grad_W2, grad_b2) = fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda)
+    G = stable_softmax(H1 @ W2.T + b2)
+    G[np.arange(N), Y_] -= 1
+    G1 = (G / N) @ W2  # forgot * (H1 > 0)
+    return loss, (G1.T @ X + 2 * param_lambda * W1, G1.sum(axis=0), grad_W2, grad_b2)
+
+
+def fcann2_half_regulariser_gradient(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
+    loss, (gW1, gb1, gW2, gb2) = fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda)
+    return loss, (gW1 - param_lambda * W1, gb1, gW2 - param_lambda * W2, gb2)  # d(lambda W^2) = lambda W
+
+
+def fcann2_loss_from_probabilities(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
+    _, grads = fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda)
+    P = fcann2_classify(X, W1, b1, W2, b2)  # rounds to 0 for scores in the hundreds: log -> inf
+    with np.errstate(divide="ignore"):
+        loss = -np.mean(np.log(P[np.arange(len(X)), Y_]))
+    return loss + param_lambda * (np.sum(W1 ** 2) + np.sum(W2 ** 2)), grads
+
+
+def fcann2_grad_W2_transposed(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
+    loss, (gW1, gb1, gW2, gb2) = fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda)
+    return loss, (gW1, gb1, gW2.T, gb2)
+
+
+def fcann2_flat_returns(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
+    loss, grads = fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda)
+    return (loss, *grads)
+
+
+def fcann2_train_unseeded(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05,
+                          param_lambda=1e-3, seed=0):
+    C, D = int(Y_.max()) + 1, X.shape[1]
+    params = [np.random.randn(param_hidden, D), np.zeros(param_hidden),
+              np.random.randn(C, param_hidden), np.zeros(C)]  # ignores seed
+    for _ in range(param_niter):
+        _, grads = fcann2_loss_grad(X, Y_, *params, param_lambda=param_lambda)
+        params = [p - param_delta * g for p, g in zip(params, grads)]
+    return tuple(params)
+
+
+def fcann2_train_one_step_too_many(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05,
+                                   param_lambda=1e-3, seed=0):
+    W1, b1, W2, b2 = fcann2_train(X, Y_, param_hidden, 0, param_delta, param_lambda, seed)
+    params = [W1, b1, W2, b2]
+    for _ in range(param_niter + 1):
+        _, grads = fcann2_loss_grad(X, Y_, *params, param_lambda=param_lambda)
+        params = [p - param_delta * g for p, g in zip(params, grads)]
+    return tuple(params)
+
+
+def fcann2_train_without_lambda(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05,
+                                param_lambda=1e-3, seed=0):
+    return fcann2_train(X, Y_, param_hidden, param_niter, param_delta, 0.0, seed)
+
+
+class LogregDC(PTLogreg):
+    """W stored (D, C), as X @ W."""
+
+    def __init__(self, D, C):
+        nn.Module.__init__(self)
+        self.W = nn.Parameter(torch.randn(D, C))
+        self.b = nn.Parameter(torch.zeros(C))
+
+    def forward(self, X):
+        return torch.softmax(X @ self.W + self.b, dim=1)
+
+    def get_loss(self, X, Yoh_):
+        return -(Yoh_ * torch.log(self.forward(X))).sum(dim=1).mean()
+
+
+class LogregSummedLoss(PTLogreg):
+    def get_loss(self, X, Yoh_):
+        return super().get_loss(X, Yoh_) * len(X)
+
+
+class LogregLogits(PTLogreg):
+    def forward(self, X):
+        return X @ self.W.T + self.b
+
+
+class LogregNumpy(PTLogreg):
+    """forward in numpy: no gradients reach W and b."""
+
+    def forward(self, X):
+        S = X.detach().numpy() @ self.W.detach().numpy().T + self.b.detach().numpy()
+        return torch.tensor(stable_softmax(S))
+
+
+class DeepLinear(nn.Module):
+    """nn.Linear layers instead of ParameterLists."""
+
+    def __init__(self, config, activation=torch.relu):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(i, o) for i, o in zip(config[:-1], config[1:])])
+        self.activation = activation
+
+    def forward(self, X):
+        for layer in self.layers[:-1]:
+            X = self.activation(layer(X))
+        return torch.softmax(self.layers[-1](X), dim=1)
+
+    def get_loss(self, X, Yoh_):
+        return -(Yoh_ * torch.log(self.forward(X))).sum(dim=1).mean()
+
+    def count_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+
+class DeepActivationOnOutput(PTDeep):
+    def scores(self, X):
+        return self.activation(super().scores(X))
+
+
+class DeepCountsWeightsOnly(PTDeep):
+    def count_params(self):
+        return sum(W.numel() for W in self.weights)
+
+
+class DeepAlwaysRelu(PTDeep):
+    def __init__(self, config, activation=torch.relu):
+        super().__init__(config, torch.relu)
+
+
+def train_without_zero_grad(model, X, Yoh_, param_niter, param_delta, param_lambda=0.0):
+    optimizer = torch.optim.SGD(model.parameters(), lr=param_delta)
+    losses = []
+    for _ in range(param_niter):
+        loss = model.get_loss(X, Yoh_) + param_lambda * penalty(model)
+        loss.backward()  # gradients pile up
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def train_without_regulariser(model, X, Yoh_, param_niter, param_delta, param_lambda=0.0):
+    return train(model, X, Yoh_, param_niter, param_delta, 0.0)
+
+
+def train_returns_nothing(model, X, Yoh_, param_niter, param_delta, param_lambda=0.0):
+    train(model, X, Yoh_, param_niter, param_delta, param_lambda)
+
+
+def train_regularises_biases(model, X, Yoh_, param_niter, param_delta, param_lambda=0.0):
+    optimizer = torch.optim.SGD(model.parameters(), lr=param_delta)
+    losses = []
+    for _ in range(param_niter):
+        loss = model.get_loss(X, Yoh_) + param_lambda * sum((p ** 2).sum() for p in model.parameters())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def eval_returns_tensor(model, X):
+    with torch.no_grad():
+        return model(torch.as_tensor(X))
+
+
+def eval_float32(model, X):
+    with torch.no_grad():
+        return model(torch.tensor(X, dtype=torch.float32)).numpy()
+
+
+def eval_classes(model, X):
+    return eval(model, X).argmax(axis=1)
+
+
+def train_mb_in_order(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0, batch_size=100,
+                      optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None, Y_val=None, progress=False):
+    torch.randperm = lambda n, **kw: torch.arange(n)  # noqa: never shuffles
+    try:
+        return train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size,
+                        optimizer, lr_gamma, X_val, Y_val)
+    finally:
+        torch.randperm = _RANDPERM
+
+
+_RANDPERM = torch.randperm
+
+
+def train_mb_shuffles_once(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
+                           batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None,
+                           Y_val=None, progress=False):
+    order = torch.randperm(len(X))
+    X, Yoh_ = X[order], Yoh_[order]
+    torch.randperm = lambda n, **kw: torch.arange(n)  # noqa: the same order every epoch
+    try:
+        return train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size,
+                        optimizer, lr_gamma, X_val, Y_val)
+    finally:
+        torch.randperm = _RANDPERM
+
+
+def train_mb_drops_last_batch(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
+                              batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None,
+                              Y_val=None, progress=False):
+    opt = optimizer(model.parameters(), lr=param_delta)
+    history = {"loss": [], "val_accuracy": [], "best_epoch": None}
+    for _ in range(param_epochs):
+        order = torch.randperm(len(X))
+        for start in range(0, len(X) - batch_size + 1, batch_size):  # a partial batch is lost
+            batch = order[start:start + batch_size]
+            loss = model.get_loss(X[batch], Yoh_[batch]) + param_lambda * penalty(model)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            history["loss"].append(loss.item())
+        for group in opt.param_groups:
+            group["lr"] *= lr_gamma
+    return history
+
+
+def train_mb_ignores_schedule(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
+                              batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None,
+                              Y_val=None, progress=False):
+    return train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size,
+                    optimizer, 1.0, X_val, Y_val)
+
+
+def train_mb_decays_every_batch(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
+                                batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0,
+                                X_val=None, Y_val=None, progress=False):
+    opt = optimizer(model.parameters(), lr=param_delta)
+    history = {"loss": [], "val_accuracy": [], "best_epoch": None}
+    for _ in range(param_epochs):
+        for batch in torch.randperm(len(X)).split(batch_size):
+            loss = model.get_loss(X[batch], Yoh_[batch]) + param_lambda * penalty(model)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            history["loss"].append(loss.item())
+            for group in opt.param_groups:
+                group["lr"] *= lr_gamma
+    return history
+
+
+def train_mb_returns_losses(model, X, Yoh_, *args, **kwargs):
+    return train_mb(model, X, Yoh_, *args, **kwargs)["loss"]
+
+
+def train_mb_best_epoch_from_zero(*args, **kwargs):
+    history = train_mb(*args, **kwargs)
+    if history["best_epoch"] is not None:
+        history["best_epoch"] -= 1
+    return history
+
+
+def train_mb_validates_before_training(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
+                                       batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0,
+                                       X_val=None, Y_val=None, progress=False):
+    history = {"loss": [], "val_accuracy": [], "best_epoch": None}
+    for epoch in range(param_epochs):
+        if X_val is not None:
+            accuracy = np.mean(eval(model, X_val).argmax(axis=1) == Y_val)
+            if not history["val_accuracy"] or accuracy > max(history["val_accuracy"]):
+                history["best_epoch"] = epoch + 1
+            history["val_accuracy"].append(accuracy)
+        history["loss"] += train_mb(model, X, Yoh_, 1, param_delta, param_lambda, batch_size)["loss"]
+    return history
+
+
+class SVMLinear(KSVMWrap):
+    def __init__(self, X, Y_, param_svm_c=1.0, param_svm_gamma="auto"):
+        self.svm = SVC(C=param_svm_c, kernel="linear").fit(X, Y_)
+
+
+class SVMProbabilities(KSVMWrap):
+    def __init__(self, X, Y_, param_svm_c=1.0, param_svm_gamma="auto"):
+        self.svm = SVC(C=param_svm_c, gamma=param_svm_gamma, probability=True,
+                       random_state=0).fit(X, Y_)
+
+    def get_scores(self, X):
+        return self.svm.predict_proba(X)
+
+
+class SVMSupportVectors(KSVMWrap):
+    @property
+    def support(self):
+        return self.svm.support_vectors_
+
+
+class SVMSupportMethod(KSVMWrap):
+    def support(self):
+        return self.svm.support_
+
+
+class BNUnbiasedVar(BatchNorm):
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        super().forward(x)  # the running statistics, as the correct layer updates them
+        mean, var = x.mean(dim=0), x.var(dim=0)  # unbiased: divides by N - 1
+        return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+
+
+class BNBiasedRunningVar(BatchNorm):
+    def forward(self, x):
+        if self.training:
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * x.mean(dim=0))
+                self.running_var.mul_(1 - self.momentum).add_(self.momentum * x.var(dim=0, unbiased=False))
+            mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+            return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+        return super().forward(x)
+
+
+class BNBatchStatsInEval(BatchNorm):
+    def forward(self, x):
+        mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+        if self.training:
+            return super().forward(x)
+        return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+
+
+class BNMomentumReversed(BatchNorm):
+    def forward(self, x):
+        if self.training:
+            with torch.no_grad():
+                self.running_mean.mul_(self.momentum).add_((1 - self.momentum) * x.mean(dim=0))
+                self.running_var.mul_(self.momentum).add_((1 - self.momentum) * x.var(dim=0))
+            mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+            return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+        return super().forward(x)
+
+
+class BNWithoutGamma(BatchNorm):
+    def forward(self, x):
+        mean, var = (x.mean(dim=0), x.var(dim=0, unbiased=False)) if self.training else (
+            self.running_mean, self.running_var)
+        if self.training:
+            super().forward(x)  # the running statistics, as the correct layer updates them
+        return (x - mean) / torch.sqrt(var + self.eps) + self.beta  # forgot gamma
+
+
+WRONG = [  # (task, submission, the quantities it must lose)
+    ("linreg_grads", linreg_grad_a_without_x, {"grad_a"}),
+    ("linreg_grads", linreg_grad_b_summed, {"grad_b"}),
+    ("linreg_grads", linreg_autograd, {"grad_a", "grad_b"}),
+    ("fcann2_loss_grad", fcann2_no_relu_mask, {"grad_W1", "grad_b1"}),
+    ("fcann2_loss_grad", fcann2_half_regulariser_gradient, {"grad_W1", "grad_W2"}),
+    ("fcann2_loss_grad", fcann2_loss_from_probabilities, {"loss"}),
+    ("fcann2_loss_grad", fcann2_grad_W2_transposed, {"grad_W2"}),
+    ("fcann2_loss_grad", fcann2_flat_returns, set(lab1.QUANTITIES["fcann2_loss_grad"])),
+    ("fcann2_train", fcann2_train_unseeded, set(lab1.QUANTITIES["fcann2_train"])),
+    ("fcann2_train", fcann2_train_one_step_too_many, set(lab1.QUANTITIES["fcann2_train"])),
+    ("fcann2_train", fcann2_train_without_lambda, {"W1", "b1", "W2", "b2"}),
+    ("fcann2_classify", lambda X, W1, b1, W2, b2: np.maximum(X @ W1.T + b1, 0) @ W2.T + b2, {"probs"}),
+    ("fcann2_classify", lambda X, W1, b1, W2, b2: (lambda E: E / E.sum(axis=1, keepdims=True))(
+        np.exp(np.maximum(X @ W1.T + b1, 0) @ W2.T + b2)), {"probs"}),
+    ("ptlogreg", LogregDC, {"parameters", "probs", "loss"}),
+    ("ptlogreg", LogregSummedLoss, {"loss"}),
+    ("ptlogreg", LogregLogits, {"probs"}),
+    ("ptlogreg", LogregNumpy, {"probs"}),
+    ("ptlogreg", fc.PTLogreg, {"parameters", "probs", "loss"}),
+    ("ptdeep", DeepLinear, {"parameters", "probs", "loss"}),
+    ("ptdeep", DeepActivationOnOutput, {"probs", "loss"}),
+    ("ptdeep", DeepCountsWeightsOnly, {"count_params"}),
+    ("ptdeep", DeepAlwaysRelu, {"probs", "loss"}),
+    ("train", train_without_zero_grad, {"losses", "regularised"}),
+    ("train", train_without_regulariser, {"regularised"}),
+    ("train", train_returns_nothing, {"losses", "regularised"}),
+    ("train", train_regularises_biases, {"regularised"}),
+    ("train", fc.train, {"losses", "regularised"}),
+    ("eval", eval_returns_tensor, {"probs"}),
+    ("eval", eval_float32, {"probs"}),
+    ("eval", eval_classes, {"probs"}),
+    ("train_mb", train_mb_in_order, {"shuffled"}),
+    ("train_mb", train_mb_shuffles_once, {"shuffled"}),
+    ("train_mb", train_mb_drops_last_batch, {"batches"}),
+    ("train_mb", train_mb_ignores_schedule, {"schedule"}),
+    ("train_mb", train_mb_decays_every_batch, {"schedule"}),
+    ("train_mb", train_mb_returns_losses, set(lab1.QUANTITIES["train_mb"])),
+    ("early_stopping", train_mb_best_epoch_from_zero, {"best_epoch"}),
+    ("early_stopping", train_mb_validates_before_training, {"val_accuracy", "best_epoch"}),
+    ("early_stopping", train_mb_returns_losses, {"val_accuracy", "best_epoch"}),
+    ("ksvmwrap", SVMLinear, {"predict", "scores", "support"}),
+    ("ksvmwrap", SVMProbabilities, {"scores"}),
+    ("ksvmwrap", SVMSupportVectors, {"support"}),
+    ("ksvmwrap", SVMSupportMethod, {"support"}),
+    ("batchnorm", BNUnbiasedVar, {"train_output", "train_grads"}),
+    ("batchnorm", BNBiasedRunningVar, {"running_stats"}),
+    ("batchnorm", BNBatchStatsInEval, {"eval"}),
+    ("batchnorm", BNMomentumReversed, {"running_stats"}),
+    ("batchnorm", BNWithoutGamma, {"train_output", "train_grads", "eval"}),
+] + [(task, stub, set(lab1.QUANTITIES[task])) for task in TASKS]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # naive exp overflows, as intended
+@pytest.mark.parametrize("task, submission, lost", WRONG,
+                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
+def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
+    report, points = grade(task, submission)
+    assert failing(report) == lost, str(report)
+    n = len(lab1.QUANTITIES[task])
+    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+
+
+# ----------------------------------------------------------------------------- messages, isolation
+
+def test_messages_name_the_problem():
+    text = str(grade("fcann2_loss_grad", fcann2_no_relu_mask)[0])
+    assert "grad_W1 [seed=1, N=6, D=2, H=5, C=3]: max abs error" in text and " at index (" in text
+    assert "calls torch." in str(grade("linreg_grads", linreg_autograd)[0])
+    text = str(grade("fcann2_train", fcann2_train_unseeded)[0])
+    assert "the same seed gave different initial parameters" in text
+    assert "b1 and b2 must start at zero" in str(grade("fcann2_train", fcann2_train_one_step_too_many)[0])
+    assert "expected weights.0 (3, 2), biases.0 (3,)" in str(grade("ptdeep", DeepLinear)[0])
+    assert "does not depend on its inputs through autograd" in str(grade("ptlogreg", LogregNumpy)[0])
+    assert "from the dlcourse package; write your own" in str(grade("ptlogreg", fc.PTLogreg)[0])
+    assert "return a numpy array" in str(grade("eval", eval_returns_tensor)[0])
+    assert "the first epoch visits the samples in their stored order" in str(
+        grade("train_mb", train_mb_in_order)[0])
+    assert "draw a new permutation each epoch" in str(grade("train_mb", train_mb_shuffles_once)[0])
+    assert "expected a dict" in str(grade("train_mb", train_mb_returns_losses)[0])
+    assert "must be an attribute or property" in str(grade("ksvmwrap", SVMSupportMethod)[0])
+    text = str(grade("train", stub)[0])
+    assert "raised NotImplementedError: Lab 1, task x" in text
+
+
+@pytest.mark.parametrize("task, fn, name, wrong", [
+    ("fcann2_train", fcann2_train, "fcann2_loss_grad", fcann2_no_relu_mask),
+    ("early_stopping", train_mb, "eval", eval_classes),
+])
+def test_a_wrong_dependency_does_not_cascade(task, fn, name, wrong):
+    notebook = {**globals(), name: wrong}  # the notebook's namespace: a wrong helper beside fn
+    in_notebook = types.FunctionType(fn.__code__, notebook, fn.__name__, fn.__defaults__)
+    assert grade(task, in_notebook)[1] == TASKS[task]
+    assert notebook[name] is wrong  # restored after grading
+
+
+def test_checks_are_reproducible():
+    a = lab1.check_train_mb(train_mb_shuffles_once, seed=5, N=12, D=2, C=3, batch_size=4)
+    b = lab1.check_train_mb(train_mb_shuffles_once, seed=5, N=12, D=2, C=3, batch_size=4)
+    assert [c.message for c in a] == [c.message for c in b]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_grading_on_cuda_gives_the_same_points(monkeypatch):
+    """DLCOURSE_DEVICE=cuda puts the oracles, the student's models and the data on the GPU."""
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
+    for task in ("fcann2_loss_grad", "ptdeep", "train", "train_mb", "batchnorm"):
+        assert grade(task, CASES[task][2])[1] == TASKS[task], task
+    assert grade("ptdeep", DeepActivationOnOutput)[1] == TASKS["ptdeep"] / 2

@@ -69,6 +69,8 @@ _AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad
 # the course's own PyTorch references: any of them would do a task for the student
 _FC = (fc.PTLogreg, fc.PTDeep, fc.cross_entropy, fc.l2_penalty, fc.train, fc.train_mb,
        fc.eval_probs, fc.predict)
+# training tasks get a reference model, whose methods they may call
+_TRAINING = (fc.l2_penalty, fc.train, fc.train_mb, fc.eval_probs, fc.predict)
 _PARAMS = ("W1", "b1", "W2", "b2")
 
 
@@ -309,6 +311,8 @@ def _init_problem(init: Any, again: Any, other: Any, D: int, H: int, C: int) -> 
             return f"{name} must be a finite float64 array of shape {shape}"
     if len({init[0][i].tobytes() for i in range(H)}) < H:
         return "hidden units start with identical weights (W1 rows): draw W1 at random"
+    if np.any(init[1]) or np.any(init[3]):
+        return "b1 and b2 must start at zero (did training run before returning?)"
     if not all(np.array_equal(p, q) for p, q in zip(init, again)):
         return ("the same seed gave different initial parameters: draw them from "
                 "np.random.default_rng(seed)")
@@ -320,7 +324,7 @@ def _init_problem(init: Any, again: Any, other: Any, D: int, H: int, C: int) -> 
 def check_fcann2_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_hidden: int,
                        param_niter: int, param_delta: float, param_lambda: float = 0.0) -> Report:
     """'init': fn(..., param_niter=0, seed=s) returns the initial (W1, b1, W2, b2): right shapes,
-    random W1, the same for the same seed, different for another; 'W1'..'b2': fn(..., param_niter)
+    random W1, zero biases, the same for the same seed, different for another; 'W1'..'b2': fn(..., param_niter)
     equals gradient descent from that initialisation. Runs with the oracle as fcann2_loss_grad."""
     report, rng = _start("fcann2_train", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, param_hidden=param_hidden, param_niter=param_niter,
@@ -456,7 +460,7 @@ def check_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
     X, _, Yoh_, model = _problem_data(seed, N, D, C, list(hidden))
     ok, losses = call_student(report, case, fn, model, X, Yoh_, param_niter=param_niter,
                               param_delta=param_delta, param_lambda=param_lambda, name="train",
-                              quantities=[quantity], forbidden=_FC)
+                              quantities=[quantity], forbidden=_TRAINING)
     if ok:
         values, problem = _floats(losses, "train's return value", param_niter)
         expected = fc.train(copy.deepcopy(model), X, Yoh_, param_niter, param_delta, param_lambda)
@@ -472,7 +476,7 @@ def check_eval(fn: Any, *, seed: int, N: int, D: int, C: int, hidden: list[int] 
     case = case_label(seed=seed, N=N, D=D, C=C, hidden=list(hidden) or None)
     model = _reference_model(seed, [D, *hidden, C])
     X = rng.standard_normal((N, D))
-    ok, probs = call_student(report, case, fn, model, X, name="eval", forbidden=_FC)
+    ok, probs = call_student(report, case, fn, model, X, name="eval", forbidden=_TRAINING)
     if ok and not isinstance(probs, np.ndarray):
         report.add(verdict("probs", False, f"eval returned a {type(probs).__name__}; return a numpy "
                            "array (.detach().cpu().numpy())", case=case))
@@ -506,7 +510,9 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
     - 'batches', 'shuffled': param_delta = 0 (the model stays put), ``batch_size``: ceil(N /
       batch_size) losses per epoch whose mean weighted by batch size is the full loss (every
       sample once per epoch); the order is not the data's and changes between epochs;
-    - 'schedule': batch_size >= N, Adam, ``lr_gamma``: equals the reference trajectory.
+    - 'schedule': Adam, ``lr_gamma``, ``batch_size``, on 2 batch_size copies of one sample
+      (every batch then has the same loss, whatever the order): equals the reference trajectory,
+      so the learning rate must decay once per epoch, not per batch.
     """
     report, _ = _start("train_mb", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, hidden=list(hidden) or None, batch_size=batch_size,
@@ -514,22 +520,24 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
                       param_lambda=param_lambda or None, lr_gamma=lr_gamma)
     X, _, Yoh_, model = _problem_data(seed, N, D, C, list(hidden))
     common = dict(param_epochs=param_epochs, param_lambda=param_lambda)
-    runs = {"full_batch": dict(param_delta=param_delta, batch_size=N),
-            "batches": dict(param_delta=0.0, batch_size=batch_size),
-            "schedule": dict(param_delta=param_delta / 10, batch_size=2 * N,
-                             optimizer=torch.optim.Adam, lr_gamma=lr_gamma)}
-    for quantity, args in runs.items():
+    copies = 2 * batch_size  # two whole batches per epoch of one sample
+    same = (X[:1].repeat(copies, 1), Yoh_[:1].repeat(copies, 1))
+    runs = {"full_batch": ((X, Yoh_), dict(param_delta=param_delta, batch_size=N)),
+            "batches": ((X, Yoh_), dict(param_delta=0.0, batch_size=batch_size)),
+            "schedule": (same, dict(param_delta=param_delta / 10, batch_size=batch_size,
+                                    optimizer=torch.optim.Adam, lr_gamma=lr_gamma))}
+    for quantity, (data, args) in runs.items():
         quantities = ["batches", "shuffled"] if quantity == "batches" else [quantity]
-        ok, history = call_student(report, case, fn, model, X, Yoh_, quantities=quantities,
-                                   name="train_mb", forbidden=_FC, **common, **args)
+        ok, history = call_student(report, case, fn, model, *data, quantities=quantities,
+                                   name="train_mb", forbidden=_TRAINING, **common, **args)
         losses = _history(report, case, history, quantities) if ok else None
         if losses is None:
             continue
         if quantity == "batches":
             _check_batches(report, case, losses, model, X, Yoh_, batch_size, param_epochs, param_lambda)
             continue
-        expected = fc.train_mb(copy.deepcopy(model), X, Yoh_, **common, **args)
-        values, problem = _floats(losses, "history['loss']", param_epochs)
+        expected = fc.train_mb(copy.deepcopy(model), *data, **common, **args)
+        values, problem = _floats(losses, "history['loss']", len(expected["loss"]))
         report.add(verdict(quantity, False, problem, case=case) if problem
                    else compare(quantity, values, np.array(expected["loss"]), case=case))
     return _show(report)
@@ -539,19 +547,29 @@ def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: 
                    Yoh_: torch.Tensor, batch_size: int, param_epochs: int, param_lambda: float) -> None:
     """'batches' and 'shuffled' from the losses of a run that does not move the model."""
     sizes = _batch_sizes(len(X), batch_size)
-    values, problem = _floats(losses, "history['loss']", param_epochs * len(sizes))
+    values, problem = _floats(losses, "history['loss']")
     if problem:
-        report.fail(["batches", "shuffled"], case, f"{problem} (ceil(N / batch_size) per epoch)")
+        report.fail(["batches", "shuffled"], case, problem)
         return
-    epochs = values.reshape(param_epochs, len(sizes))  # (epochs, batches)
     with torch.no_grad():
         penalty = param_lambda * fc.l2_penalty(model).item()
         full = model.get_loss(X, Yoh_).item() + penalty
         in_order = np.array([model.get_loss(X[s:s + batch_size], Yoh_[s:s + batch_size]).item()
                              for s in range(0, len(X), batch_size)]) + penalty
-    report.add(compare("batches", epochs @ sizes / len(X), np.full(param_epochs, full),
-                       case=f"{case}, mean loss of each epoch"))
-    same_order = np.allclose(epochs[0], in_order, rtol=1e-9, atol=1e-12)
+    per_epoch = len(values) // param_epochs
+    if len(values) != param_epochs * len(sizes):
+        report.add(verdict("batches", False, f"history['loss'] has {len(values)} items, expected "
+                           f"{param_epochs * len(sizes)} (ceil(N / batch_size) per epoch)", case=case))
+    else:
+        epochs = values.reshape(param_epochs, len(sizes))  # (epochs, batches)
+        report.add(compare("batches", epochs @ sizes / len(X), np.full(param_epochs, full),
+                           case=f"{case}, mean loss of each epoch"))
+    if not (len(values) % param_epochs == 0 and 1 < per_epoch <= len(sizes)):
+        report.add(verdict("shuffled", False, "can't tell the epochs apart in history['loss']",
+                           case=case))
+        return
+    epochs = values.reshape(param_epochs, per_epoch)  # (epochs, batches), also without the last one
+    same_order = np.allclose(epochs[0], in_order[:per_epoch], rtol=1e-9, atol=1e-12)
     repeated = param_epochs > 1 and np.allclose(epochs[0], epochs[1], rtol=1e-9, atol=1e-12)
     problem = ("the first epoch visits the samples in their stored order" if same_order else
                "every epoch uses the same order: draw a new permutation each epoch" if repeated
@@ -573,8 +591,9 @@ def check_early_stopping(fn: Any, *, seed: int, N: int, M: int, D: int, C: int, 
     X_val = _tensor(X_val + rng.standard_normal(X_val.shape))  # noisier than training: it varies
     args = dict(param_epochs=param_epochs, param_delta=param_delta, batch_size=N, X_val=X_val,
                 Y_val=Y_val)
-    with isolate(fn, eval=fc.eval_probs):
-        ok, history = call_student(report, case, fn, model, X, Yoh_, name="train_mb", forbidden=_FC,
+    with isolate(fn, eval=fc.eval_probs):  # the reference may run as eval, not otherwise
+        ok, history = call_student(report, case, fn, model, X, Yoh_, name="train_mb",
+                                   forbidden=(fc.l2_penalty, fc.train, fc.train_mb, fc.predict),
                                    **args)
     if not ok:
         return _show(report)
@@ -639,8 +658,8 @@ def check_batchnorm(BatchNorm: Any, *, seed: int, N: int, D: int, momentum: floa
     x = 3 * rng.standard_normal((N, D)) + rng.standard_normal(D)  # (N, D), per-feature offsets
     state = {"gamma": rng.standard_normal(D), "beta": rng.standard_normal(D),
              "running_mean": rng.standard_normal(D), "running_var": rng.random(D) + 0.5}
-    rm, rv = torch.as_tensor(state["running_mean"]), torch.as_tensor(state["running_var"])
-    F.batch_norm(torch.as_tensor(x), rm, rv, training=True, momentum=momentum, eps=eps)  # updates rm, rv
+    rm, rv = torch.tensor(state["running_mean"]), torch.tensor(state["running_var"])  # copies
+    F.batch_norm(torch.tensor(x), rm, rv, training=True, momentum=momentum, eps=eps)  # updates rm, rv
     updated = {"running_mean": rm.numpy(), "running_var": rv.numpy()}
     ok, bn = call_student(report, case, BatchNorm, D, eps=eps, momentum=momentum, name="BatchNorm")
     if not (ok and _state(report, case, bn, "BatchNorm", {k: (D,) for k in state}, "train_output",
