@@ -131,6 +131,7 @@ def train_mb(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_epochs
     history: dict[str, Any] = {"loss": [], "val_accuracy": [], "best_epoch": None}
     best_state, N = None, len(X)
     for _ in tqdm(range(param_epochs), desc="epochs", disable=not progress, leave=False):
+        model.train()  # layers such as batch norm behave differently while training
         order = torch.randperm(N, device=X.device)
         for start in range(0, N, batch_size):
             batch = order[start:start + batch_size]
@@ -152,11 +153,16 @@ def train_mb(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_epochs
 
 
 def eval_probs(model: nn.Module, X: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Class probabilities (N, C) as numpy, computed without autograd in the dtype and on the
-    device of the model's parameters (the notebooks call this task ``eval``)."""
-    p = next(model.parameters())
-    with torch.no_grad():
-        return model(torch.as_tensor(X, dtype=p.dtype, device=p.device)).cpu().numpy()
+    """Class probabilities (N, C) as numpy, computed in eval mode without autograd, in the dtype
+    and on the device of the model's parameters; the model's mode is restored (the notebooks
+    call this task ``eval``)."""
+    p, training = next(model.parameters()), model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(torch.as_tensor(X, dtype=p.dtype, device=p.device)).cpu().numpy()
+    finally:
+        model.train(training)
 
 
 def predict(model: nn.Module, X: np.ndarray | torch.Tensor, batch_size: int = 10_000) -> np.ndarray:

@@ -1,6 +1,7 @@
 """dlcourse.tasks.lab1: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
 import copy
+import shutil
 import types
 
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 from sklearn.svm import SVC
 from torch import nn
 
+from autograder.course import SOLUTIONS
+from autograder.validate import run_notebook, task_results
 from dlcourse import fc
 from dlcourse.tasks import lab1
 from dlcourse.tasks.lab1 import TASKS
@@ -706,6 +709,26 @@ def test_a_wrong_dependency_does_not_cascade(task, fn, name, wrong):
     assert notebook[name] is wrong  # restored after grading
 
 
+@pytest.mark.parametrize("param_lambda, scale", [(0.0, 1.0), (0.3, 1.0), (0.0, 300.0)])
+def test_numpy_reference_equals_autograd(param_lambda, scale):
+    """The fast reference that trains in check_fcann2_train is the autograd oracle's twin."""
+    rng = np.random.default_rng(7)
+    X, Y_ = rng.standard_normal((20, 3)), rng.integers(0, 4, 20)
+    params = lab1._fcann2_params(rng, 3, 6, 4, scale)
+    loss, grads = lab1._fcann2_numpy(X, Y_, *params, param_lambda)
+    ref_loss, ref_grads = lab1._fcann2_reference(X, Y_, *params, param_lambda)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    for grad, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(grad, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_checks_refuse_cases_that_cannot_see_the_quantity():
+    with pytest.raises(ValueError, match="param_lambda > 0"):
+        lab1.check_train(train, seed=1, N=5, D=2, C=2, param_niter=2, param_delta=0.1, param_lambda=0)
+    with pytest.raises(ValueError, match="batch_size < N"):
+        lab1.check_train_mb(train_mb, seed=1, N=5, D=2, C=2, batch_size=5)
+
+
 def test_checks_are_reproducible():
     a = lab1.check_train_mb(train_mb_shuffles_once, seed=5, N=12, D=2, C=3, batch_size=4)
     b = lab1.check_train_mb(train_mb_shuffles_once, seed=5, N=12, D=2, C=3, batch_size=4)
@@ -720,3 +743,22 @@ def test_grading_on_cuda_gives_the_same_points(monkeypatch):
     for task in ("fcann2_loss_grad", "ptdeep", "train", "train_mb", "batchnorm"):
         assert grade(task, CASES[task][2])[1] == TASKS[task], task
     assert grade("ptdeep", DeepActivationOnOutput)[1] == TASKS["ptdeep"] / 2
+
+
+# ----------------------------------------------------------------------------- the solution notebook
+
+@pytest.mark.slow
+def test_solution_notebook_runs_offline_on_the_bundled_subset(tmp_path, monkeypatch):
+    """End to end with grading budgets, nothing on disk and no network: the bundled MNIST subset,
+    with its warning, and full marks on every task (visible and hidden checks)."""
+    monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
+    path = tmp_path / "lab1.ipynb"
+    shutil.copy(SOLUTIONS / "lab1" / "lab1.ipynb", path)
+    nb = run_notebook(path)
+    errors = [(c.id, o.ename, o.evalue) for c in nb.cells if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    assert {r.task: r.score for r in task_results(nb)} == {t: float(p) for t, p in TASKS.items()}
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "BundledDataWarning" in text and "MNIST (bundled): 1834 train, 166 validation, 500 test" in text

@@ -32,33 +32,33 @@ from dlcourse.check import (Report, autograd_reference, call_student, case_label
                             isolate, numerical_gradient, seed_all, student_autograd, verdict)
 
 TASKS: dict[str, int] = {
-    "linreg_grads": 2,
     "fcann2_loss_grad": 5,
     "fcann2_train": 2,
     "fcann2_classify": 1,
+    "linreg_grads": 2,
     "ptlogreg": 3,
-    "ptdeep": 4,
     "train": 2,
     "eval": 1,
+    "ptdeep": 4,
+    "ksvmwrap": 3,
     "train_mb": 4,
     "early_stopping": 2,
-    "ksvmwrap": 3,
     "batchnorm": 4,
 }
 """Task id -> points (33 in all; ``batchnorm`` is the bonus task)."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
-    "linreg_grads": ("grad_a", "grad_b"),
     "fcann2_loss_grad": ("loss", "grad_W1", "grad_b1", "grad_W2", "grad_b2"),
     "fcann2_train": ("init", "W1", "b1", "W2", "b2"),
     "fcann2_classify": ("probs",),
+    "linreg_grads": ("grad_a", "grad_b"),
     "ptlogreg": ("parameters", "probs", "loss"),
-    "ptdeep": ("parameters", "count_params", "probs", "loss"),
     "train": ("losses", "regularised"),
     "eval": ("probs",),
+    "ptdeep": ("parameters", "count_params", "probs", "loss"),
+    "ksvmwrap": ("predict", "scores", "support"),
     "train_mb": ("full_batch", "batches", "shuffled", "schedule"),
     "early_stopping": ("val_accuracy", "best_epoch"),
-    "ksvmwrap": ("predict", "scores", "support"),
     "batchnorm": ("train_output", "train_grads", "running_stats", "eval"),
 }
 """Task id -> the quantities graded (each one an equal share of the task's points)."""
@@ -106,6 +106,25 @@ def _fcann2_reference(X: np.ndarray, Y_: np.ndarray, W1: np.ndarray, b1: np.ndar
     loss, grads = autograd_reference(partial(_fcann2_loss, param_lambda=param_lambda),
                                      dict(X=X, Y_=Y_, W1=W1, b1=b1, W2=W2, b2=b2), _PARAMS)
     return float(loss), tuple(grads[k] for k in _PARAMS)
+
+
+def _fcann2_numpy(X: np.ndarray, Y_: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray,
+                  b2: np.ndarray, param_lambda: float = 0.0) -> tuple[float, tuple[np.ndarray, ...]]:
+    """_fcann2_reference by backpropagation in numpy: the same values (tests check it against
+    autograd), fast enough to stand in for fcann2_loss_grad at every step of a training run."""
+    N, rows = len(X), np.arange(len(X))
+    A1 = X @ W1.T + b1  # (N, H)
+    H1 = np.maximum(A1, 0)
+    S = H1 @ W2.T + b2  # (N, C)
+    S = S - S.max(axis=1, keepdims=True)
+    log_P = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+    loss = -log_P[rows, Y_].mean() + param_lambda * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    G = np.exp(log_P)
+    G[rows, Y_] -= 1
+    G /= N  # dL/dS (N, C)
+    G1 = (G @ W2) * (A1 > 0)  # dL/dA1 (N, H)
+    return float(loss), (G1.T @ X + 2 * param_lambda * W1, G1.sum(axis=0),
+                         G.T @ H1 + 2 * param_lambda * W2, G.sum(axis=0))
 
 
 def _logreg_probs(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -297,7 +316,7 @@ def _gradient_descent(params: tuple[np.ndarray, ...], X: np.ndarray, Y_: np.ndar
     """param_niter steps of p <- p - param_delta * dL/dp from ``params``, oracle gradients."""
     params = list(params)
     for _ in range(param_niter):
-        _, grads = _fcann2_reference(X, Y_, *params, param_lambda)
+        _, grads = _fcann2_numpy(X, Y_, *params, param_lambda)
         params = [p - param_delta * g for p, g in zip(params, grads)]
     return params
 
@@ -332,9 +351,9 @@ def check_fcann2_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_hidd
     X, Y_ = _classes(rng, N, D, C)
     student = partial(call_student, report, case, fn, X, Y_, param_hidden=param_hidden,
                       param_delta=param_delta, param_lambda=param_lambda, outputs=4,
-                      name="fcann2_train", forbidden=(_gradient_descent,))
+                      name="fcann2_train", forbidden=(_gradient_descent, _fcann2_reference))
     inits = []
-    with isolate(fn, fcann2_loss_grad=_fcann2_reference):
+    with isolate(fn, fcann2_loss_grad=_fcann2_numpy):
         for s in (seed, seed, seed + 1):  # same seed twice, then another
             ok, init = student(param_niter=0, seed=s, quantities=["init"])
             if not ok:
@@ -449,23 +468,27 @@ def _problem_data(seed: int, N: int, D: int, C: int, hidden: list[int]) -> tuple
 
 
 def check_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
-                param_delta: float, param_lambda: float = 0.0, hidden: list[int] = ()) -> Report:
+                param_delta: float, param_lambda: float = 0.1, hidden: list[int] = ()) -> Report:
     """fn(model, X, Yoh_, param_niter=..., param_delta=..., param_lambda=...) returns the list of
-    param_niter losses of full-batch gradient descent on a reference model: 'losses' when
-    param_lambda is 0, 'regularised' otherwise."""
+    param_niter losses of full-batch gradient descent on a reference model: 'losses' with
+    param_lambda = 0, 'regularised' with the given param_lambda (> 0)."""
+    if not param_lambda > 0:
+        raise ValueError("check_train needs param_lambda > 0 for 'regularised'")
     report, _ = _start("train", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, hidden=list(hidden) or None, param_niter=param_niter,
-                      param_delta=param_delta, param_lambda=param_lambda or None)
-    quantity = "regularised" if param_lambda else "losses"
+                      param_delta=param_delta)
     X, _, Yoh_, model = _problem_data(seed, N, D, C, list(hidden))
-    ok, losses = call_student(report, case, fn, model, X, Yoh_, param_niter=param_niter,
-                              param_delta=param_delta, param_lambda=param_lambda, name="train",
-                              quantities=[quantity], forbidden=_TRAINING)
-    if ok:
+    for quantity, lam in (("losses", 0.0), ("regularised", param_lambda)):
+        ok, losses = call_student(report, case, fn, model, X, Yoh_, param_niter=param_niter,
+                                  param_delta=param_delta, param_lambda=lam, name="train",
+                                  quantities=[quantity], forbidden=_TRAINING)
+        if not ok:
+            continue
+        where = f"{case}, param_lambda={lam:g}"
         values, problem = _floats(losses, "train's return value", param_niter)
-        expected = fc.train(copy.deepcopy(model), X, Yoh_, param_niter, param_delta, param_lambda)
-        report.add(compare(quantity, values, np.array(expected), case=case) if problem == ""
-                   else verdict(quantity, False, problem + " (the loss before each step)", case=case))
+        expected = fc.train(copy.deepcopy(model), X, Yoh_, param_niter, param_delta, lam)
+        report.add(verdict(quantity, False, problem + " (the loss before each step)", case=where)
+                   if problem else compare(quantity, values, np.array(expected), case=where))
     return _show(report)
 
 
@@ -514,6 +537,8 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
       (every batch then has the same loss, whatever the order): equals the reference trajectory,
       so the learning rate must decay once per epoch, not per batch.
     """
+    if not (1 <= batch_size < N and param_epochs >= 2):
+        raise ValueError("check_train_mb needs batch_size < N and param_epochs >= 2 to see the shuffling")
     report, _ = _start("train_mb", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, hidden=list(hidden) or None, batch_size=batch_size,
                       param_epochs=param_epochs, param_delta=param_delta,
