@@ -100,7 +100,9 @@ def train(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_niter: in
     optimizer = torch.optim.SGD(model.parameters(), lr=param_delta)
     losses = []
     for _ in range(param_niter):
-        loss = model.get_loss(X, Yoh_) + param_lambda * l2_penalty(model)
+        loss = model.get_loss(X, Yoh_)
+        if param_lambda:
+            loss = loss + param_lambda * l2_penalty(model)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -135,7 +137,9 @@ def train_mb(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_epochs
         order = torch.randperm(N, device=X.device)
         for start in range(0, N, batch_size):
             batch = order[start:start + batch_size]
-            loss = model.get_loss(X[batch], Yoh_[batch]) + param_lambda * l2_penalty(model)
+            loss = model.get_loss(X[batch], Yoh_[batch])
+            if param_lambda:
+                loss = loss + param_lambda * l2_penalty(model)
             opt.zero_grad()
             loss.backward()
             opt.step()
