@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from dlcourse import config, fc
-from dlcourse.data.mnist import load_mnist
+from dlcourse.data.mnist import MNIST, load_mnist
 from dlcourse.data.onehot import class_to_onehot
 
 
@@ -46,7 +46,8 @@ def timed(run: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def linear_epoch(X: torch.Tensor, Y: torch.Tensor, device: torch.device, seed: int) -> Callable[[], None]:
+def linear_epoch(X: torch.Tensor, Y: torch.Tensor, device: torch.device,
+                 seed: int) -> Callable[[], None]:
     """One epoch of nn.Linear [784, 100, 10] from a shuffling DataLoader, SGD lr 0.1."""
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10)).to(device)
@@ -64,7 +65,8 @@ def linear_epoch(X: torch.Tensor, Y: torch.Tensor, device: torch.device, seed: i
     return run
 
 
-def ptdeep_epoch(X: torch.Tensor, Yoh: torch.Tensor, device: torch.device, seed: int) -> Callable[[], None]:
+def ptdeep_epoch(X: torch.Tensor, Yoh: torch.Tensor, device: torch.device,
+                 seed: int) -> Callable[[], None]:
     """One epoch of the reference PTDeep [784, 100, 10] with the reference train_mb."""
     torch.manual_seed(seed)
     model = fc.PTDeep([784, 100, 10]).to(device)
@@ -83,8 +85,9 @@ def epoch_speed(X: torch.Tensor, Y: torch.Tensor, Yoh: torch.Tensor, device: tor
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def best_model(data, device: torch.device, sizes: list[int], epochs: int) -> tuple[float, dict, float]:
-    """(test accuracy, history, seconds) of PTDeep(sizes) trained with Adam, decay and early stopping."""
+def best_model(data: MNIST, device: torch.device, sizes: list[int],
+               epochs: int) -> tuple[float, dict, float]:
+    """(test accuracy, history, seconds) of PTDeep(sizes): Adam, decay, early stopping."""
     torch.manual_seed(100)
     model = fc.PTDeep(sizes).to(device)
     X = torch.tensor(data.train.flat(), device=device)
@@ -101,8 +104,8 @@ def best_model(data, device: torch.device, sizes: list[int], epochs: int) -> tup
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=20, help="epochs of the best model (default 20)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs of each loop (default 3)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of the best model")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs of each loop")
     parser.add_argument("--config", default="784,512,256,10", help="layer sizes of the best model")
     args = parser.parse_args(argv)
     device = config.device()
@@ -127,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:44s} {value:8.2f} {value / reference:7.2f}")
     print(f"\nbest FC model {sizes} (Adam 1e-3, lr_gamma 0.85, early stopping), {args.epochs} epochs "
           f"in {seconds:.0f} s")
-    print(f"  best validation accuracy {max(history['val_accuracy']):.4f} at epoch {history['best_epoch']}")
-    print(f"  test accuracy            {accuracy:.4f}  (target >= 0.98: {'met' if accuracy >= 0.98 else 'NOT met'})")
+    best = max(history["val_accuracy"])
+    print(f"  best validation accuracy {best:.4f} at epoch {history['best_epoch']}")
+    verdict = "met" if accuracy >= 0.98 else "NOT met"
+    print(f"  test accuracy            {accuracy:.4f}  (target >= 0.98: {verdict})")
     return 0
 
 

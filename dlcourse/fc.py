@@ -56,7 +56,8 @@ class PTDeep(nn.Module):
     in the ParameterLists ``weights`` and ``biases``.
     """
 
-    def __init__(self, config: Sequence[int], activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu) -> None:
+    def __init__(self, config: Sequence[int],
+                 activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu) -> None:
         super().__init__()
         if len(config) < 2:
             raise ValueError(f"config needs at least the input and output sizes, got {list(config)}")

@@ -540,6 +540,19 @@ def train_mb_validates_before_training(model, X, Yoh_, param_epochs, param_delta
     return history
 
 
+class LogregNotAModule:
+    """Parameters as numpy arrays: no nn.Module, no state_dict."""
+
+    def __init__(self, D, C):
+        self.W, self.b = np.zeros((C, D)), np.zeros(C)
+
+
+class SVMSupportRaises(KSVMWrap):
+    @property
+    def support(self):
+        raise ValueError("not fitted")
+
+
 class SVMLinear(KSVMWrap):
     def __init__(self, X, Y_, param_svm_c=1.0, param_svm_gamma="auto"):
         self.svm = SVC(C=param_svm_c, kernel="linear").fit(X, Y_)
@@ -633,6 +646,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("ptlogreg", LogregLogits, {"probs"}),
     ("ptlogreg", LogregNumpy, {"probs"}),
     ("ptlogreg", fc.PTLogreg, {"parameters", "probs", "loss"}),
+    ("ptlogreg", LogregNotAModule, {"parameters", "probs", "loss"}),
     ("ptdeep", DeepLinear, {"parameters", "probs", "loss"}),
     ("ptdeep", DeepActivationOnOutput, {"probs", "loss"}),
     ("ptdeep", DeepCountsWeightsOnly, {"count_params"}),
@@ -658,6 +672,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("ksvmwrap", SVMProbabilities, {"scores"}),
     ("ksvmwrap", SVMSupportVectors, {"support"}),
     ("ksvmwrap", SVMSupportMethod, {"support"}),
+    ("ksvmwrap", SVMSupportRaises, {"support"}),
     ("batchnorm", BNUnbiasedVar, {"train_output", "train_grads"}),
     ("batchnorm", BNBiasedRunningVar, {"running_stats"}),
     ("batchnorm", BNBatchStatsInEval, {"eval"}),
@@ -694,6 +709,8 @@ def test_messages_name_the_problem():
     assert "draw a new permutation each epoch" in str(grade("train_mb", train_mb_shuffles_once)[0])
     assert "expected a dict" in str(grade("train_mb", train_mb_returns_losses)[0])
     assert "must be an attribute or property" in str(grade("ksvmwrap", SVMSupportMethod)[0])
+    assert "support raised ValueError: not fitted" in str(grade("ksvmwrap", SVMSupportRaises)[0])
+    assert "PTLogreg.state_dict is None, not a function" in str(grade("ptlogreg", LogregNotAModule)[0])
     text = str(grade("train", stub)[0])
     assert "raised NotImplementedError: Lab 1, task x" in text
 

@@ -50,7 +50,8 @@ class Split:
 
 @dataclass(frozen=True)
 class MNIST:
-    """Train / validation / test splits and where they came from (``"disk"``, ``"download"``, ``"bundled"``)."""
+    """Train / validation / test splits and where they came from: ``"disk"``, ``"download"`` or
+    ``"bundled"``."""
 
     train: Split
     valid: Split
@@ -74,7 +75,8 @@ def load_mnist(root: str | Path | None = None, *, download: bool | None = None,
     download = config.downloads_allowed() if download is None else download
     source = "disk"
     if not _on_disk(root):
-        problem = _download(root) if download else "downloads are off (download=False or DLCOURSE_OFFLINE=1)"
+        problem = (_download(root) if download
+                   else "downloads are off (download=False or DLCOURSE_OFFLINE=1)")
         source = "download" if problem is None else "bundled"
     if source == "bundled":
         warnings.warn(f"MNIST is not in {root / 'MNIST' / 'raw'} and {problem}: using the small real "
@@ -113,7 +115,7 @@ def _download(root: Path) -> str | None:
     try:
         for train in (True, False):
             TorchvisionMNIST(str(root), train=train, download=True)
-    except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision raises RuntimeError
+    except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision: RuntimeError
         text = " ".join(str(error).split())  # torchvision lists every mirror's error on its own line
         return f"the download failed ({type(error).__name__}: {text[:300]})"
     finally:
@@ -144,8 +146,8 @@ def _read_split(root: Path, split: str) -> Split:
 
 def _read_bundled() -> tuple[Split, Split]:
     if not BUNDLED.is_file():
-        raise FileNotFoundError(f"MNIST is not available: nothing on disk, no download, and the bundled "
-                                f"subset {BUNDLED} is missing; restore it from git or run "
+        raise FileNotFoundError(f"MNIST is not available: nothing on disk, no download, and the "
+                                f"bundled subset {BUNDLED} is missing; restore it from git or run "
                                 "scripts/bundle_mnist.py with DLCOURSE_DATA pointing at real MNIST")
     with np.load(BUNDLED) as f:
         return (Split(f["train_x"], f["train_y"].astype(np.int64)),

@@ -131,7 +131,8 @@ def _logreg_probs(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Te
     return torch.softmax(X @ W.T + b, dim=1)
 
 
-def _logreg_loss(X: torch.Tensor, Yoh_: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _logreg_loss(X: torch.Tensor, Yoh_: torch.Tensor, W: torch.Tensor,
+                 b: torch.Tensor) -> torch.Tensor:
     return fc.cross_entropy(X @ W.T + b, Yoh_)
 
 
@@ -149,7 +150,8 @@ def _deep_probs(X: torch.Tensor, *, activation: Any, **params: torch.Tensor) -> 
     return torch.softmax(_deep_logits(X, activation, **params), dim=1)
 
 
-def _deep_loss(X: torch.Tensor, Yoh_: torch.Tensor, *, activation: Any, **params: torch.Tensor) -> torch.Tensor:
+def _deep_loss(X: torch.Tensor, Yoh_: torch.Tensor, *, activation: Any,
+               **params: torch.Tensor) -> torch.Tensor:
     return fc.cross_entropy(_deep_logits(X, activation, **params), Yoh_)
 
 
@@ -222,8 +224,8 @@ def _state(report: Report, case: str, model: Any, name: str, expected: dict[str,
            quantity: str, dependents: list[str]) -> bool:
     """Whether ``model.state_dict()`` holds the tensors ``expected`` (name -> shape): a verdict
     on ``quantity``; when not, the ``dependents`` (quantities that need them) fail too."""
-    ok, state = call_student(report, case, model.state_dict, name=f"{name}.state_dict",
-                             quantities=[quantity, *dependents])
+    ok, state = call_student(report, case, getattr(model, "state_dict", None),
+                             name=f"{name}.state_dict", quantities=[quantity, *dependents])
     if not ok:
         return False
     shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
@@ -240,11 +242,12 @@ def _state(report: Report, case: str, model: Any, name: str, expected: dict[str,
 def _load(report: Report, case: str, model: Any, name: str, values: dict[str, np.ndarray],
           quantities: list[str]) -> bool:
     """Put float64 ``values`` into the student's model (model.double(), load_state_dict)."""
-    ok, _ = call_student(report, case, model.double, name=f"{name}.double", quantities=quantities)
+    ok, _ = call_student(report, case, getattr(model, "double", None), name=f"{name}.double",
+                         quantities=quantities)
     if ok:
         state = {k: _tensor(v) for k, v in values.items()}
-        ok, _ = call_student(report, case, model.load_state_dict, state, strict=False,
-                             name=f"{name}.load_state_dict", quantities=quantities)
+        ok, _ = call_student(report, case, getattr(model, "load_state_dict", None), state,
+                             strict=False, name=f"{name}.load_state_dict", quantities=quantities)
     return ok
 
 
@@ -343,8 +346,9 @@ def _init_problem(init: Any, again: Any, other: Any, D: int, H: int, C: int) -> 
 def check_fcann2_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_hidden: int,
                        param_niter: int, param_delta: float, param_lambda: float = 0.0) -> Report:
     """'init': fn(..., param_niter=0, seed=s) returns the initial (W1, b1, W2, b2): right shapes,
-    random W1, zero biases, the same for the same seed, different for another; 'W1'..'b2': fn(..., param_niter)
-    equals gradient descent from that initialisation. Runs with the oracle as fcann2_loss_grad."""
+    random W1, zero biases, the same for the same seed, different for another; 'W1'..'b2':
+    fn(..., param_niter) equals gradient descent from that initialisation. Runs with a reference
+    as fcann2_loss_grad."""
     report, rng = _start("fcann2_train", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, param_hidden=param_hidden, param_niter=param_niter,
                       param_delta=param_delta, param_lambda=param_lambda or None)
@@ -381,7 +385,8 @@ def check_fcann2_classify(fn: Any, *, seed: int, N: int, D: int, H: int, C: int,
     ok, probs = call_student(report, case, fn, X, *params, name="fcann2_classify",
                              forbidden=(_fcann2_probs,))
     if ok:
-        expected = autograd_reference(_fcann2_probs, dict(zip(("X",) + _PARAMS, (X,) + params)), [])[0]
+        inputs = dict(zip(("X",) + _PARAMS, (X,) + params))
+        expected = autograd_reference(_fcann2_probs, inputs, [])[0]
         report.add(compare("probs", probs, expected, case=case))
     return _show(report)
 
@@ -397,7 +402,7 @@ def _check_model(report: Report, case: str, model: Any, name: str, params: dict[
     runs = (("probs", "forward", {"X": X}, probs_fn),
             ("loss", "get_loss", {"X": X, "Yoh_": Yoh_}, loss_fn))
     for quantity, method, inputs, oracle in runs:
-        ok, out, grads = student_autograd(report, case, getattr(model, method), inputs, ["X"],
+        ok, out, grads = student_autograd(report, case, getattr(model, method, None), inputs, ["X"],
                                           module=model, seed=seed, name=f"{name}.{method}",
                                           quantities=[quantity], forbidden=_FC)
         if ok:
@@ -446,11 +451,12 @@ def check_ptdeep(PTDeep: Any, *, seed: int, config: list[int], activation: Any, 
                              forbidden=_FC)
     if not ok:
         return _show(report)
-    ok_count, count = call_student(report, case, model.count_params, name="PTDeep.count_params",
+    ok_count, count = call_student(report, case, getattr(model, "count_params", None),
+                                   name="PTDeep.count_params",
                                    quantities=["count_params"])
     if ok_count:
-        report.add(compare("count_params", count, np.int64(sum(math.prod(s) for s in shapes.values())),
-                           case=case))
+        total = np.int64(sum(math.prod(s) for s in shapes.values()))
+        report.add(compare("count_params", count, total, case=case))
     if _state(report, case, model, "PTDeep", shapes, "parameters", ["probs", "loss"]):
         _check_model(report, case, model, "PTDeep", params, X, _onehot(Y_, C), seed,
                      partial(_deep_probs, activation=activation),
@@ -538,7 +544,8 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
       so the learning rate must decay once per epoch, not per batch.
     """
     if not (1 <= batch_size < N and param_epochs >= 2):
-        raise ValueError("check_train_mb needs batch_size < N and param_epochs >= 2 to see the shuffling")
+        raise ValueError("check_train_mb needs batch_size < N and param_epochs >= 2 to see the "
+                         "shuffling")
     report, _ = _start("train_mb", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, hidden=list(hidden) or None, batch_size=batch_size,
                       param_epochs=param_epochs, param_delta=param_delta,
@@ -559,7 +566,8 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
         if losses is None:
             continue
         if quantity == "batches":
-            _check_batches(report, case, losses, model, X, Yoh_, batch_size, param_epochs, param_lambda)
+            _check_batches(report, case, losses, model, X, Yoh_, batch_size, param_epochs,
+                           param_lambda)
             continue
         expected = fc.train_mb(copy.deepcopy(model), *data, **common, **args)
         values, problem = _floats(losses, "history['loss']", len(expected["loss"]))
@@ -569,7 +577,8 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
 
 
 def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: torch.Tensor,
-                   Yoh_: torch.Tensor, batch_size: int, param_epochs: int, param_lambda: float) -> None:
+                   Yoh_: torch.Tensor, batch_size: int, param_epochs: int,
+                   param_lambda: float) -> None:
     """'batches' and 'shuffled' from the losses of a run that does not move the model."""
     sizes = _batch_sizes(len(X), batch_size)
     values, problem = _floats(losses, "history['loss']")
@@ -583,8 +592,9 @@ def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: 
                              for s in range(0, len(X), batch_size)]) + penalty
     per_epoch = len(values) // param_epochs
     if len(values) != param_epochs * len(sizes):
+        expected = param_epochs * len(sizes)
         report.add(verdict("batches", False, f"history['loss'] has {len(values)} items, expected "
-                           f"{param_epochs * len(sizes)} (ceil(N / batch_size) per epoch)", case=case))
+                           f"{expected} (ceil(N / batch_size) per epoch)", case=case))
     else:
         epochs = values.reshape(param_epochs, len(sizes))  # (epochs, batches)
         report.add(compare("batches", epochs @ sizes / len(X), np.full(param_epochs, full),
@@ -654,12 +664,18 @@ def check_ksvmwrap(KSVMWrap: Any, *, seed: int, N: int, C: int, param_svm_c: flo
         return _show(report)
     for quantity, method, expected in (("predict", "predict", reference.predict(X_new)),
                                        ("scores", "get_scores", reference.decision_function(X_new))):
-        ok, out = call_student(report, case, getattr(svm, method), X_new, name=f"KSVMWrap.{method}",
-                               quantities=[quantity])
+        ok, out = call_student(report, case, getattr(svm, method, None), X_new,
+                               name=f"KSVMWrap.{method}", quantities=[quantity])
         if ok:
             report.add(compare(quantity, out, expected, case=case))
-    support = getattr(svm, "support", None)
-    if support is None or callable(support):
+    try:
+        support = getattr(svm, "support", None)
+    except Exception as exc:  # a property that raises: the student's bug, not the grader's
+        support = exc
+    if isinstance(support, Exception):
+        report.add(verdict("support", False, f"reading KSVMWrap.support raised "
+                           f"{type(support).__name__}: {support}", case=case))
+    elif support is None or callable(support):
         report.add(verdict("support", False, "KSVMWrap.support must be an attribute or property "
                            "holding the indices of the support vectors", case=case))
     else:
@@ -694,14 +710,14 @@ def check_batchnorm(BatchNorm: Any, *, seed: int, N: int, D: int, momentum: floa
     for mode, output, gradients, stats in (("train", "train_output", "train_grads", state),
                                            ("eval", "eval", "eval", updated)):
         quantities = sorted({output, gradients})
-        ok, _ = call_student(report, case, getattr(bn, mode), name=f"BatchNorm.{mode}",
+        ok, _ = call_student(report, case, getattr(bn, mode, None), name=f"BatchNorm.{mode}",
                              quantities=quantities)
         if ok and mode == "eval":  # from the reference's statistics: a wrong update costs once
             ok = _load(report, case, bn, "BatchNorm", updated, quantities)
         if ok:
-            ok, out, grads = student_autograd(report, case, bn.forward, {"x": x}, ["x"], module=bn,
-                                              seed=seed, name="BatchNorm.forward",
-                                              quantities=quantities)
+            ok, out, grads = student_autograd(report, case, getattr(bn, "forward", None), {"x": x},
+                                              ["x"], module=bn, seed=seed,
+                                              name="BatchNorm.forward", quantities=quantities)
         if not ok:
             continue
         ref_out, ref_grads = autograd_reference(
@@ -713,8 +729,8 @@ def check_batchnorm(BatchNorm: Any, *, seed: int, N: int, D: int, momentum: floa
             report.add(compare(gradients, grads.get(k), g,
                                case=f"{case}, {mode} mode, gradient w.r.t. {k}"))
         if mode == "train":
-            ok, after = call_student(report, case, bn.state_dict, name="BatchNorm.state_dict",
-                                     quantities=["running_stats"])
+            ok, after = call_student(report, case, getattr(bn, "state_dict", None),
+                                     name="BatchNorm.state_dict", quantities=["running_stats"])
             for k in updated if ok else ():
                 report.add(compare("running_stats", after.get(k), updated[k], case=f"{case}, {k}"))
     return _show(report)
