@@ -96,3 +96,14 @@ def test_eval_probs_follows_the_model_dtype_and_predict_batches():
     assert isinstance(P, np.ndarray) and P.dtype == np.float32 and P.shape == (60, 3)
     assert fc.eval_probs(model.double(), X.numpy()).dtype == np.float64
     np.testing.assert_array_equal(fc.predict(model, X.numpy(), batch_size=7), P.argmax(axis=1))
+
+
+def test_eval_probs_runs_in_eval_mode_and_restores_the_mode():
+    seen = []
+    model = fc.PTDeep([2, 3])
+    model.register_forward_pre_hook(lambda module, args: seen.append(module.training))
+    fc.eval_probs(model, np.zeros((1, 2)))
+    assert seen == [False] and model.training
+    model.eval()
+    fc.eval_probs(model, np.zeros((1, 2)))
+    assert not model.training
