@@ -44,6 +44,18 @@ FLAWS: dict[str, list[Flaw]] = {
              why="forgot to average the negative log-likelihood over N",
              costs={"logreg_loss_grad": 1.0}),
     ],
+    "lab1": [
+        Flaw(cell="fcann2_loss_grad_code",
+             old="grad_A1 = (grad_S @ W2) * (A1 > 0)  # (N, H): the ReLU passes the gradient where it was active",
+             new="grad_A1 = grad_S @ W2  # (N, H)",
+             why="backpropagated through the ReLU as if it were the identity (no mask)",
+             costs={"fcann2_loss_grad": 2.0}),
+        Flaw(cell="train_mb_code",
+             old="order = torch.randperm(N, device=X.device)  # a new order every epoch",
+             new="order = torch.arange(N, device=X.device)  # the stored order",
+             why="mini-batches in the stored order, never shuffled",
+             costs={"train_mb": 1.0}),
+    ],
 }
 
 

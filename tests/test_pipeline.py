@@ -37,11 +37,15 @@ def test_mismatches_name_a_wrong_score():
                                                       "flawed/toy:b scored None, expected 1"]
 
 
-def test_flawed_sample_loses_points_and_reference_does_not(graded):
-    sheet = gradesheet(graded, ["lab0"])
+@pytest.mark.parametrize("lab, lost", [
+    ("lab0", 2),  # one wrong sign, one missing 1/N
+    ("lab1", 3),  # fcann2's gradient ignores the ReLU (grad_W1, grad_b1), train_mb never shuffles
+])
+def test_flawed_sample_loses_points_and_reference_does_not(graded, lab, lost):
+    sheet = gradesheet(graded, [lab])
     assert sheet.total("reference") == sheet.max
     assert sheet.total("untouched") == 0
-    assert sheet.total("flawed") == sheet.max - 2  # one wrong sign, one missing 1/N
+    assert sheet.total("flawed") == sheet.max - lost
 
 
 def test_export_writes_one_row_per_student(graded, tmp_path):
@@ -49,8 +53,19 @@ def test_export_writes_one_row_per_student(graded, tmp_path):
     assert main(["export", "--csv", str(out), "--course-dir", str(graded.root)]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(out))}
     assert set(rows) == {"reference", "untouched", "flawed"}
-    assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2" and rows["flawed"]["total"] == "25"
-    assert rows["reference"]["max"] == "27"
+    assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2"
+    expected = [samples.expected_scores(lab, graded.tasks(lab)) for lab in lab_ids()]
+    for student in ("flawed", "reference"):  # every lab's columns count in the totals
+        assert float(rows[student]["total"]) == sum(sum(e[student].values()) for e in expected)
+    assert float(rows["reference"]["max"]) == sum(sum(e["reference"].values()) for e in expected)
+
+
+def test_lab1_feedback_names_the_wrong_fcann2_gradient(graded):
+    graded.feedback("lab1", "flawed")
+    text = unescape(re.sub(r"<[^>]+>", "", graded.feedback_file("flawed", "lab1").read_text()))
+    assert "✗ grad_W1 [seed=1, N=6, D=2, H=5, C=3]: max abs error" in text
+    assert "the first epoch visits the samples in their stored order" in text
+    assert "check_fcann2_loss_grad(fcann2_loss_grad, seed=1011" not in text  # hidden source
 
 
 def test_feedback_explains_failures_without_hidden_source(graded):
