@@ -564,12 +564,17 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
 
 
 def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple,
-                 outputs: int | None) -> tuple[bool, Any, str]:
-    """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why)."""
+                 outputs: int | None, copy_inputs: bool = True) -> tuple[bool, Any, str]:
+    """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why).
+
+    ``copy_inputs=False`` only for fresh inputs nobody else uses: a deep copy of a tensor that
+    requires grad is a new leaf, cut off from the graph the caller differentiates.
+    """
     problem = own_code(fn, name)
     if problem:
         return False, None, problem
-    args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    if copy_inputs:
+        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     result, error = None, None
     with forbid_calls(*forbidden) as called:
         try:
@@ -626,9 +631,11 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
     if module is not None:
         module.double().to(device).zero_grad(set_to_none=True)
     with _no_tf32(device):
-        ok, y = call_student(report, case, fn, name=name, quantities=quantities,
-                             forbidden=forbidden, **tensors)
-        if ok and not (isinstance(y, torch.Tensor) and y.is_floating_point()):
+        ok, y, problem = _run_student(fn, (), tensors, name, tuple(forbidden), None,
+                                      copy_inputs=False)  # the tensors are made for this call
+        if not ok:
+            report.fail(quantities, case, problem)
+        elif not (isinstance(y, torch.Tensor) and y.is_floating_point()):
             report.fail(quantities, case, f"{name} returned {_describe(y)}; expected a float tensor")
             ok = False
         if not ok:

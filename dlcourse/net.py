@@ -33,14 +33,16 @@ def backward_pass(net: Sequence[Layer], loss: Any, x: np.ndarray, y: np.ndarray)
     """Gradients of ``loss`` at logits x and targets y for every parameter, top layer first.
 
     The loss's own parameter gradients come first (a ``RegularizedLoss`` returns a list of
-    them); then each layer with ``has_params`` adds ``backward_params(grad_out)``.
+    them); then each layer with ``has_params`` adds ``backward_params(grad_out)``. The first
+    layer's ``backward_inputs`` is skipped: nothing needs the gradient of the input images.
     """
     grads: list[ParamGrads] = []
     grad_out = loss.backward_inputs(x, y)
     if loss.has_params:
         grads += loss.backward_params()
-    for layer in reversed(net):
-        grad_inputs = layer.backward_inputs(grad_out)
+    for depth in reversed(range(len(net))):
+        layer = net[depth]
+        grad_inputs = layer.backward_inputs(grad_out) if depth else None
         if layer.has_params:
             grads.append(layer.backward_params(grad_out))
         grad_out = grad_inputs

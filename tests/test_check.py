@@ -10,7 +10,7 @@ import torch
 from dlcourse import metrics
 from dlcourse.check import (Comparison, Report, autograd_reference, call_student, case_label,
                             compare, forbid_calls, isolate, numerical_gradient, own_code,
-                            seed_all, upstream_gradient, verdict)
+                            seed_all, student_autograd, upstream_gradient, verdict)
 
 CASE = case_label(seed=3, N=6, D=2)
 
@@ -353,3 +353,19 @@ def test_call_student_passes_copies():
 
     ok, out = call_student(Report("t", ["a"]), "", mutates, x, name="mutates")
     assert ok and out.sum() == 3 and x.sum() == 0
+
+
+def _scaled_sum(x, w):
+    return (x * w).sum(dim=1)
+
+
+def test_student_autograd_differentiates_the_student_code_on_the_inputs_it_was_given():
+    """The inputs are not deep-copied for the call: a copy would be cut off from the graph."""
+    x, w = np.arange(6.0).reshape(2, 3), np.array([1.0, -2.0, 0.5])
+    report = Report("t", ["y", "dx"])
+    ok, y, grads = student_autograd(report, "", _scaled_sum, dict(x=x, w=w), ["x", "w"], name="f",
+                                    grad_out=np.array([1.0, 3.0]))
+    assert ok and len(report) == 0
+    np.testing.assert_allclose(y, x @ w)
+    np.testing.assert_allclose(grads["x"], [w, 3 * w])
+    np.testing.assert_allclose(grads["w"], x[0] + 3 * x[1])

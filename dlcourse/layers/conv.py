@@ -66,11 +66,11 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
     (top, bottom), (left, right) = same_padding(H, k, stride), same_padding(W, k, stride)
     H_out, W_out = -(-H // stride), -(-W // stride)
     patches = cols.reshape(C, k, k, N, H_out, W_out)
-    grad = np.zeros((N, C, H + top + bottom, W + left + right), dtype=cols.dtype)
+    grad = np.zeros((C, N, H + top + bottom, W + left + right), dtype=cols.dtype)  # channel-major
     for i in range(k):  # k^2 strided additions of whole images, not N H' W' patch additions
         for j in range(k):
-            grad[:, :, i:i + stride * H_out:stride, j:j + stride * W_out:stride] += \
-                patches[:, i, j].transpose(1, 0, 2, 3)  # (N, C, H', W')
+            grad[:, :, i:i + stride * H_out:stride, j:j + stride * W_out:stride] += patches[:, i, j]
+    grad = grad.transpose(1, 0, 2, 3)  # (N, C, H + padding, W + padding), a view
     return grad[:, :, top:top + H, left:left + W]
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.layers.base import Layer
 
@@ -24,10 +23,18 @@ class MaxPooling(Layer):
         """Window maxima (N, C, H', W'); keeps which element of each window won."""
         p, s = self.pool_size, self.stride
         self.x_shape = x.shape
-        windows = sliding_window_view(x, (p, p), axis=(2, 3))[:, :, ::s, ::s]  # (N, C, H', W', p, p)
-        windows = windows.reshape(*windows.shape[:4], p * p)  # (N, C, H', W', p p), a copy
-        self.argmax = windows.argmax(axis=-1)  # (N, C, H', W'), row-major index in the window
-        return np.take_along_axis(windows, self.argmax[..., None], axis=-1)[..., 0]
+        H_out, W_out = (x.shape[2] - p) // s + 1, (x.shape[3] - p) // s + 1
+        out, self.argmax = None, np.zeros((*x.shape[:2], H_out, W_out), dtype=np.intp)
+        for i in range(p):  # p^2 passes over strided views instead of copying every window
+            for j in range(p):
+                candidate = x[:, :, i:i + s * H_out:s, j:j + s * W_out:s]  # (N, C, H', W')
+                if out is None:
+                    out = candidate.copy()
+                    continue
+                better = candidate > out  # strict: a tie keeps the first maximum, as torch does
+                np.copyto(out, candidate, where=better)
+                self.argmax[better] = i * p + j  # row-major position in the window
+        return out
 
     def backward_inputs(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out (N, C, H', W') -> (N, C, H, W), nonzero only at the windows' maxima."""
