@@ -12,6 +12,7 @@ Labels y are one-hot (N, num_classes). ``config``: ``max_epochs``, ``batch_size`
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,17 +78,17 @@ def train(train_x: np.ndarray, train_y: np.ndarray, valid_x: np.ndarray, valid_y
 
     Returns:
         history: ``batch_loss`` (every batch), ``train_loss``, ``train_accuracy``,
-        ``valid_loss``, ``valid_accuracy`` and ``lr`` (every epoch).
+        ``valid_loss``, ``valid_accuracy``, ``lr`` and ``seconds`` (of training, every epoch).
     """
     batch_size, policy = config["batch_size"], config["lr_policy"]
     if 1 not in policy:
         raise ValueError("config['lr_policy'] needs a learning rate for epoch 1, e.g. {1: {'lr': 0.1}}")
     history: dict[str, list[float]] = {key: [] for key in (
-        "batch_loss", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr")}
+        "batch_loss", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr", "seconds")}
     for epoch in range(1, config["max_epochs"] + 1):
         lr = policy[max(e for e in policy if e <= epoch)]["lr"]
         order = np.random.permutation(len(train_x))
-        losses, correct = [], 0
+        losses, correct, start_time = [], 0, time.perf_counter()
         bar = tqdm(_batches(len(train_x), batch_size), desc=f"epoch {epoch}", unit="batch",
                    leave=False)
         for start in bar:
@@ -98,10 +99,12 @@ def train(train_x: np.ndarray, train_y: np.ndarray, valid_x: np.ndarray, valid_y
             correct += int((logits.argmax(axis=1) == batch_y.argmax(axis=1)).sum())
             sgd_update(backward_pass(net, loss, logits, batch_y), lr)
             bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+        seconds = time.perf_counter() - start_time
         valid_loss, valid_accuracy = evaluate("Validation", valid_x, valid_y, net, loss, config,
                                               verbose=False)
         for key, value in (("train_loss", np.mean(losses)), ("train_accuracy", correct / len(train_x)),
-                           ("valid_loss", valid_loss), ("valid_accuracy", valid_accuracy), ("lr", lr)):
+                           ("valid_loss", valid_loss), ("valid_accuracy", valid_accuracy), ("lr", lr),
+                           ("seconds", seconds)):
             history[key].append(float(value))
         history["batch_loss"] += losses
         print(f"epoch {epoch}: lr {lr:g}, train loss {np.mean(losses):.4f}, train accuracy "

@@ -372,6 +372,9 @@ def _compare_regularizer_grads(report: Report, case: str, out: Any,
         report.fail(["grad_params"], case, "RegularizedLoss.backward_params() must return a list "
                     f"with one [[W, grad], name] per regulariser ({len(expected)})")
         return
+    if not expected:
+        report.add(verdict("grad_params", True, "an empty list, as expected without regularisers",
+                           case=case))
     for k, (item, ref) in enumerate(zip(out, expected)):
         grads, problem = _param_grads(item, 1, f"regulariser {k}'s")
         report.add(compare("grad_params", grads[0], ref, case=f"{case}, regulariser {k}")
