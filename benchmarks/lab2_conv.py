@@ -9,11 +9,14 @@
    on real MNIST with the lab's schedule (8 epochs, batch 50, learning rate 0.1 / 0.01 / 0.001 /
    0.0001 every two epochs, L2 1e-3): seconds per epoch and test accuracy (target: at least 99%).
 
+Both libraries run on the same number of CPU threads (``--threads``, default 1: on a shared
+machine, busy-waiting BLAS threads make multi-threaded timings mostly noise).
+
 Run from the repository root, with real MNIST under $DLCOURSE_DATA:
 
-    nice python benchmarks/lab2_conv.py                 # everything (the numpy training is long)
-    nice python benchmarks/lab2_conv.py --epochs 2      # a shorter schedule: epochs 1..2 of it
-    nice python benchmarks/lab2_conv.py --layers-only   # part 1 only
+    nice python benchmarks/lab2_conv.py                      # everything (numpy training is long)
+    nice python benchmarks/lab2_conv.py --numpy-epochs 2     # numpy: epochs 1..2 of the schedule
+    nice python benchmarks/lab2_conv.py --layers-only        # part 1 only
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from dlcourse import convnets
@@ -144,22 +148,31 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed runs of each layer step")
-    parser.add_argument("--epochs", type=int, default=8, help="epochs of the lab's schedule to train")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of the lab's schedule, PyTorch")
+    parser.add_argument("--numpy-epochs", type=int, default=8, help="epochs of the schedule, numpy")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads of numpy's BLAS and torch")
     parser.add_argument("--layers-only", action="store_true", help="skip the MNIST training")
     args = parser.parse_args()
     os.environ["DLCOURSE_DEVICE"] = "cpu"  # numpy runs on the CPU: so does torch, for the ratios
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-          f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}")
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} "
+          f"thread(s) each; torch {torch.__version__}, numpy {np.__version__}")
     rows = layer_rows(args.repeats)
     print(table(("layer (forward + backward)", "dtype", "numpy", "torch CPU", "numpy / torch"), rows))
     if args.layers_only:
         return
     data = mnist_arrays()
     results = []
-    for name, run in (("numpy (float64)", numpy_network), ("PyTorch CPU (float32)", torch_network)):
-        seconds, accuracy = run(data, args.epochs)
+    for name, run_network, epochs in (("numpy (float64)", numpy_network, args.numpy_epochs),
+                                      ("PyTorch CPU (float32)", torch_network, args.epochs)):
+        seconds, accuracy = run_network(data, epochs)
         results.append((name, f"{np.median(seconds):.1f} s", f"{sum(seconds) / 60:.1f} min",
-                        str(len(seconds)), f"{accuracy:.2%}"))
+                        f"{len(seconds)} of 8", f"{accuracy:.2%}"))
     print(table(("MNIST network", "median epoch", "training", "epochs", "test accuracy"), results))
 
 

@@ -33,7 +33,7 @@ class MaxPooling(Layer):
                     continue
                 better = candidate > out  # strict: a tie keeps the first maximum, as torch does
                 np.copyto(out, candidate, where=better)
-                self.argmax[better] = i * p + j  # row-major position in the window
+                np.copyto(self.argmax, i * p + j, where=better)  # row-major position in the window
         return out
 
     def backward_inputs(self, grad_out: np.ndarray) -> np.ndarray:
@@ -41,8 +41,12 @@ class MaxPooling(Layer):
         p, s = self.pool_size, self.stride
         _, _, H_out, W_out = grad_out.shape
         grad = np.zeros(self.x_shape, dtype=grad_out.dtype)
-        for i in range(p):  # p^2 strided additions, one per position in the window
+        for i in range(p):  # p^2 strided passes, one per position in the window
             for j in range(p):
                 won = self.argmax == i * p + j  # (N, C, H', W')
-                grad[:, :, i:i + s * H_out:s, j:j + s * W_out:s] += np.where(won, grad_out, 0)
+                target = grad[:, :, i:i + s * H_out:s, j:j + s * W_out:s]  # a view
+                if s >= p:  # windows don't overlap: every input element is in one window at most
+                    np.multiply(grad_out, won, out=target)
+                else:
+                    target += grad_out * won
         return grad
