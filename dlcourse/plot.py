@@ -94,7 +94,8 @@ def image_grid(images: np.ndarray, titles: Sequence[str] = (), ncols: int = 8,
     """
     images = np.asarray(images)
     nrows = max(1, -(-len(images) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + 0.3 * bool(titles)),
+    title_lines = max((title.count("\n") + 1 for title in titles), default=0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, nrows * (scale + 0.15 * title_lines)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
