@@ -88,6 +88,16 @@ def test_download_is_used_when_the_files_are_missing(tmp_path, monkeypatch):
     assert load_cifar10(tmp_path).source == "download"
 
 
+def test_dlcourse_offline_turns_downloads_off(tmp_path, monkeypatch):
+    def no_download(root):
+        raise AssertionError("tried to download with DLCOURSE_OFFLINE=1")
+
+    monkeypatch.setattr(cifar, "_download", no_download)
+    monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
+    with pytest.warns(SyntheticDataWarning):
+        assert load_cifar10(tmp_path).source == "synthetic"
+
+
 def test_offline_without_files_gives_the_labelled_synthetic_stand_in(tmp_path):
     with pytest.warns(SyntheticDataWarning, match="SYNTHETIC stand-in"):
         data = load_cifar10(tmp_path, download=False, seed=3)

@@ -5,7 +5,8 @@ Where the images come from, in order:
 1. ``<root>/cifar-10-batches-py/`` holds CIFAR's own python version (``data_batch_1`` ..
    ``data_batch_5``, ``test_batch``, optionally ``batches.meta``; torchvision's layout): read in
    place, so a read-only folder of real data works.
-2. Else torchvision downloads and unpacks it into ``<root>`` (170 MB, checksum checked).
+2. Else torchvision downloads and unpacks it into ``<root>`` (170 MB, checksum checked), unless
+   downloads are off (``download=False``, or ``DLCOURSE_OFFLINE=1``).
 3. Else (offline, nothing on disk) a small **synthetic** stand-in: 10 classes of generated
    patterns (stripes, discs, crosses, ...) in random colours with noise, 32 x 32 x 3 like CIFAR.
    It is not CIFAR-10 and has its own class names; a ``SyntheticDataWarning`` says so.
@@ -17,6 +18,7 @@ int64 (N,); 5000 training images (a tenth of the stand-in's) are held out for va
 from __future__ import annotations
 
 import pickle
+import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,8 @@ SYNTHETIC_CLASSES = ("horizontal stripes", "vertical stripes", "diagonal stripes
                      "disc", "ring", "square", "cross", "triangle", "blobs")
 SYNTHETIC_SIZES = (6000, 1000)  # train (validation included), test
 """The stand-in's sizes: a few seconds of training per epoch, enough to learn its 10 patterns."""
+DOWNLOAD_TIMEOUT = 30.0
+"""Seconds a download may wait on the network (urllib's default is to wait forever)."""
 
 
 class SyntheticDataWarning(BundledDataWarning):
@@ -53,16 +57,18 @@ class CIFAR10:
     source: str
 
 
-def load_cifar10(root: str | Path | None = None, *, download: bool = True,
+def load_cifar10(root: str | Path | None = None, *, download: bool | None = None,
                  seed: int = 100) -> CIFAR10:
     """CIFAR-10 split 45k train / 5k validation (drawn with ``seed``) / 10k test.
 
     Args:
         root: data root (default :func:`dlcourse.config.data_root`).
-        download: try torchvision's download when the files are not on disk.
+        download: try torchvision's download when the files are not on disk (default: unless
+            ``DLCOURSE_OFFLINE=1``, see :func:`dlcourse.config.downloads_allowed`).
         seed: seed of the train/validation split (and of the stand-in's images).
     """
     root = Path(root) if root is not None else config.data_root()
+    download = config.downloads_allowed() if download is None else download
     folder = root / FOLDER
     source = "disk"
     if not _on_disk(folder) and download and _download(root):
@@ -94,11 +100,15 @@ def _download(root: Path) -> bool:
     """torchvision's download into ``root``; False when offline or ``root`` is not writable."""
     from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
 
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
         TorchvisionCIFAR10(str(root), train=True, download=True)
     except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision raises RuntimeError
         warnings.warn(f"CIFAR-10 download into {root} failed: {error}", stacklevel=3)
         return False
+    finally:
+        socket.setdefaulttimeout(previous)
     return True
 
 
