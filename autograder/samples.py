@@ -56,6 +56,23 @@ FLAWS: dict[str, list[Flaw]] = {
              why="mini-batches in the stored order, never shuffled",
              costs={"train_mb": 1.0}),
     ],
+    "lab2": [
+        Flaw(cell="FC_code",
+             old="grad_weights = grads.T @ self.inputs  # (M, D)",
+             new="grad_weights = self.inputs.T @ grads  # (M, D)",
+             why="transposed weight gradient: (D, M) instead of (M, D), wrong values when square",
+             costs={"FC": 1.0}),
+        Flaw(cell="SoftmaxCrossEntropyWithLogits_code",
+             old="shifted = x - x.max(axis=1, keepdims=True)  # (N, C), every exponent <= 0",
+             new="shifted = x  # (N, C)",
+             why="softmax without subtracting the row maximum: overflows on large logits",
+             costs={"SoftmaxCrossEntropyWithLogits": 1.0}),
+        Flaw(cell="SoftmaxCrossEntropyWithLogits_code",
+             old="exps = np.exp(x - x.max(axis=1, keepdims=True))  # (N, C), no overflow",
+             new="exps = np.exp(x)  # (N, C)",
+             why="the same overflow in the gradient (the same quantity, large_logits, fails)",
+             costs={}),
+    ],
 }
 
 

@@ -74,3 +74,11 @@ def test_feedback_explains_failures_without_hidden_source(graded):
     assert "grad_w" in text and "max abs error" in text  # says what differs
     assert "BEGIN HIDDEN TESTS" not in text
     assert "binlogreg_loss_grad, seed=1031" not in text  # a hidden case's source line
+
+
+def test_lab2_flawed_sample_is_told_both_mistakes(graded):
+    """A transposed FC weight gradient and a softmax that overflows on large logits."""
+    graded.feedback("lab2", "flawed")
+    text = unescape(re.sub(r"<[^>]+>", "", graded.feedback_file("flawed", "lab2").read_text()))
+    assert "grad_weights [seed=1, N=3, D=4, M=2]: yours has shape (4, 2), expected (2, 4)" in text
+    assert "large_logits [seed=1, N=4, C=3, logits times 1000: loss]: yours has nan" in text
