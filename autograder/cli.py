@@ -31,12 +31,12 @@ from .submissions import collect
 def cmd_assign(course: Course, args: argparse.Namespace) -> int:
     if args.check:
         with tempfile.TemporaryDirectory() as scratch:  # leave the real gradebook alone
-            stale = generate.stale(generate.generated_files(Course(Path(scratch)), args.labs))
+            stale = generate.stale(generate.generated_files(Course(Path(scratch)), args.labs), args.labs)
         for path in stale:
             print(f"stale: {path.relative_to(generate.REPO)}")
         print("generated files are stale: run `python -m autograder assign`" if stale else "generated files are up to date")
         return 1 if stale else 0
-    changed = generate.write(generate.generated_files(course, args.labs))
+    changed = generate.write(generate.generated_files(course, args.labs), args.labs)
     for path in changed:
         print(f"wrote {path.relative_to(generate.REPO)}")
     print(f"assigned {', '.join(args.labs)}: {len(changed)} file(s) changed")
