@@ -37,11 +37,13 @@ def test_mismatches_name_a_wrong_score():
                                                       "flawed/toy:b scored None, expected 1"]
 
 
-def test_flawed_sample_loses_points_and_reference_does_not(graded):
-    sheet = gradesheet(graded, ["lab0"])
+@pytest.mark.parametrize("lab, lost", [("lab0", 2),  # one wrong sign, one missing 1/N
+                                       ("lab3", 7)])  # BPTT without the future, min_freq, no packing
+def test_flawed_sample_loses_points_and_reference_does_not(graded, lab, lost):
+    sheet = gradesheet(graded, [lab])
     assert sheet.total("reference") == sheet.max
     assert sheet.total("untouched") == 0
-    assert sheet.total("flawed") == sheet.max - 2  # one wrong sign, one missing 1/N
+    assert sheet.total("flawed") == sheet.max - lost
 
 
 def test_export_writes_one_row_per_student(graded, tmp_path):
@@ -49,8 +51,11 @@ def test_export_writes_one_row_per_student(graded, tmp_path):
     assert main(["export", "--csv", str(out), "--course-dir", str(graded.root)]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(out))}
     assert set(rows) == {"reference", "untouched", "flawed"}
-    assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2" and rows["flawed"]["total"] == "25"
-    assert rows["reference"]["max"] == "27"
+    assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2"
+    expected = {lab: samples.expected_scores(lab, graded.tasks(lab)) for lab in lab_ids()}
+    total = sum(sum(scores["flawed"].values()) for scores in expected.values())
+    full = sum(sum(scores["reference"].values()) for scores in expected.values())
+    assert float(rows["flawed"]["total"]) == total and float(rows["reference"]["max"]) == full
 
 
 def test_feedback_explains_failures_without_hidden_source(graded):
