@@ -32,6 +32,8 @@ MODELS: dict[str, Callable[[nn.Embedding], nn.Module]] = {
     "rnn": lambda emb: sentiment.RecurrentModel(emb, "rnn"),
     "gru": lambda emb: sentiment.RecurrentModel(emb, "gru"),
     "lstm": lambda emb: sentiment.RecurrentModel(emb, "lstm"),
+    "bigru": lambda emb: sentiment.RecurrentModel(emb, "gru", bidirectional=True),
+    "bilstm": lambda emb: sentiment.RecurrentModel(emb, "lstm", bidirectional=True),
 }
 COURSE_SEED = 7052020
 
@@ -59,7 +61,7 @@ def run(make_model: Callable[[nn.Embedding], nn.Module], data: tuple, glove: dic
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=["baseline", "rnn", "gru", "lstm"])
     parser.add_argument("--seeds", type=int, default=5, help="runs per model, seeds 7052020, +1, ...")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam's step (the course's 1e-4)")

@@ -3,6 +3,7 @@ the broken quantities' points from realistic wrong ones."""
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 from collections import Counter
 from dataclasses import dataclass
@@ -581,3 +582,64 @@ def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, 
     assert failing(report) == lost, str(report)
     n = len(lab3.QUANTITIES[task])
     assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+
+
+# ----------------------------------------------------------------------------- isolation, messages
+
+def test_rnn_forward_is_graded_with_the_oracle_step():
+    """A correct rnn_forward next to a wrong rnn_step_forward, as in a notebook, keeps its points."""
+    notebook = {**globals(), "rnn_step_forward": step_W_hh_transposed}
+    in_notebook = types.FunctionType(rnn_forward.__code__, notebook, "rnn_forward")
+    assert grade("rnn_forward", in_notebook)[1] == TASKS["rnn_forward"]
+    assert notebook["rnn_step_forward"] is step_W_hh_transposed  # restored after grading
+
+
+def test_rnn_backward_may_recompute_the_states_with_rnn_forward():
+    """The oracle standing in for rnn_forward is plain NumPy: calling it is not calling autograd."""
+    def recomputes(d_logits, x, h0, h, W_xh, W_hh, W_hy):
+        h = rnn_forward(x, h0, W_xh, W_hh, np.zeros(W_hh.shape[0]))  # a bias of zeros: wrong states
+        return rnn_backward(d_logits, x, h0, h, W_xh, W_hh, W_hy)
+
+    report, points = grade("rnn_backward", recomputes)
+    assert "calls" not in str(report) and points < TASKS["rnn_backward"]  # graded, not refused
+
+
+def test_nlp_dataset_is_graded_with_the_reference_vocab(monkeypatch):
+    notebook = types.ModuleType("lab3_notebook")
+    notebook.__dict__.update({**globals(), "__name__": "lab3_notebook", "Vocab": VocabTiesAlphabetical})
+    monkeypatch.setitem(sys.modules, "lab3_notebook", notebook)
+    exec(compile(inspect.getsource(NLPDataset), "<notebook>", "exec"), notebook.__dict__)
+    assert grade("nlp_dataset", notebook.NLPDataset)[1] == TASKS["nlp_dataset"]
+    assert notebook.Vocab is VocabTiesAlphabetical
+
+
+def test_messages_name_the_problem():
+    text = str(grade("rnn_backward", bptt_autograd)[0])
+    assert "calls torch." in text and "automatic gradients" in text
+    text = str(grade("recurrent_model", RecurrentNoPacking)[0])
+    assert "✗ padding [seed=1, " in text and "pack the sequence or mask" in text
+    text = str(grade("vocab", VocabMinFreqStrict)[0])
+    assert "✗ min_freq [seed=1, n_words=30, min_freq=3]: itos has" in text
+    text = str(grade("load_embedding", embedding_trainable)[0])
+    assert "freeze=True" in text
+    assert "from the dlcourse package; write your own" in str(grade("vocab", sst.Vocab)[0])
+
+
+def test_checks_are_reproducible():
+    a = lab3.check_rnn_backward(bptt_drops_future, seed=5, N=2, T=3, D=2, H=3, C=2, dense=True)
+    b = lab3.check_rnn_backward(bptt_drops_future, seed=5, N=2, T=3, D=2, H=3, C=2, dense=True)
+    assert [c.message for c in a] == [c.message for c in b]
+
+
+def test_bad_check_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="dim must differ from hidden_size"):
+        lab3.check_baseline_model(BaselineModel, seed=1, V=10, dim=8, B=2, max_len=3, hidden_size=8)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_grading_on_cuda_gives_the_same_points(monkeypatch):
+    """DLCOURSE_DEVICE=cuda moves the autograd oracles to the GPU; grades must not change."""
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
+    assert grade("rnn_backward", rnn_backward)[1] == TASKS["rnn_backward"]
+    assert grade("rnn_backward", bptt_drops_future)[1] == TASKS["rnn_backward"] - 5

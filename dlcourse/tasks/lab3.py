@@ -126,9 +126,10 @@ def _compare_tensor(quantity: str, yours: Any, expected: torch.Tensor, case: str
 
 def _as_float(x: Any) -> Any:
     """A one-element float tensor or numpy value as a python float (float32 losses are fine); else x."""
-    if isinstance(x, (torch.Tensor, np.ndarray, np.generic)) and np.size(x) == 1:
-        is_float = x.is_floating_point() if isinstance(x, torch.Tensor) else np.asarray(x).dtype.kind == "f"
-        return float(x) if is_float else x
+    if isinstance(x, torch.Tensor):
+        return float(x) if x.numel() == 1 and x.is_floating_point() else x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return float(x) if x.size == 1 and x.dtype.kind == "f" else x
     return x
 
 
@@ -179,15 +180,19 @@ def _logits_torch(x: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor, W_hh: t
 
 def _step_oracle(x: np.ndarray, h_prev: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray,
                  b_h: np.ndarray) -> np.ndarray:
-    """What a correct rnn_step_forward returns (stands in for the student's)."""
-    return autograd_reference(_step_torch, dict(x=x, h_prev=h_prev, W_xh=W_xh, W_hh=W_hh, b_h=b_h),
-                              [])[0]
+    """What a correct rnn_step_forward returns; stands in for the student's (plain NumPy: a
+    student's rnn_backward that calls it must not look as if it called autograd)."""
+    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
 
 
 def _forward_oracle(x: np.ndarray, h0: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray,
                     b_h: np.ndarray) -> np.ndarray:
-    """What a correct rnn_forward returns (stands in for the student's)."""
-    return autograd_reference(_states_torch, dict(x=x, h0=h0, W_xh=W_xh, W_hh=W_hh, b_h=b_h), [])[0]
+    """What a correct rnn_forward returns, (N, T, H); stands in for the student's."""
+    states, h = [], h0
+    for t in range(x.shape[1]):
+        h = _step_oracle(x[:, t], h, W_xh, W_hh, b_h)
+        states.append(h)
+    return np.stack(states, axis=1)
 
 
 def _rnn_weights(rng: np.random.Generator, D: int, H: int, C: int | None = None) -> dict[str, np.ndarray]:
@@ -313,7 +318,7 @@ def _train_vocab(max_size: int = -1) -> tuple[list[sst.Instance], sst.Vocab]:
     return instances, sst.Vocab(sst.token_frequencies(instances), max_size=max_size)
 
 
-def _vocab_lists(report: Report, case: str, Vocab: Any, quantity: str, frequencies: Counter[str],
+def _student_vocab(report: Report, case: str, Vocab: Any, quantity: str, frequencies: Counter[str],
                  **kwargs: int) -> Any:
     """A student's Vocab(frequencies, **kwargs), or None after recording the failure."""
     ok, vocab = call_student(report, case, Vocab, frequencies, **kwargs, name="Vocab",
@@ -343,7 +348,7 @@ def check_vocab(Vocab: Any, *, seed: int, n_words: int, max_size: int, min_freq:
     report, rng = _start("vocab", seed)
     case = case_label(seed=seed, n_words=n_words)
     frequencies = _random_frequencies(rng, n_words, min_freq)
-    student = partial(_vocab_lists, report, case, Vocab)
+    student = partial(_student_vocab, report, case, Vocab)
     vocab = student("specials", frequencies)
     if vocab is not None:
         problem = _specials_problem(vocab)
