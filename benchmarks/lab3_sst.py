@@ -4,8 +4,9 @@
     python benchmarks/lab3_sst.py --models baseline gru --seeds 5 --epochs 5 --glove path/to/300d.txt
 
 The course's set-up: vocabulary built on train, GloVe vectors (the 50-d ones of $DLCOURSE_DATA/sst
-unless --glove names another file, e.g. 300-d), Adam, batches of 10 (32 to evaluate), gradient
-clipping 0.25, two-layer recurrent models of 150 units, one logit per sentence. Every run trains
+unless --glove names another file, e.g. 300-d), Adam (step 1e-3: with 50-d vectors it beats the
+course's 1e-4 on validation), batches of 10 (32 to evaluate), gradient clipping 0.25, two-layer
+recurrent models of 150 units, one logit per sentence. Every run trains
 ``--epochs`` epochs from its seed and is tested after the last one. Prints one row per model: test
 accuracy and F1 (mean and standard deviation over seeds), the best epoch's validation accuracy, and
 the seconds one training epoch takes on this machine, also as a ratio to the baseline's (measured in
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=["baseline", "rnn", "gru", "lstm"])
     parser.add_argument("--seeds", type=int, default=5, help="runs per model, seeds 7052020, +1, ...")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam's step (the course's 1e-4)")
+    parser.add_argument("--lr", type=float, default=1e-3,
+                        help="Adam's step: 1e-3 beats the course's 1e-4 (tuned for 300-d vectors) on "
+                             "validation with 50-d ones in 5 epochs")
     parser.add_argument("--clip", type=float, default=0.25)
     parser.add_argument("--glove", default=None, help="a GloVe text file (default: the 50-d SST one)")
     parser.add_argument("--threads", type=int, default=1,
