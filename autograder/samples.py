@@ -73,6 +73,25 @@ FLAWS: dict[str, list[Flaw]] = {
              why="the same overflow in the gradient (the same quantity, large_logits, fails)",
              costs={}),
     ],
+    "lab3": [
+        Flaw(cell="rnn_backward_code",
+             old="dh = d_out[:, t] @ W_hy.T + delta_next  # from the output at t and from step t+1",
+             new="dh = d_out[:, t] @ W_hy.T  # from the output at t",
+             why="BPTT drops the gradient flowing back from future steps: every gradient but "
+                 "those of the output layer is wrong",
+             costs={"rnn_backward": 5.0}),
+        Flaw(cell="vocab_code",
+             old="kept = [token for token in ranked if frequencies[token] >= min_freq]",
+             new="kept = [token for token in ranked if frequencies[token] > min_freq]",
+             why="min_freq as a strict bound: tokens seen exactly min_freq times are dropped",
+             costs={"vocab": 1.0}),
+        Flaw(cell="recurrent_model_code",
+             old="_, state = self.rnn(packed)",
+             new="_, state = self.rnn(x)",
+             why="packs the batch but runs the RNN on the padded one: the final state of a short "
+                 "sentence comes after its padding",
+             costs={"recurrent_model": 1.0}),
+    ],
 }
 
 

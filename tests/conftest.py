@@ -54,6 +54,18 @@ report.points(2)'''
 """A task checked with dlcourse.check, as the labs' are: the target of the tampering corpus."""
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tests of tiny torch models run on one thread: faster, and far faster on a busy machine,
+    where threads of other processes interrupt torch's workers. Restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _cell(cell_id: str, source: str, **nbgrader) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source, id=cell_id)
     if nbgrader:

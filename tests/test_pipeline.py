@@ -40,6 +40,7 @@ def test_mismatches_name_a_wrong_score():
 @pytest.mark.parametrize("lab, lost", [
     ("lab0", 2),  # one wrong sign, one missing 1/N
     ("lab1", 3),  # fcann2's gradient ignores the ReLU (grad_W1, grad_b1), train_mb never shuffles
+    ("lab3", 7),  # BPTT without the future, min_freq, no packing
 ])
 def test_flawed_sample_loses_points_and_reference_does_not(graded, lab, lost):
     sheet = gradesheet(graded, [lab])
