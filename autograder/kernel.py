@@ -6,7 +6,8 @@ a pickle made by the grader (trusted data going in); the answer goes back as a d
 type ``MIME`` holding JSON and numpy's own ``.npy`` format, never a pickle, so nothing the
 student's code returns can run code in the grader.
 
-Answers: plain data (None, bool, int, float, str, numpy arrays and scalars, torch tensors, and
+Answers: plain data (None, bool, int, float, str, numpy arrays and scalars, torch tensors
+(detached: checks get gradients through ``dlcourse.check.student_autograd``), and
 lists/tuples/dicts of those) by value; anything else (a student's function, class, object) as a
 numbered handle the grader can call and read attributes of.
 """
@@ -80,11 +81,11 @@ def encode(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype != object:
         return {"t": "nd", "npy": _npy(np.asarray(value)), "scalar": isinstance(value, np.generic)}
     torch = _torch()
-    if torch is not None and isinstance(value, torch.Tensor) and not value.requires_grad:
+    if torch is not None and isinstance(value, torch.Tensor):  # detached: grads via student_autograd
         return {"t": "tensor", "npy": _npy(_tensor_array(value)), "dtype": str(value.dtype)}
     if type(value) in (list, tuple):
         return {"t": type(value).__name__, "v": [encode(v, depth + 1) for v in value]}
-    if type(value) is dict:
+    if isinstance(value, dict):  # OrderedDict too (a state_dict)
         return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
     handle = id(value)
     _handles[handle] = value
