@@ -564,12 +564,17 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
 
 
 def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple,
-                 outputs: int | None) -> tuple[bool, Any, str]:
-    """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why)."""
+                 outputs: int | None, *, copy_args: bool = True) -> tuple[bool, Any, str]:
+    """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why).
+
+    ``copy_args=False`` passes the arguments themselves: ``student_autograd``'s inputs, whose
+    gradients a copy would cut off (they are made for this one call anyway).
+    """
     problem = own_code(fn, name)
     if problem:
         return False, None, problem
-    args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    if copy_args:
+        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     result, error = None, None
     with forbid_calls(*forbidden) as called:
         try:
@@ -594,9 +599,10 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
                      ) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray]]:
     """Output and gradients of a student's torch function, for comparison with a reference.
 
-    Calls ``fn(**inputs)`` through :func:`call_student` on float64 tensors (integer ones keep their
-    dtype) on ``device`` (default :func:`dlcourse.config.device`), then backpropagates ``grad_out``
-    (default as in :func:`autograd_reference`, with the same ``seed``: use the same one for both).
+    Calls ``fn(**inputs)`` as :func:`call_student` does (not on copies: gradients must reach the
+    inputs) on float64 tensors (integer ones keep their dtype) on ``device`` (default
+    :func:`dlcourse.config.device`), then backpropagates ``grad_out`` (default as in
+    :func:`autograd_reference`, with the same ``seed``: use the same one for both).
     Gradients: d(sum(g * y))/dx for each input named in ``wrt``, and, when ``module`` (a student's
     ``nn.Module``) is given, for each of its parameters as ``"<param name>"``; zeros where the
     output does not depend on one. Checks get student gradients only through this function (never
@@ -626,8 +632,10 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
     if module is not None:
         module.double().to(device).zero_grad(set_to_none=True)
     with _no_tf32(device):
-        ok, y = call_student(report, case, fn, name=name, quantities=quantities,
-                             forbidden=forbidden, **tensors)
+        ok, y, problem = _run_student(fn, (), tensors, name, tuple(forbidden), None,
+                                      copy_args=False)
+        if not ok:
+            report.fail(quantities, case, problem)
         if ok and not (isinstance(y, torch.Tensor) and y.is_floating_point()):
             report.fail(quantities, case, f"{name} returned {_describe(y)}; expected a float tensor")
             ok = False

@@ -10,7 +10,7 @@ import torch
 from dlcourse import metrics
 from dlcourse.check import (Comparison, Report, autograd_reference, call_student, case_label,
                             compare, forbid_calls, isolate, numerical_gradient, own_code,
-                            seed_all, upstream_gradient, verdict)
+                            seed_all, student_autograd, upstream_gradient, verdict)
 
 CASE = case_label(seed=3, N=6, D=2)
 
@@ -353,3 +353,18 @@ def test_call_student_passes_copies():
 
     ok, out = call_student(Report("t", ["a"]), "", mutates, x, name="mutates")
     assert ok and out.sum() == 3 and x.sum() == 0
+
+
+def test_student_autograd_gives_gradients_of_the_inputs():
+    """The student's function runs on the very input tensors (a copy would cut the gradients)."""
+    inputs = dict(x=np.array([1.0, -2.0, 3.0]), y=np.array([0.5, 0.5, 0.5]))
+
+    def weighted(x, y):
+        return (x ** 2 * y).sum()
+
+    report = Report("t", ["v"])
+    ok, value, grads = student_autograd(report, "", weighted, inputs, ["x", "y"], name="weighted")
+    assert ok and len(report) == 0
+    np.testing.assert_allclose(value, 7.0)
+    np.testing.assert_allclose(grads["x"], [1.0, -2.0, 3.0])
+    np.testing.assert_allclose(grads["y"], [1.0, 4.0, 9.0])
