@@ -2,12 +2,14 @@
 
     assign [--check]        solutions/ -> labs/ (+ sample submissions); --check: fail if stale
     autograde SUBMISSIONS   grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one
+                            [--jobs N | --scheduler ADDRESS] [--force]
     feedback                feedback HTML for every graded submission
     export --csv FILE       one row per student: student_id, a column per task, total, max
     demo                    assign, grade the sample submissions, feedback, CSV, table
     validate NOTEBOOK       for students: run the visible checks, say what passes
 
-Every command takes --course-dir DIR: where the gradebook and nbgrader's folders live.
+Every command takes --course-dir DIR: where the gradebook and nbgrader's folders live, and the
+grading limits (--timeout per cell, --notebook-timeout, --memory-gb for the student's kernel).
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ import warnings
 from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
-from tqdm import tqdm
-
-from . import generate, samples, validate
-from .course import DEFAULT_COURSE_DIR, Course, GradingError, Outcome, lab_ids
+from . import generate, grading, samples, validate
+from .config import CELL_TIMEOUT
+from .course import DEFAULT_COURSE_DIR, MEMORY_LIMIT, Course, GradingError, Outcome, lab_ids
+from .execute import NOTEBOOK_TIMEOUT
 from .gradesheet import gradesheet
 from .submissions import collect
 
@@ -41,14 +43,12 @@ def cmd_assign(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
-def grade_folder(course: Course, submissions: Path, labs: list[str]) -> list[Outcome]:
-    """Grade every submission found of the (assigned) labs, with a progress bar."""
+def grade_folder(course: Course, submissions: Path, labs: list[str], *, workers: int = 1,
+                 scheduler: str | None = None, force: bool = False) -> list[Outcome]:
+    """Grade every submission found of the (assigned) labs, with a progress bar and an ETA."""
     found = collect(submissions, labs, course.root / "incoming")
-    outcomes = []
-    for sub in tqdm(found, desc="grading", unit="submission"):
-        outcomes.append(course.autograde(sub.student, sub.lab, sub.notebook, sub.notes))
-    course.save_notes(outcomes)
-    return outcomes
+    return grading.run(course, grading.make_jobs(course, found), workers=workers,
+                       scheduler=scheduler, force=force)
 
 
 def print_results(course: Course, labs: list[str], outcomes: list[Outcome]) -> None:
@@ -61,7 +61,8 @@ def print_results(course: Course, labs: list[str], outcomes: list[Outcome]) -> N
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
     for lab in args.labs:  # the gradebook must know the current version of each lab
         course.assign(lab)
-    outcomes = grade_folder(course, Path(args.submissions), args.labs)
+    outcomes = grade_folder(course, Path(args.submissions), args.labs, workers=args.jobs,
+                            scheduler=args.scheduler, force=args.force)
     print_results(course, args.labs, outcomes)
     return 0
 
@@ -82,7 +83,7 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """The whole instructor loop on the bundled samples, checked against their expected scores."""
     cmd_assign(course, argparse.Namespace(check=False, labs=args.labs))  # also assigns in course
-    outcomes = grade_folder(course, samples.SAMPLES_DIR, args.labs)
+    outcomes = grade_folder(course, samples.SAMPLES_DIR, args.labs, workers=args.jobs, force=True)
     for lab in args.labs:
         course.feedback(lab)
     sheet = gradesheet(course, args.labs)
@@ -113,7 +114,14 @@ def parser() -> argparse.ArgumentParser:
                         help="where the gradebook and nbgrader's folders live (default: %(default)s)")
     common.add_argument("--lab", dest="labs", action="append", choices=lab_ids(),
                         help="limit to this lab (repeatable; default: all labs in solutions/)")
-    common.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default: %(default)s)")
+    common.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
+                        help="seconds a cell may run (default: %(default)s)")
+    common.add_argument("--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT,
+                        help="seconds a whole notebook may run while grading (default: %(default)s)")
+    common.add_argument("--memory-gb", type=float, default=MEMORY_LIMIT / 2**30,
+                        help="memory of a student's kernel while grading, GiB; 0: no limit (default: %(default)s)")
+    common.add_argument("--jobs", "-j", type=int, default=grading.default_workers(),
+                        help="submissions graded at once on this machine (default: the cores, %(default)s)")
     p = argparse.ArgumentParser(prog="python -m autograder",
                                 description="The course's grading commands, on nbgrader.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -123,8 +131,13 @@ def parser() -> argparse.ArgumentParser:
 
     command("assign", "regenerate labs/ and the sample submissions from solutions/").add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if any generated file is stale")
-    command("autograde", "grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one").add_argument(
-        "submissions", help="the folder or .zip (e.g. an LMS export)")
+    autograde = command("autograde", "grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one")
+    autograde.add_argument("submissions", help="the folder or .zip (e.g. an LMS export)")
+    autograde.add_argument("--scheduler", metavar="ADDRESS",
+                           help="grade on a Dask cluster (e.g. tcp://10.0.0.1:8786) instead of --jobs")
+    autograde.add_argument("--force", action="store_true",
+                           help="regrade submissions already graded (default: skip them, so an "
+                                "interrupted run resumes)")
     command("feedback", "write feedback HTML for every graded submission")
     command("export", "write the grades CSV: student_id, a column per task, total, max").add_argument(
         "--csv", required=True, help="output file")
@@ -144,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.labs = args.labs or lab_ids()
     try:
-        course = None if args.command == "validate" else Course(args.course_dir, cell_timeout=args.timeout)
+        memory = int(args.memory_gb * 2**30) or None
+        course = None if args.command == "validate" else Course(
+            args.course_dir, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
+            memory_limit=memory)
         return COMMANDS[args.command](course, args)
     except (GradingError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,8 +8,10 @@ or show them what they should not see:
   and graded cells are put back in the assignment's order (``RestoreCellOrder``); edited locked
   cells are reported (``ReportEditedCells``) and restored by stock nbgrader; duplicate grade ids
   keep the last copy (``DropDuplicateIds``).
-- autograde, executing: one fixed kernel, a per-cell timeout, and stderr kept but not fatal
-  (``StderrToStdout``).
+- autograde, executing (``GradingExecute``): test cells run in the grader's process against
+  proxies of the student's code; one fixed, sandboxed kernel; a per-cell timeout and a
+  per-notebook time limit; a dead kernel costs only the cells it did not reach; output capped;
+  stderr kept but not fatal (``StderrToStdout``).
 - generate_feedback: hidden tests are removed from the feedback (stock feedback shows them).
 """
 from __future__ import annotations
@@ -19,22 +21,26 @@ from pathlib import Path
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-    ComputeChecksums, Execute, GetGrades, IncludeHeaderFooter, LimitOutput,
+    ComputeChecksums, GetGrades, IncludeHeaderFooter, LimitOutput,
     LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells,
 )
 from traitlets.config import Config
 
+from .execute import NOTEBOOK_TIMEOUT, GradingExecute
 from .preprocessors import DropDuplicateIds, ReportEditedCells, RestoreCellOrder, StderrToStdout, TaskStubs
 
 COURSE_ID = "dlcourse"
 KERNEL = "python3"
-KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
-"""In-memory history (nbgrader's default); the kernel's start-up warnings kept off our stderr."""
+KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR",
+               "--IPKernelApp.exec_lines=import autograder.sandbox as _s; _s.install(); del _s"]
+"""In-memory history (nbgrader's default); the kernel's start-up warnings kept off our stderr;
+the sandbox (``autograder.sandbox``) installed before any of the notebook's code runs."""
 CELL_TIMEOUT = 60
 """Seconds one cell may run while grading; notebooks shrink training via dlcourse.config.budget."""
 
 
-def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT) -> Config:
+def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
+                    notebook_timeout: int = NOTEBOOK_TIMEOUT) -> Config:
     """nbgrader configuration for a course folder (gradebook and working folders inside it)."""
     c = Config()
     c.CourseDirectory.root = str(course_dir)
@@ -59,8 +65,9 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT) -> Co
     c.Execute.kernel_name = KERNEL
     c.Execute.extra_arguments = KERNEL_ARGS
     c.Execute.timeout = cell_timeout
+    c.GradingExecute.notebook_timeout = notebook_timeout
     c.Autograde.autograde_preprocessors = [
-        Execute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        GradingExecute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata,
     ]
 

@@ -18,6 +18,8 @@ import re
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +28,16 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
+from . import sandbox
 from .config import CELL_TIMEOUT, nbgrader_config
+from .execute import NOTEBOOK_TIMEOUT, STOPPED
 from .preprocessors import grade_id
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
 DEFAULT_COURSE_DIR = REPO / "autograder" / "course"
+MEMORY_LIMIT = 4 * 2**30
+"""Bytes of memory (RLIMIT_DATA) a student's kernel may use (None: no limit)."""
 
 # nbgrader's log lines that matter to a student, in words a student understands.
 _NBGRADER_NOTES = [
@@ -88,12 +94,18 @@ class Course:
     """One course folder and the nbgrader API over it."""
 
     def __init__(self, root: Path = DEFAULT_COURSE_DIR, *, solutions: Path = SOLUTIONS,
-                 cell_timeout: int = CELL_TIMEOUT):
+                 cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
+                 memory_limit: int | None = MEMORY_LIMIT):
         _use_this_environment()
         self.root = Path(root).resolve()
         self.solutions = Path(solutions)
+        self.memory_limit = memory_limit
+        self.settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
+                         "memory_limit": memory_limit}
+        """What a copy of this course needs to grade the same way (``autograder.grading``)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        config = nbgrader_config(self.root, cell_timeout=cell_timeout)
+        config = nbgrader_config(self.root, cell_timeout=cell_timeout,
+                                 notebook_timeout=notebook_timeout)
         self.coursedir = CourseDirectory(config=config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
 
@@ -135,17 +147,33 @@ class Course:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         if notebook is None:
-            self._record_zero(student, lab)
+            self.record_scores(student, lab, {})
             return Outcome(student, lab, notes)
         shutil.copy(notebook, folder / f"{lab}.ipynb")
-        result = self.api.autograde(lab, student, force=True, create=True)
+        with _environ({sandbox.ENV: self._sandbox(student, lab)}):
+            result = self.api.autograde(lab, student, force=True, create=True)
         if not result["success"]:
-            self._record_zero(student, lab)
+            self.record_scores(student, lab, {})
             return Outcome(student, lab, notes + [f"nbgrader could not grade it: {_last_line(result)}"])
-        notes += nbgrader_notes(result.get("log", ""))
+        notes += nbgrader_notes(result.get("log", "")) + self._execution_notes(student, lab)
         if notes:
             self._add_notes_cell(student, lab, notes)
         return Outcome(student, lab, notes)
+
+    def _execution_notes(self, student: str, lab: str) -> list[str]:
+        """Why cells were not run (a dead kernel, the notebook's time limit), from their outputs."""
+        path = self.root / "autograded" / student / lab / f"{lab}.ipynb"
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error" and output.ename in STOPPED:
+                    return [f"{output.evalue}; later cells were not run and their tests score 0"]
+        return []
+
+    def _sandbox(self, student: str, lab: str) -> str:
+        """The kernel's limits: its own folder only; not the course, solutions or samples."""
+        own = self.root / "autograded" / student / lab
+        secret = [self.root, self.solutions, SOLUTIONS, REPO / "autograder" / "sample_submissions"]
+        return sandbox.settings(memory=self.memory_limit, deny=[str(p) for p in secret], allow=[str(own)])
 
     def _add_notes_cell(self, student: str, lab: str, notes: list[str]) -> None:
         """Put the grading notes first in the autograded notebook, so feedback shows them."""
@@ -155,13 +183,13 @@ class Course:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(text, id="grading-notes"))
         nbformat.write(nb, path)
 
-    def _record_zero(self, student: str, lab: str) -> None:
-        """Enter a submission with every task at 0, as nbgrader does for a missing notebook."""
+    def record_scores(self, student: str, lab: str, scores: dict[str, float]) -> None:
+        """Set a submission's automatic scores (task -> points; a task not given scores 0)."""
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             gb.update_or_create_student(student)
             gb.update_or_create_submission(lab, student)
             for grade in gb.find_submission_notebook(lab, lab, student).grades:
-                grade.auto_score, grade.needs_manual_grade = 0, False
+                grade.auto_score, grade.needs_manual_grade = float(scores.get(grade.name, 0.0)), False
             gb.db.commit()
 
     # -- feedback ------------------------------------------------------------------------------
@@ -200,6 +228,18 @@ class Course:
     def _check(result: dict, what: str) -> None:
         if not result["success"]:
             raise GradingError(f"nbgrader failed to {what}:\n{result.get('error') or result.get('log')}")
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by the kernels started meanwhile), then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def _last_line(result: dict) -> str:

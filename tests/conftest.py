@@ -31,6 +31,29 @@ passed.append(double(-7) == -14)
 2.0 * sum(passed) / len(passed)'''
 
 
+SQUARE_SOLUTION = '''def square(x):
+    """Return x squared."""
+    ### BEGIN SOLUTION
+    return x * x
+    ### END SOLUTION'''
+
+SQUARE_TEST = '''from dlcourse.check import Report, call_student, compare
+
+report = Report("square", ["value"])
+for x in [3.0]:
+    ok, y = call_student(report, f"x={x}", square, x, name="square")
+    if ok:
+        report.add(compare("value", y, x * x, case=f"x={x}"))
+### BEGIN HIDDEN TESTS
+for x in [-1.5, 7.0]:
+    ok, y = call_student(report, f"x={x}", square, x, name="square")
+    if ok:
+        report.add(compare("value", y, x * x, case=f"x={x}"))
+### END HIDDEN TESTS
+report.points(2)'''
+"""A task checked with dlcourse.check, as the labs' are: the target of the tampering corpus."""
+
+
 def _cell(cell_id: str, source: str, **nbgrader) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source, id=cell_id)
     if nbgrader:
@@ -39,13 +62,18 @@ def _cell(cell_id: str, source: str, **nbgrader) -> nbformat.NotebookNode:
 
 
 def toy_notebook() -> nbformat.NotebookNode:
-    """A one-task lab: `double` (2 points: one visible, one hidden case)."""
+    """A two-task lab: `double` (2 points: one visible, one hidden case, plain asserts) and
+    `square` (2 points, checked with dlcourse.check like the labs' tasks)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Toy lab", id="intro"),
         _cell("solution", TOY_SOLUTION, grade=False, solution=True, locked=False, grade_id="double_code"),
         _cell("test", TOY_TEST, grade=True, solution=False, locked=True, grade_id="double", points=2),
+        _cell("square-solution", SQUARE_SOLUTION, grade=False, solution=True, locked=False,
+              grade_id="square_code"),
+        _cell("square-test", SQUARE_TEST, grade=True, solution=False, locked=True, grade_id="square",
+              points=2),
     ]
     return nb
 
@@ -65,6 +93,7 @@ def solved_toy(course: Course) -> nbformat.NotebookNode:
     """The released toy notebook with a correct answer typed in, as a student would."""
     nb = nbformat.read(course.release_notebook("toy"), as_version=4)
     nb.cells[1].source = 'def double(x):\n    """Return 2 x."""\n    return x + x'
+    nb.cells[3].source = 'def square(x):\n    """Return x squared."""\n    return x ** 2'
     return copy.deepcopy(nb)
 
 

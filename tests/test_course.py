@@ -16,84 +16,55 @@ from autograder.cli import grade_folder
 from autograder.course import Course, GradingError
 from autograder.gradesheet import gradesheet
 from tests.conftest import solved_toy, toy_notebook, write_submission
+from tests.corpus import bad_input
 
 pytestmark = pytest.mark.slow
 
 
-def _variants(course: Course) -> dict[str, tuple[object, float, str]]:
-    """student -> (notebook or raw text, expected score out of 2, expected note substring)."""
-    solved = solved_toy(course)
-    released = nbformat.read(course.release_notebook("toy"), as_version=4)
-
-    def edit(change):
-        nb = copy.deepcopy(solved)
-        change(nb)
-        return nb
-
-    def swap(nb):
-        nb.cells[1], nb.cells[2] = nb.cells[2], nb.cells[1]
-
-    def answer(source):
-        return lambda nb: setattr(nb.cells[1], "source", source)
-
-    def kernel(nb):
-        nb.metadata.kernelspec = {"name": "conda-env-mine-py", "display_name": "mine", "language": "python"}
-
-    def cheat(nb):
-        nb.cells[2].source = "2.0"
-        nb.cells[1].source = "def double(x):\n    return 0"
-
-    v3 = nbformat.writes(nbformat.convert(copy.deepcopy(solved), 3), version=3)
-    return {
-        "correct": (solved, 2, ""),
-        "untouched": (released, 0, ""),
-        "visible_only": (edit(answer("def double(x):\n    return 4 if x == 2 else 0")), 1, ""),
-        "warns": (edit(answer("import warnings\ndef double(x):\n    warnings.warn('slow')\n    return 2 * x")), 2, ""),
-        "deleted_test": (edit(lambda nb: nb.cells.pop(2)), 2, "'double' was deleted"),
-        "reordered": (edit(swap), 2, "reordered"),
-        "edited_test": (edit(cheat), 0, "'double' was edited"),
-        "duplicate_test": (edit(lambda nb: nb.cells.insert(1, copy.deepcopy(nb.cells[2]))), 2, "more than once"),
-        "other_kernel": (edit(kernel), 2, ""),
-        "nbformat_v3": (v3, 2, ""),
-        "corrupt": ('{"cells": [', 0, "not a readable notebook"),
-        "hangs": (edit(answer("def double(x):\n    while True:\n        pass")), 0, ""),
-    }
-
-
 @pytest.fixture(scope="module")
 def graded(toy_course, tmp_path_factory):
-    """Grade every variant in one run; returns (variants, scores, notes)."""
+    """Grade the whole bad-input corpus in one run (two jobs); returns (cases, sheet, notes)."""
     folder = tmp_path_factory.mktemp("submissions")
-    variants = _variants(toy_course)
-    for student, (nb, _, _) in variants.items():
-        write_submission(folder, student, "toy", nb)
+    cases = bad_input.cases(toy_course)
+    for student, case in cases.items():
+        path = write_submission(folder, student, "toy", case.submission)
+        for name, data in case.extra_files.items():
+            (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
+            (path.parent / name).write_bytes(data)
     renamed = write_submission(folder, "renamed", "toy", solved_toy(toy_course))
     renamed.rename(renamed.with_name("toy (1).ipynb"))
-    variants["renamed"] = (None, 2, "named 'toy (1).ipynb'")
-    outcomes = grade_folder(toy_course, folder, ["toy"])
+    cases["renamed"] = bad_input.Case(None, {"double": 2, "square": 2}, "named 'toy (1).ipynb'")
+    outcomes = grade_folder(toy_course, folder, ["toy"], workers=2)
     sheet = gradesheet(toy_course, ["toy"])
     notes = {o.student: " | ".join(o.notes) for o in outcomes}
-    return variants, sheet, notes
+    return cases, sheet, notes
 
 
 @pytest.mark.parametrize("student", [
-    "correct", "untouched", "visible_only", "warns", "deleted_test", "reordered", "edited_test",
-    "duplicate_test", "other_kernel", "nbformat_v3", "corrupt", "hangs", "renamed",
-])
+    "correct", "untouched",
+    "visible_only", "warns", "deleted_test", "reordered", "edited_test", "duplicate_test",
+    "other_kernel", "nbformat_v3", "corrupt", "not_a_notebook", "binary", "extra_files",
+    "huge_notebook", "huge_outputs", "hangs", "exits", "segfault", "out_of_memory", "renamed"])
 def test_each_submission_scores_what_it_earned(graded, student):
-    variants, sheet, notes = graded
-    _, expected_score, expected_note = variants[student]
-    assert sheet.rows[student]["toy:double"] == expected_score, notes[student]
-    assert expected_note in notes[student]
-    if not expected_note:
+    cases, sheet, notes = graded
+    case = cases[student]
+    got = {task: sheet.rows[student][f"toy:{task}"] for task in case.scores}
+    assert got == case.scores, notes[student]
+    assert case.note in notes[student]
+    if not case.note:
         assert notes[student] == ""
+
+
+def test_the_corpus_is_run_whole(graded):
+    cases, _, notes = graded
+    assert set(notes) == set(cases)  # every case graded, none dropped
 
 
 def test_a_hanging_cell_is_stopped_by_the_timeout_and_the_run_goes_on(graded, toy_course):
     autograded = toy_course.root / "autograded" / "hangs" / "toy" / "toy.ipynb"
-    errors = [o.ename for c in nbformat.read(autograded, as_version=4).cells
+    errors = [f"{o.ename}: {o.evalue}" for c in nbformat.read(autograded, as_version=4).cells
               for o in c.get("outputs", []) if o.output_type == "error"]
-    assert "CellTimeoutError" in errors or "TimeoutError" in " ".join(errors)
+    assert any("CellTimeoutError" in e for e in errors), errors
     _, sheet, _ = graded
     assert sheet.rows["correct"]["toy:double"] == 2  # graded after it in the same run
 

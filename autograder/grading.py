@@ -1,0 +1,191 @@
+"""Grading a class: one job per submission, run serially, on N local processes or on Dask.
+
+Every way of running goes through the same pure function, ``grade_job``: a job carries the
+submission and the lab's source (bytes), a worker grades it in a private scratch course and
+returns data (scores per task, the autograded notebook, notes). Only the coordinating process
+writes the course's gradebook, one submission per transaction, so workers never contend for the
+database and a grading run can be spread over processes or machines and still give the grades
+serial grading gives.
+
+A run can be interrupted and started again: a submission whose notebook bytes were already
+graded (``autograded/<student>/<lab>/.graded`` holds their hash, written after the gradebook
+commit) is skipped, so nothing is graded twice and no grade is lost or duplicated.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .course import Course, Outcome
+from .submissions import Submission
+
+MARKER = ".graded"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything needed to grade one submission anywhere: bytes and settings, no paths."""
+
+    student: str
+    lab: str
+    notebook: bytes | None
+    notes: tuple[str, ...]
+    source: tuple[tuple[str, bytes], ...]  # the lab's solutions folder: (relative path, bytes)
+    settings: tuple[tuple[str, int | None], ...]  # Course keyword arguments (timeouts, memory)
+
+    @property
+    def digest(self) -> str:
+        """Hash of what is graded: the notebook and the lab's source (a new version regrades)."""
+        h = hashlib.sha256(self.notebook or b"")
+        for path, data in self.source:
+            h.update(path.encode() + data)
+        return h.hexdigest()
+
+
+@dataclass
+class Result:
+    """What grading one job produced; ``error`` is set when the grader itself failed."""
+
+    student: str
+    lab: str
+    scores: dict[str, float]
+    autograded: bytes | None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def make_jobs(course: Course, found: Iterable[Submission]) -> list[Job]:
+    """Jobs for collected submissions (the labs must be assigned in ``course``)."""
+    settings = tuple(sorted(course.settings.items()))
+    sources = {}
+    jobs = []
+    for sub in found:
+        if sub.lab not in sources:
+            folder = course.solutions / sub.lab
+            sources[sub.lab] = tuple((str(p.relative_to(folder)), p.read_bytes())
+                                     for p in sorted(folder.rglob("*")) if p.is_file()
+                                     and "__pycache__" not in p.parts)
+        notebook = sub.notebook.read_bytes() if sub.notebook else None
+        jobs.append(Job(sub.student, sub.lab, notebook, tuple(sub.notes), sources[sub.lab], settings))
+    return jobs
+
+
+# ------------------------------------------------------------------------ the worker side
+
+_scratch: dict[tuple[str, str], Course] = {}
+
+
+def grade_job(job: Job) -> Result:
+    """Grade one job in a private scratch course of this process (made once per lab version)."""
+    try:
+        course = _scratch_course(job)
+        notebook = None
+        if job.notebook is not None:
+            notebook = Path(tempfile.mkdtemp(prefix="submission-")) / f"{job.lab}.ipynb"
+            notebook.write_bytes(job.notebook)
+        outcome = course.autograde(job.student, job.lab, notebook, list(job.notes))
+        if notebook is not None:
+            shutil.rmtree(notebook.parent, ignore_errors=True)
+        graded = course.root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
+        return Result(job.student, job.lab, course.scores(job.lab).get(job.student, {}),
+                      graded.read_bytes() if graded.exists() else None, outcome.notes)
+    except Exception as exc:  # the grader failed (not the student): keep the run going, say why
+        return Result(job.student, job.lab, {}, None, list(job.notes),
+                      error=f"the grader failed on this submission: {type(exc).__name__}: {exc}")
+
+
+def _scratch_course(job: Job) -> Course:
+    key = (job.lab, hashlib.sha256(repr(job.source).encode()).hexdigest())
+    if key not in _scratch:
+        root = Path(tempfile.mkdtemp(prefix=f"dlcourse-{job.lab}-"))
+        for path, data in job.source:
+            target = root / "solutions" / job.lab / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        course = Course(root / "course", solutions=root / "solutions", **dict(job.settings))
+        course.assign(job.lab)
+        _scratch[key] = course
+    return _scratch[key]
+
+
+# ------------------------------------------------------------------------ the coordinator side
+
+def run(course: Course, jobs: list[Job], *, workers: int = 1, scheduler: str | None = None,
+        force: bool = False) -> list[Outcome]:
+    """Grade ``jobs`` (skipping those already graded unless ``force``), record each result in
+    ``course`` as it arrives; returns the outcomes of the jobs graded now."""
+    todo = [job for job in jobs if force or not course_has(course, job)]
+    skipped = len(jobs) - len(todo)
+    if skipped:
+        print(f"{skipped} submission(s) already graded, skipped (--force regrades them)")
+    outcomes = []
+    results = _results(todo, workers, scheduler)
+    for job, result in tqdm(results, total=len(todo), desc="grading", unit="submission"):
+        outcomes.append(record(course, job, result))
+    course.save_notes(outcomes)
+    return outcomes
+
+
+def _results(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[tuple[Job, Result]]:
+    if scheduler:
+        from distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {client.submit(grade_job, job, pure=False): job for job in jobs}
+            for future in dask_completed(futures):
+                yield futures[future], future.result()
+    elif workers <= 1:
+        for job in jobs:
+            yield job, grade_job(job)
+    else:
+        # spawn: a worker must not inherit the coordinator's open database or kernel sockets
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(grade_job, job): job for job in jobs}
+            for future in as_completed(futures):
+                yield futures[future], _result(futures[future], future)
+
+
+def _result(job: Job, future) -> Result:
+    try:
+        return future.result()
+    except Exception as exc:  # the worker process itself died
+        return Result(job.student, job.lab, {}, None, list(job.notes),
+                      error=f"the grading process died on this submission: {type(exc).__name__}: {exc}")
+
+
+def record(course: Course, job: Job, result: Result) -> Outcome:
+    """Write one result into the course (gradebook, autograded notebook, marker); its Outcome."""
+    notes = list(result.notes) + ([result.error] if result.error else [])
+    folder = course.root / "autograded" / job.student / job.lab
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if result.autograded is not None:
+        (folder / f"{job.lab}.ipynb").write_bytes(result.autograded)
+    if job.notebook is not None:
+        submitted = course.submitted_folder(job.student, job.lab)
+        submitted.mkdir(parents=True, exist_ok=True)
+        (submitted / f"{job.lab}.ipynb").write_bytes(job.notebook)
+    course.record_scores(job.student, job.lab, result.scores)
+    if result.error is None:  # a grader failure is graded again on the next run
+        (folder / MARKER).write_text(job.digest)
+    return Outcome(job.student, job.lab, notes)
+
+
+def course_has(course: Course, job: Job) -> bool:
+    """True if this exact submission of this lab version is already graded in ``course``."""
+    marker = course.root / "autograded" / job.student / job.lab / MARKER
+    return marker.is_file() and marker.read_text() == job.digest
+
+
+def default_workers() -> int:
+    """One worker per core."""
+    return os.cpu_count() or 1

@@ -1,0 +1,196 @@
+"""The grader's side of test cells: run them here, with the student's names as proxies.
+
+While autograding, a test cell's code (the instructors' own, restored from the gradebook) runs in
+the grader's process, not in the student's kernel. Every name it uses that the cell does not
+define is looked up in the student's kernel and comes back as data or as a ``Remote`` proxy;
+calling a proxy runs the student's code in the kernel (``autograder.kernel.serve``) and brings
+back data. References, comparisons and points are all computed here, so a student's code can
+redefine ``torch.allclose``, the check functions, ``sys.excepthook`` or print "passed" as it
+likes: none of that reaches this process. Answers are JSON and ``.npy`` (never pickles).
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import io
+import json
+import pickle
+import secrets
+import traceback
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from typing import Any
+
+import nbformat
+import numpy as np
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+
+from dlcourse.check import RemoteError
+
+from .kernel import MIME
+
+CELL_NAME = "<test cell>"  # no source lines in tracebacks: hidden tests stay hidden
+
+
+class Link:
+    """Requests to the student's kernel; ``execute(code)`` runs code there and returns its outputs."""
+
+    def __init__(self, execute: Callable[[str], list[NotebookNode]]) -> None:
+        self._execute = execute
+        self.dead: str | None = None
+
+    def request(self, op: str, *args: Any) -> Any:
+        """Run ``op`` (see ``autograder.kernel``) in the kernel; its answer as data or proxies."""
+        if self.dead:
+            raise RemoteError(self.dead)
+        nonce = secrets.token_hex(8)
+        payload = base64.b64encode(_dumps((nonce, op, args))).decode()
+        try:
+            outputs = self._execute(f"__import__('autograder.kernel').kernel.serve({payload!r})")
+        except DeadKernelError as exc:
+            self.dead = f"the notebook's kernel died ({exc})"
+            raise RemoteError(self.dead) from None
+        answer = _answer(outputs, nonce)
+        if not answer.get("ok"):
+            raise RemoteError(str(answer.get("error", "the kernel sent no error message")),
+                              ) from None
+        return self.decode(answer.get("value"))
+
+    def decode(self, data: Any) -> Any:
+        """Plain data, or a ``Remote`` for a handle; anything unexpected is a ``RemoteError``."""
+        kind = data.get("t") if isinstance(data, dict) else None
+        if kind == "py" and (data["v"] is None or type(data["v"]) in (bool, int, float, str)):
+            return data["v"]
+        if kind in ("nd", "tensor"):
+            array = np.load(io.BytesIO(base64.b64decode(data["npy"])), allow_pickle=False)
+            if kind == "tensor":
+                import torch
+                return torch.from_numpy(array.copy())
+            return array[()] if data.get("scalar") else array
+        if kind in ("list", "tuple"):
+            items = [self.decode(v) for v in data["v"]]
+            return items if kind == "list" else tuple(items)
+        if kind == "dict":
+            return {_hashable(self.decode(k)): self.decode(v) for k, v in data["v"]}
+        if kind == "handle":
+            return Remote(self, int(data["id"]), str(data["type"]))
+        raise RemoteError(f"unexpected answer from the kernel: {str(data)[:100]}")
+
+
+def _hashable(key: Any) -> Any:
+    hash(key)  # a list or array sent as a dict key: refuse rather than guess
+    return key
+
+
+def _answer(outputs: list[NotebookNode], nonce: str) -> dict:
+    for output in outputs:
+        text = output.get("data", {}).get(MIME) if output.get("output_type") == "display_data" else None
+        if text is not None:
+            try:
+                answer = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(answer, dict) and answer.get("nonce") == nonce:
+                return answer
+    errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.get("output_type") == "error"]
+    raise RemoteError("the notebook's kernel did not answer" + (f" ({errors[-1]})" if errors else ""))
+
+
+class Remote:
+    """A proxy of one object in the student's kernel: call it, read its attributes and items."""
+
+    __dlcourse_remote__ = True  # dlcourse.check.is_remote
+
+    def __init__(self, link: Link, handle: int, type_name: str) -> None:
+        self._link, self._handle, self._type = link, handle, type_name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.request("call", self, args, kwargs)
+
+    def remote_run(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)`` in the kernel; ``func`` must be importable (a dlcourse function)."""
+        return self._link.request("call", func, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_link", "_handle", "_type"):
+            raise AttributeError(name)
+        return self._link.request("getattr", self, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._link.request("getitem", self, key)
+
+    def __len__(self) -> int:
+        return self._link.request("len", self)
+
+    def __iter__(self) -> Any:
+        return iter(self._link.request("list", self))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Remote is sent to the kernel by its handle, through Link only")
+
+    def __repr__(self) -> str:
+        return f"<the notebook's {self._type}>"
+
+
+class _Pickler(pickle.Pickler):
+    def persistent_id(self, obj: Any) -> Any:
+        return obj._handle if isinstance(obj, Remote) else None
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+class StudentNames(dict):
+    """Locals of a test cell: names it assigns, else the student's (looked up in the kernel)."""
+
+    def __init__(self, link: Link) -> None:
+        super().__init__()
+        self._link = link
+
+    def __missing__(self, name: str) -> Any:
+        if hasattr(builtins, name):
+            raise KeyError(name)  # exec falls back to the builtins
+        try:
+            value = self._link.request("lookup", name)
+        except RemoteError as exc:
+            if self._link.dead:
+                raise
+            raise KeyError(name) from exc  # -> NameError, as in the kernel
+        self[name] = value
+        return value
+
+
+def run_test_cell(source: str, link: Link) -> list[NotebookNode]:
+    """Execute a test cell here against the student's kernel; its outputs, as the kernel's would be.
+
+    The last expression's value becomes the cell's ``execute_result`` (nbgrader's partial credit);
+    printed text is a stdout stream; an exception is an ``error`` output (0 points).
+    """
+    tree = ast.parse(source, CELL_NAME)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    scope, names, printed = {"__name__": "__grader__", "__builtins__": builtins}, StudentNames(link), io.StringIO()
+    outputs, value = [], None
+    try:
+        with redirect_stdout(printed), redirect_stderr(printed):
+            exec(compile(tree, CELL_NAME, "exec"), scope, names)
+            if last is not None:
+                value = eval(compile(ast.Expression(last.value), CELL_NAME, "eval"), scope, names)
+    except Exception as exc:  # a failing test: shown to the student, scores 0
+        error = exc
+    else:
+        error = None
+    if printed.getvalue():
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed.getvalue()))
+    if error is not None:
+        outputs.append(nbformat.v4.new_output(
+            "error", ename=type(error).__name__, evalue=str(error),
+            traceback=traceback.format_exception_only(error)))
+    elif value is not None:
+        outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": repr(value)},
+                                              execution_count=None))
+    return outputs
