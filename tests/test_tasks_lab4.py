@@ -329,9 +329,21 @@ def stub(*args, **kwargs):
     raise NotImplementedError("Lab 4, task x: write your code here")
 
 
-class StubDataset(MNISTMetricDataset):
-    def _sample_positive(self, index):
+class StubDataset(MNISTMetricDataset):  # as nbgrader's stub: __init__ raises
+    def __init__(self, root=None, split="train", remove_class=None):
         raise NotImplementedError("Lab 4, task mnist_metric_dataset: write your code here")
+
+
+class SamplersReturnImages(MNISTMetricDataset):  # the image instead of its index
+    def _sample_positive(self, index):
+        return self.images[super()._sample_positive(index)]
+
+    def __getitem__(self, index):
+        anchor, target = self.images[index].unsqueeze(0), self.targets[index].item()
+        if self.split != "train":
+            return anchor, target
+        return (anchor, self._sample_positive(index).unsqueeze(0),
+                self.images[self._sample_negative(index)].unsqueeze(0), target)
 
 
 WRONG = [  # (task, submission, the quantities it must lose)
@@ -342,6 +354,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("mnist_metric_dataset", Unscaled, {"items", "remove_class"}),
     ("mnist_metric_dataset", NoChannel, {"items", "remove_class"}),
     ("mnist_metric_dataset", StubDataset, {"items", "positive", "negative", "remove_class"}),
+    ("mnist_metric_dataset", SamplersReturnImages, {"positive"}),
     ("triplet_loss", squared_distances, set(lab4.QUANTITIES["triplet_loss"])),
     ("triplet_loss", no_margin, set(lab4.QUANTITIES["triplet_loss"])),
     ("triplet_loss", no_eps, {"grad_anchor", "grad_positive", "grad_negative"}),
@@ -375,3 +388,44 @@ def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, 
     assert failing(report) == lost, str(report)
     n = len(lab4.QUANTITIES[task])
     assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+
+
+class NoSamplers(torch.utils.data.Dataset):
+    def __init__(self, root=None, split="train", remove_class=None):
+        self.inner = MNISTMetricDataset(root, split, remove_class)
+
+    def __getitem__(self, index):
+        return self.inner[index]
+
+    def __len__(self):
+        return len(self.inner)
+
+
+class NoFeatures(nn.Module):
+    def features(self, img):
+        return img.reshape(len(img), -1)
+
+
+def test_missing_methods_cost_their_quantities_without_crashing():
+    report, _ = grade("mnist_metric_dataset", NoSamplers)
+    assert failing(report) == {"positive", "negative", "remove_class"}
+    assert "NoSamplers._sample_positive can't be used: AttributeError" in str(report)
+    report, _ = grade("identity_model", NoFeatures)
+    assert failing(report) == {"features"} and "get_features can't be used" in str(report)
+    report, _ = grade("simple_metric_embedding", NoFeatures)
+    assert failing(report) == {"parameters", "output_shape", "output"}
+
+
+def test_messages_explain_the_mistake():
+    text = str(grade("triplet_loss", no_eps)[0])
+    assert "grad_positive [seed=2, B=4, D=3, kind=zero_distances]: max abs error" in text
+    assert "||x - y + eps||_2 = eps sqrt(D)" in text  # the hint at zero distance
+    text = str(grade("simple_metric_embedding", Squeezed)[0])
+    assert "output_shape [seed=2, B=1, input_channels=1, emb_size=8]: get_features(img) has " \
+           "shape (8,), expected (1, 8)" in text
+    text = str(grade("mnist_metric_dataset", PositiveMayBeAnchor)[0])
+    assert "_sample_positive(0) returned the anchor 0 itself" in text
+    text = str(grade("triplet_loss", library_triplet)[0])
+    assert "calls torch.nn.functional.triplet_margin_loss: write your own code" in text
+    text = str(grade("simple_metric_embedding", ConvBNReLU)[0])
+    assert "normalises 8 channels, expected 1: normalisation comes before the convolution" in text

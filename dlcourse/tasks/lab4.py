@@ -16,8 +16,8 @@ Distances follow PyTorch (``F.pairwise_distance``): d(x, y) = ||x - y + eps||_2 
 which keeps the gradient defined where x = y.
 
 The dataset check writes a small MNIST of random images (IDX files, torchvision's layout) into a
-temporary folder and gives the student's ``MNISTMetricDataset`` that folder as ``root``; each
-returned image is recognised by its content, so positives and negatives are checked by class.
+temporary folder and gives the student's ``MNISTMetricDataset`` that folder as ``root``: items
+are compared with the images, and the samplers' indices are checked against the labels.
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcourse import embeddings
-from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare,
-                            isolate, seed_all, student_autograd, verdict)
+from dlcourse.check import (Report, autograd_reference, call_student, call_student_many,
+                            case_label, compare, isolate, seed_all, student_autograd, verdict)
 from dlcourse.data import mnist
 
 TASKS: dict[str, int] = {
@@ -69,7 +69,6 @@ _GAP = (0.2, 0.5)  # how far a triplet or pair is from the margin: eps-sized err
 _DRAWS = 40  # per anchor: an anchor drawn as its own positive shows (P > 0.5 up to 58 candidates)
 _MIN_DISTINCT_POSITIVES = 8  # of _DRAWS draws from >= 30 candidates (expected > 22)
 _MIN_NEGATIVE_CLASSES = 4  # of _DRAWS draws over >= 8 other classes (P(fewer) < 1e-15)
-_MATCH = 0.99  # correlation above which a returned image is the dataset's image
 _ZERO_HINT = (" (where x = y, d(x, y) = ||x - y + eps||_2 = eps sqrt(D) > 0 has gradient "
               "1/sqrt(D) in each component; without eps sqrt gives nan and norm gives 0)")
 
@@ -127,6 +126,17 @@ def _embedding_oracle(img: torch.Tensor, *, norms: list[dict[str, torch.Tensor]]
 
 # ----------------------------------------------------------------------------- shared steps
 
+def _method(report: Report, case: str, obj: Any, name: str, quantities: list[str]) -> Any:
+    """``obj.<name>`` (a method of the student's object, or its proxy), or None after recording
+    why it can't be had for ``quantities``."""
+    try:
+        return getattr(obj, name)
+    except Exception as exc:  # no such method, or the student's kernel could not answer
+        report.fail(quantities, case, f"{type(obj).__name__}.{name} can't be used: "
+                    f"{type(exc).__name__}: {exc}")
+        return None
+
+
 def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
     """An empty report of the task's quantities and the case's generator, all seeded."""
     seed_all(seed)
@@ -183,8 +193,8 @@ def _write_idx(path: Path, data: np.ndarray) -> None:
 
 def write_fake_mnist(root: Path, rng: np.random.Generator, n_train: int, n_test: int) -> None:
     """Random-noise 'MNIST' under ``root/MNIST/raw`` (torchvision's layout, as
-    :func:`dlcourse.data.mnist.load_mnist` reads it): images (n, 28, 28) uint8 that differ from
-    each other everywhere, labels 0..9 each on a tenth of the images, in random order."""
+    :func:`dlcourse.data.mnist.load_mnist` reads it): images (n, 28, 28) uint8, labels 0..9 each
+    on a tenth of the images, in random order."""
     raw = Path(root) / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
@@ -194,31 +204,8 @@ def write_fake_mnist(root: Path, rng: np.random.Generator, n_train: int, n_test:
             _write_idx(raw / name, data)
 
 
-class _Images:
-    """A split's images (N, 28, 28) uint8 and labels, with lookup of a returned image by content."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y = x, y
-        flat = x.reshape(len(x), -1).astype(np.float64)
-        flat -= flat.mean(axis=1, keepdims=True)
-        self._unit = flat / np.linalg.norm(flat, axis=1, keepdims=True)  # (N, 784)
-
-    def find(self, image: Any) -> int | None:
-        """Index of the split's image that ``image`` shows (any scaling), or None."""
-        if not isinstance(image, torch.Tensor) or image.numel() != 784:
-            return None
-        v = image.detach().cpu().double().reshape(-1).numpy()
-        v = v - v.mean()
-        norm = np.linalg.norm(v)
-        if not np.isfinite(norm) or norm == 0:
-            return None
-        corr = self._unit @ (v / norm)  # (N,)
-        i = int(np.argmax(corr))
-        return i if corr[i] > _MATCH else None
-
-
-def _label(x: Any) -> int | None:
-    """x as an int label (python or numpy integer, or an integer tensor of one element), else None."""
+def _integer(x: Any) -> int | None:
+    """x as an int (python or numpy integer, or an integer tensor of one element), else None."""
     if isinstance(x, torch.Tensor) and x.numel() == 1 and not x.is_floating_point():
         return int(x.item())
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
@@ -241,52 +228,40 @@ def _image_problem(what: str, image: Any, expected: np.ndarray | None) -> str | 
     return None
 
 
-def _item_problem(item: Any, i: int, split: str, images: _Images) -> str | None:
+def _item_problem(item: Any, i: int, split: str, images: mnist.Split) -> str | None:
     """Why item ``i`` of ``split`` is not (anchor, positive, negative, label) for 'train', else
     (image, label), with image i of the split, or None."""
     n = 4 if split == "train" else 2
     if not (isinstance(item, (tuple, list)) and len(item) == n):
         shape = "(anchor, positive, negative, label)" if n == 4 else "(image, label)"
         return f"ds[{i}] of split '{split}' must be a tuple {shape}, got {type(item).__name__}"
-    names = ("anchor", "positive", "negative")[:n - 1] if n == 4 else ("image",)
+    names = ("anchor", "positive", "negative") if n == 4 else ("image",)
     for k, name in enumerate(names):
         problem = _image_problem(f"{name} of ds[{i}] ('{split}')", item[k],
                                  images.x[i] if k == 0 else None)
         if problem:
             return problem
-    label = _label(item[-1])
-    if label != images.y[i]:
+    if _integer(item[-1]) != images.y[i]:
         return f"label of ds[{i}] ('{split}') is {item[-1]!r}, expected {int(images.y[i])}"
     return None
 
 
-def _dataset(report: Report, case: str, cls: Any, root: str, split: str,
-             remove_class: int | None, quantities: list[str]) -> Any:
-    """cls(root, split, remove_class) and its length, or None after recording a failure."""
-    ok, ds = call_student(report, case, cls, root, split, remove_class,
-                          name="MNISTMetricDataset", quantities=quantities)
-    return ds if ok else None
-
-
-def _length_problem(report: Report, case: str, ds: Any, n: int, split: str,
-                    quantities: list[str]) -> str | None:
-    ok, length = call_student(report, case, ds.__len__, name="MNISTMetricDataset.__len__",
-                              quantities=quantities)
-    if not ok:
-        return ""  # already reported
-    if length != n:
-        return f"len(ds) of split '{split}' is {length!r}, expected {n}"
-    return None
-
-
-def _items_problem(report: Report, case: str, ds: Any, split: str, images: _Images,
+def _items_problem(report: Report, case: str, ds: Any, split: str, images: mnist.Split,
                    indices: list[int], quantity: str) -> str | None:
-    """Length and the given items of a dataset; '' after a failed call (already reported)."""
-    problem = _length_problem(report, case, ds, len(images.y), split, [quantity])
-    if problem is not None:
-        return problem
+    """Why len(ds) or one of the items is wrong, None if they are right, '' after a failed call
+    (already recorded)."""
+    length_of, item_of = (_method(report, case, ds, name, [quantity])
+                          for name in ("__len__", "__getitem__"))
+    if length_of is None or item_of is None:
+        return ""
+    ok, length = call_student(report, case, length_of, name="MNISTMetricDataset.__len__",
+                              quantities=[quantity])
+    if not ok:
+        return ""
+    if length != len(images.y):
+        return f"len(ds) of split '{split}' is {length!r}, expected {len(images.y)}"
     for i in indices:
-        ok, item = call_student(report, case, ds.__getitem__, i, quantities=[quantity],
+        ok, item = call_student(report, case, item_of, i, quantities=[quantity],
                                 name="MNISTMetricDataset.__getitem__")
         if not ok:
             return ""
@@ -296,57 +271,60 @@ def _items_problem(report: Report, case: str, ds: Any, split: str, images: _Imag
     return None
 
 
-def _draws(report: Report, case: str, ds: Any, i: int, quantities: list[str]
-           ) -> list[tuple[Any, Any]] | None:
-    """_DRAWS (positive, negative) pairs of training item i, or None after a failed call."""
-    pairs = []
-    for _ in range(_DRAWS):
-        ok, item = call_student(report, case, ds.__getitem__, i, quantities=quantities,
-                                name="MNISTMetricDataset.__getitem__")
-        if not ok:
-            return None
-        if not (isinstance(item, (tuple, list)) and len(item) == 4):
-            report.fail(quantities, case, f"ds[{i}] of split 'train' must be a tuple (anchor, "
-                        "positive, negative, label) to check the sampling")
-            return None
-        pairs.append((item[1], item[2]))
-    return pairs
+def _draw(report: Report, case: str, sampler: Any, name: str, i: int,
+          quantity: str) -> list[Any] | None:
+    """_DRAWS results of sampler(i), or None after a failed call (recorded)."""
+    ok, drawn = call_student_many(report, case, sampler, [(i,)] * _DRAWS,
+                                  name=f"MNISTMetricDataset.{name}", quantities=[quantity])
+    return drawn if ok else None
 
 
-def _positive_problem(pairs: list[tuple[Any, Any]], i: int, images: _Images) -> str | None:
-    found = [images.find(p) for p, _ in pairs]
-    if None in found:
-        return f"a positive of ds[{i}] is not one of the split's images (scaled to [0, 1])"
-    c = images.y[i]
-    wrong = [j for j in found if images.y[j] != c]
+def _indices_problem(sampler: str, i: int, drawn: list[Any], n: int) -> str | None:
+    for x in drawn:
+        j = _integer(x)
+        if j is None or not 0 <= j < n:
+            return f"{sampler}({i}) returned {x!r}: expected an index into self.images, 0..{n - 1}"
+    return None
+
+
+def _positive_problem(drawn: list[Any], i: int, y: np.ndarray) -> str | None:
+    problem = _indices_problem("_sample_positive", i, drawn, len(y))
+    if problem:
+        return problem
+    found = [_integer(x) for x in drawn]
+    wrong = [j for j in found if y[j] != y[i]]
     if wrong:
-        return (f"a positive of ds[{i}] (class {c}) is image {wrong[0]} of class "
-                f"{images.y[wrong[0]]}: sample from the anchor's class")
+        return (f"_sample_positive({i}) (class {y[i]}) returned {wrong[0]}, an image of class "
+                f"{y[wrong[0]]}: sample from the anchor's class")
     if i in found:
-        return (f"the positive of ds[{i}] was ds[{i}]'s own image ({found.count(i)} of {_DRAWS} "
-                "draws): sample another image of the same class")
-    distinct = len(set(found))
-    if distinct < _MIN_DISTINCT_POSITIVES:
-        return (f"{_DRAWS} draws of ds[{i}] gave only {distinct} different positive(s) of "
-                f"{int((images.y == c).sum()) - 1} candidates: sample at random on every call")
+        return (f"_sample_positive({i}) returned the anchor {i} itself ({found.count(i)} of "
+                f"{_DRAWS} draws): sample another image of the same class")
+    if len(set(found)) < _MIN_DISTINCT_POSITIVES:
+        return (f"{_DRAWS} calls of _sample_positive({i}) gave only {len(set(found))} different "
+                f"images of {int((y == y[i]).sum()) - 1} candidates: sample at random on every call")
     return None
 
 
-def _negative_problem(pairs: list[tuple[Any, Any]], i: int, images: _Images,
-                      remove_class: int | None = None) -> str | None:
-    found = [images.find(n) for _, n in pairs]
-    if None in found:
-        return f"a negative of ds[{i}] is not one of the split's images (scaled to [0, 1])"
-    c = images.y[i]
-    classes = [int(images.y[j]) for j in found]
-    if c in classes:
-        return f"a negative of ds[{i}] has the anchor's class {c}: sample from other classes"
-    if remove_class is not None and remove_class in classes:
-        return f"a negative of ds[{i}] has class {remove_class}, which was removed"
+def _negative_problem(drawn: list[Any], i: int, y: np.ndarray) -> str | None:
+    problem = _indices_problem("_sample_negative", i, drawn, len(y))
+    if problem:
+        return problem
+    classes = [int(y[_integer(x)]) for x in drawn]
+    if y[i] in classes:
+        return (f"_sample_negative({i}) returned an image of the anchor's class {y[i]}: sample "
+                "from the other classes")
     if len(set(classes)) < _MIN_NEGATIVE_CLASSES:
-        return (f"{_DRAWS} draws of ds[{i}] gave negatives of only {sorted(set(classes))}: "
-                "sample among all other classes at random on every call")
+        return (f"{_DRAWS} calls of _sample_negative({i}) gave only classes "
+                f"{sorted(set(classes))}: sample among all other classes at random on every call")
     return None
+
+
+def _removed_problem(drawn: list[Any], i: int, y: np.ndarray, removed: int) -> str | None:
+    """Why negatives drawn from a dataset without class ``removed`` are not all of the others."""
+    problem = _indices_problem("_sample_negative", i, drawn, len(y))
+    if problem is None and any(y[_integer(x)] == removed for x in drawn):
+        problem = f"_sample_negative({i}) returned an image of class {removed}, which was removed"
+    return problem
 
 
 def _record(report: Report, quantity: str, case: str, problem: str | None, ok_text: str) -> None:
@@ -355,93 +333,91 @@ def _record(report: Report, quantity: str, case: str, problem: str | None, ok_te
         report.add(verdict(quantity, problem is None, problem or ok_text, case=case))
 
 
+def _some(rng: np.random.Generator, n: int, k: int = 3) -> list[int]:
+    """The first and the last index and k - 2 random ones, of range(n)."""
+    return sorted({0, n - 1, *map(int, rng.integers(0, n, max(k - 2, 0)))})
+
+
 def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: int = 480,
                                n_test: int = 60, remove_class: int = 0) -> Report:
     """``MNISTMetricDataset(root, split, remove_class)`` on a small random MNIST written for the
     check (``n_train`` >= 400 training images: ~36 per class after the validation split).
 
-    'items': len and items of the 'train' (anchor, positive, negative, label), 'test' and
-    'traineval' ((image, label)) splits: image i of load_mnist's split as float32 (1, 28, 28) / 255,
-    label i. 'positive': of the same class, never the anchor's own image, random on every call.
-    'negative': of another class, random among them. 'remove_class': 'train' without that class
-    (order kept), and no negative of it.
+    'items': len and items of the 'train' (anchor, positive, negative, label), 'traineval' and
+    'test' ((image, label)) splits: image i of load_mnist's split as float32 (1, 28, 28) / 255,
+    label i. 'positive': ``_sample_positive(i)`` is the index of an image of i's class, never i,
+    random on every call. 'negative': ``_sample_negative(i)`` is an image of another class, random
+    among them. 'remove_class': 'train' without that class (order kept), no negative of it.
     """
     if n_train < 400:
         raise ValueError("n_train must be >= 400: the sampling checks need ~36 images per class")
     report, rng = _start("mnist_metric_dataset", seed)
     case = case_label(seed=seed, n_train=n_train, n_test=n_test, remove_class=remove_class)
-    with tempfile.TemporaryDirectory(prefix="dlcourse-lab4-") as tmp:
-        write_fake_mnist(Path(tmp), rng, n_train, n_test)
-        data = mnist.load_mnist(tmp, download=False)
-        splits = {"train": _Images(data.train.x, data.train.y), "traineval":
-                  _Images(data.train.x, data.train.y), "test": _Images(data.test.x, data.test.y)}
-        datasets = {split: _dataset(report, case, MNISTMetricDataset, tmp, split, None,
-                                    ["items"] if split != "train" else
-                                    ["items", "positive", "negative"])
-                    for split in splits}
-        kept = data.train.y != remove_class
-        without = _Images(data.train.x[kept], data.train.y[kept])
-        ds_without = _dataset(report, case, MNISTMetricDataset, tmp, "train", remove_class,
-                              ["remove_class"])
+    with tempfile.TemporaryDirectory(prefix="dlcourse-lab4-") as root:
+        write_fake_mnist(Path(root), rng, n_train, n_test)
+        data = mnist.load_mnist(root, download=False)
+        splits = {"train": data.train, "traineval": data.train, "test": data.test}
+        datasets = {}
+        for split in splits:
+            ok, datasets[split] = call_student(
+                report, case, MNISTMetricDataset, root, split, None, name="MNISTMetricDataset",
+                quantities=["items", "positive", "negative"] if split == "train" else ["items"])
+        ok, without = call_student(report, case, MNISTMetricDataset, root, "train", remove_class,
+                                   name="MNISTMetricDataset", quantities=["remove_class"])
+    kept = data.train.y != remove_class
     _check_items(report, case, datasets, splits, rng)
-    train = datasets["train"]
-    if train is not None:
-        _check_sampling(report, case, train, splits["train"], rng)
-    if ds_without is not None:
-        _check_removed(report, case, ds_without, without, remove_class, rng)
+    if datasets["train"] is not None:
+        _check_sampling(report, case, datasets["train"], data.train.y, rng)
+    if without is not None:
+        _check_removed(report, case, without, mnist.Split(data.train.x[kept], data.train.y[kept]),
+                       remove_class, rng)
     return _show(report)
 
 
-def _some(rng: np.random.Generator, n: int, k: int = 3) -> list[int]:
-    """The first and last index and k - 2 random ones in between, of range(n)."""
-    return sorted({0, n - 1, *map(int, rng.integers(0, n, max(k - 2, 0)))})
-
-
 def _check_items(report: Report, case: str, datasets: dict[str, Any],
-                 splits: dict[str, _Images], rng: np.random.Generator) -> None:
+                 splits: dict[str, mnist.Split], rng: np.random.Generator) -> None:
     for split, ds in datasets.items():
         if ds is None:
-            continue
-        images = splits[split]
-        problem = _items_problem(report, case, ds, split, images, _some(rng, len(images.y)),
-                                 "items")
-        if problem:
+            return  # already recorded
+        problem = _items_problem(report, case, ds, split, splits[split],
+                                 _some(rng, len(splits[split].y)), "items")
+        if problem is not None:
             _record(report, "items", case, problem, "")
             return
-    if all(ds is not None for ds in datasets.values()):
-        report.add(verdict("items", True, "lengths and items of 'train', 'traineval', 'test'",
-                           case=case))
+    report.add(verdict("items", True, "lengths and items of 'train', 'traineval' and 'test'",
+                       case=case))
 
 
-def _check_sampling(report: Report, case: str, ds: Any, images: _Images,
+def _check_sampling(report: Report, case: str, ds: Any, y: np.ndarray,
                     rng: np.random.Generator) -> None:
-    positive = negative = None
-    for i in _some(rng, len(images.y), 4):
-        pairs = _draws(report, case, ds, i, ["positive", "negative"])
-        if pairs is None:
-            return
-        positive = positive or _positive_problem(pairs, i, images)
-        negative = negative or _negative_problem(pairs, i, images)
-    _record(report, "positive", case, positive, "same class, another image, random")
-    _record(report, "negative", case, negative, "other classes, random")
+    problems = {"positive": None, "negative": None}
+    samplers = [(quantity, f"_sample_{quantity}", judge) for quantity, judge in
+                (("positive", _positive_problem), ("negative", _negative_problem))]
+    methods = {quantity: _method(report, case, ds, name, [quantity])
+               for quantity, name, _ in samplers}
+    problems = {quantity: "" if method is None else None for quantity, method in methods.items()}
+    for i in _some(rng, len(y), 4):
+        for quantity, name, judge in samplers:
+            if problems[quantity] is None:
+                drawn = _draw(report, case, methods[quantity], name, i, quantity)
+                problems[quantity] = "" if drawn is None else judge(drawn, i, y)
+    _record(report, "positive", case, problems["positive"], "same class, another image, random")
+    _record(report, "negative", case, problems["negative"], "other classes, random")
 
 
-def _check_removed(report: Report, case: str, ds: Any, images: _Images, remove_class: int,
+def _check_removed(report: Report, case: str, ds: Any, images: mnist.Split, remove_class: int,
                    rng: np.random.Generator) -> None:
     problem = _items_problem(report, case, ds, "train", images, _some(rng, len(images.y)),
                              "remove_class")
-    if problem is not None:
-        problem = problem and f"{problem} (remove_class={remove_class})"  # '': already recorded
-        _record(report, "remove_class", case, problem, "")
-        return
-    for i in _some(rng, len(images.y), 2):
-        pairs = _draws(report, case, ds, i, ["remove_class"])
-        if pairs is None:
-            return
-        classes = {int(images.y[j]) for j in (images.find(n) for _, n in pairs) if j is not None}
-        if remove_class in classes:
-            problem = f"a negative of ds[{i}] has class {remove_class}, which was removed"
+    sampler = _method(report, case, ds, "_sample_negative", ["remove_class"]) \
+        if problem is None else None
+    problem = "" if problem is None and sampler is None else problem
+    for i in _some(rng, len(images.y), 2) if problem is None else []:
+        drawn = _draw(report, case, sampler, "_sample_negative", i, "remove_class")
+        problem = "" if drawn is None else _removed_problem(drawn, i, images.y, remove_class)
+        if problem is not None:
             break
+    problem = problem and f"{problem} (remove_class={remove_class})"  # '': already recorded
     _record(report, "remove_class", case, problem,
             f"class {remove_class} is gone from the items and the negatives")
 
@@ -565,12 +541,21 @@ def check_batch_hard_triplet_loss(fn: Any, *, seed: int, B: int, D: int, C: int,
 
 # ----------------------------------------------------------------------------- models
 
+def _plain_dict(mapping: Any) -> dict[str, Any] | None:
+    """A dict copy of a mapping, also of a grader's proxy of one (an OrderedDict such as a
+    state_dict comes back as a proxy: only plain dicts travel by value); None if it is none."""
+    try:
+        return {key: mapping[key] for key in mapping}
+    except Exception:  # not a mapping: _layout says so
+        return None
+
+
 def _layout(state: Any, C: int, E: int) -> tuple[list[str], list[str]] | str:
     """(batch-norm module names, conv module names) of a state dict in registration order, or
     why it is not the lab's network: BatchNorm2d of C, E, E channels and Conv2d C->E, E->E,
     E->E with 3x3 kernels and biases, nothing else."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        return f"state_dict() returned {type(state).__name__}, expected a dict of tensors"
+    if state is None or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return "state_dict() did not return a dict of tensors (keep nn.Module's own state_dict)"
     modules = list(dict.fromkeys(key.rpartition(".")[0] for key in state))
     norms = [m for m in modules if f"{m}.running_mean" in state]
     convs = [m for m in modules if m not in norms and state.get(f"{m}.weight") is not None
@@ -610,8 +595,13 @@ def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: i
     ok, model = call_student(report, case, SimpleMetricEmbedding, input_channels,
                              emb_size=emb_size, name="SimpleMetricEmbedding")
     if ok:
-        ok, state = call_student(report, case, model.state_dict, quantities=["parameters"],
-                                 name="SimpleMetricEmbedding.state_dict")
+        state_dict = _method(report, case, model, "state_dict", ["parameters", "output"])
+        # into a plain dict: it comes back from a grader's kernel in one piece (an OrderedDict
+        # would come back as a proxy, read entry by entry)
+        ok, state = (call_student(report, case, state_dict, destination={},
+                                  quantities=["parameters"], name="SimpleMetricEmbedding.state_dict")
+                     if state_dict is not None else (False, None))
+        state = _plain_dict(state) if ok else None
         layout = _layout(state, input_channels, emb_size) if ok else None
         if isinstance(layout, str):
             report.fail(["parameters", "output"], case, layout)
@@ -625,10 +615,14 @@ def _check_features(report: Report, case: str, model: Any, state: Any, layout: A
                     rng: np.random.Generator, B: int, C: int, E: int, H: int, W: int) -> None:
     """'output_shape' and, when the layout is the lab's, 'output' of model.get_features."""
     quantities = ["output_shape", "output"] if isinstance(layout, tuple) else ["output_shape"]
-    ok, _ = call_student(report, case, model.train, quantities=quantities,
+    train, get_features = (_method(report, case, model, name, quantities)
+                           for name in ("train", "get_features"))
+    if train is None or get_features is None:
+        return
+    ok, _ = call_student(report, case, train, quantities=quantities,
                          name="SimpleMetricEmbedding.train")
     inputs, upstream_seed = dict(img=rng.random((B, C, H, W))), int(rng.integers(2 ** 31))
-    ok, y, grads = (student_autograd(report, case, model.get_features, inputs, ["img"],
+    ok, y, grads = (student_autograd(report, case, get_features, inputs, ["img"],
                                      module=model, name="SimpleMetricEmbedding.get_features",
                                      seed=upstream_seed, quantities=quantities)
                     if ok else (False, None, {}))
@@ -662,9 +656,9 @@ def check_identity_model(IdentityModel: Any, *, seed: int, B: int, C: int = 1, H
     case = case_label(seed=seed, B=B, C=C, H=H, W=W)
     img = torch.as_tensor(rng.random((B, C, H, W)))  # float64
     ok, model = call_student(report, case, IdentityModel, name="IdentityModel")
-    if ok:
-        ok, features = call_student(report, case, model.get_features, img,
-                                    name="IdentityModel.get_features")
+    get_features = _method(report, case, model, "get_features", ["features"]) if ok else None
+    ok, features = (call_student(report, case, get_features, img, name="IdentityModel.get_features")
+                    if get_features is not None else (False, None))
     if ok:
         report.add(compare("features", features, img.reshape(B, -1), case=case))
     return _show(report)
