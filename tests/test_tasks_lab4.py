@@ -94,7 +94,7 @@ class IdentityModel(nn.Module):
 def batch_hard_triplet_loss(embeddings, labels, margin=1.0):
     d = torch.cdist(embeddings, embeddings)
     same = labels[:, None] == labels[None, :]
-    pos = same & ~torch.eye(len(labels), dtype=torch.bool)
+    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     valid = pos.any(1) & (~same).any(1)
     p = torch.where(pos, d, -torch.inf).argmax(1)
     n = torch.where(~same, d, torch.inf).argmin(1)
@@ -429,3 +429,14 @@ def test_messages_explain_the_mistake():
     assert "calls torch.nn.functional.triplet_margin_loss: write your own code" in text
     text = str(grade("simple_metric_embedding", ConvBNReLU)[0])
     assert "normalises 8 channels, expected 1: normalisation comes before the convolution" in text
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("task", ["triplet_loss", "contrastive_loss", "simple_metric_embedding",
+                                  "batch_hard_triplet_loss"])
+def test_grading_on_cuda_gives_full_points(task, monkeypatch):
+    """DLCOURSE_DEVICE=cuda runs the student's torch code and the oracles on the GPU."""
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
+    report, points = grade(task, CASES[task][2])
+    assert points == TASKS[task], str(report)

@@ -174,12 +174,11 @@ def _compare_gradients(report: Report, case: str, yours: tuple[Any, dict[str, np
                        expected: tuple[Any, dict[str, np.ndarray]], names: dict[str, str], *,
                        hint: str = "", **tolerance: float) -> None:
     """'loss' and one 'grad_<input>' quantity per input (names: input -> quantity); ``hint`` is
-    added to the message of a failing comparison."""
+    added to the message of a failing gradient."""
     (y, grads), (y_ref, grads_ref) = yours, expected
-    comparisons = [compare("loss", y, y_ref, case=case, **tolerance)]
-    comparisons += [compare(quantity, grads[key], grads_ref[key], case=case, **tolerance)
-                    for key, quantity in names.items()]
-    for c in comparisons:
+    report.add(compare("loss", y, y_ref, case=case, **tolerance))
+    for key, quantity in names.items():
+        c = compare(quantity, grads[key], grads_ref[key], case=case, **tolerance)
         report.add(c if c.ok or not hint else replace(c, message=c.message + hint))
 
 
