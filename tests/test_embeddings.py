@@ -166,3 +166,15 @@ def test_plot_pca_draws_one_coloured_group_per_class():
     assert [len(c.get_offsets()) for c in ax.collections] == [10, 10, 10]
     assert ax.get_title() == "t"
     plt.close(fig)
+
+
+def test_train_epoch_steps_the_cosine_schedule_once_per_batch():
+    x = torch.randn(32, 2)
+    data = DataLoader(TensorDataset(x, x.sum(dim=1)), batch_size=8)  # 4 batches
+    model = Linear()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = embeddings.cosine_schedule(optimizer, steps=2 * len(data))
+    embeddings.train_epoch(model, data, optimizer, squared_error, scheduler=scheduler)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)  # half way: cos(pi/2)
+    embeddings.train_epoch(model, data, optimizer, squared_error, scheduler=scheduler)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
