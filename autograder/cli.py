@@ -31,12 +31,12 @@ from .submissions import collect
 def cmd_assign(course: Course, args: argparse.Namespace) -> int:
     if args.check:
         with tempfile.TemporaryDirectory() as scratch:  # leave the real gradebook alone
-            stale = generate.stale(generate.generated_files(Course(Path(scratch)), args.labs))
+            stale = generate.stale(generate.generated_files(Course(Path(scratch)), args.labs), args.labs)
         for path in stale:
             print(f"stale: {path.relative_to(generate.REPO)}")
         print("generated files are stale: run `python -m autograder assign`" if stale else "generated files are up to date")
         return 1 if stale else 0
-    changed = generate.write(generate.generated_files(course, args.labs))
+    changed = generate.write(generate.generated_files(course, args.labs), args.labs)
     for path in changed:
         print(f"wrote {path.relative_to(generate.REPO)}")
     print(f"assigned {', '.join(args.labs)}: {len(changed)} file(s) changed")
@@ -120,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
                         help="seconds a whole notebook may run while grading (default: %(default)s)")
     common.add_argument("--memory-gb", type=float, default=MEMORY_LIMIT / 2**30,
                         help="memory of a student's kernel while grading, GiB; 0: no limit (default: %(default)s)")
+    common.add_argument("--db", metavar="URL", help="gradebook database (default: SQLite in the "
+                        "course folder; e.g. postgresql://user@host/grades)")
     common.add_argument("--jobs", "-j", type=int, default=grading.default_workers(),
                         help="submissions graded at once on this machine (default: the cores, %(default)s)")
     p = argparse.ArgumentParser(prog="python -m autograder",
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         memory = int(args.memory_gb * 2**30) or None
         course = None if args.command == "validate" else Course(
             args.course_dir, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-            memory_limit=memory)
+            memory_limit=memory, db_url=args.db)
         return COMMANDS[args.command](course, args)
     except (GradingError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

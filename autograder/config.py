@@ -40,12 +40,13 @@ CELL_TIMEOUT = 60
 
 
 def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
-                    notebook_timeout: int = NOTEBOOK_TIMEOUT) -> Config:
-    """nbgrader configuration for a course folder (gradebook and working folders inside it)."""
+                    notebook_timeout: int = NOTEBOOK_TIMEOUT, db_url: str | None = None) -> Config:
+    """nbgrader configuration for a course folder (working folders inside it; the gradebook too,
+    as SQLite, unless ``db_url`` names another database, e.g. ``postgresql://host/grades``)."""
     c = Config()
     c.CourseDirectory.root = str(course_dir)
     c.CourseDirectory.course_id = COURSE_ID
-    c.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    c.CourseDirectory.db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
     # No JupyterHub exchange is used; keep nbgrader from probing a system-wide one.
     c.Exchange.root = str(course_dir / "exchange")
 

@@ -95,7 +95,7 @@ class Course:
 
     def __init__(self, root: Path = DEFAULT_COURSE_DIR, *, solutions: Path = SOLUTIONS,
                  cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
-                 memory_limit: int | None = MEMORY_LIMIT):
+                 memory_limit: int | None = MEMORY_LIMIT, db_url: str | None = None):
         _use_this_environment()
         self.root = Path(root).resolve()
         self.solutions = Path(solutions)
@@ -105,7 +105,7 @@ class Course:
         """What a copy of this course needs to grade the same way (``autograder.grading``)."""
         self.root.mkdir(parents=True, exist_ok=True)
         config = nbgrader_config(self.root, cell_timeout=cell_timeout,
-                                 notebook_timeout=notebook_timeout)
+                                 notebook_timeout=notebook_timeout, db_url=db_url)
         self.coursedir = CourseDirectory(config=config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
 

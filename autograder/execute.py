@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import ast
 import signal
 import time
 from typing import Any
@@ -64,7 +65,7 @@ class GradingExecute(Execute):
             if utils.is_grade(cell) and not utils.is_solution(cell):
                 self._warm_up(index)
                 link = Link(lambda code: self._run_in_kernel(code, index))
-                cell.outputs = run_test_cell(cell.source, link)
+                cell.outputs = run_test_cell(cell.source, link, self._defined_names())
                 if link.dead:
                     raise DeadKernelError(link.dead)
             else:
@@ -73,6 +74,20 @@ class GradingExecute(Execute):
             self._stopped = f"the kernel died in cell {index + 1} ({self._exit_reason()})"
             cell.outputs.append(_error(STOPPED[0], self._stopped))
         return cell, resources
+
+    def _defined_names(self) -> set[str]:
+        """Names the notebook's solution cells define with ``def``/``class`` (a task may be
+        called ``eval``: the test cell must see the student's, not the builtin)."""
+        names = set()
+        for cell in self.nb.cells:
+            if cell.cell_type == "code" and utils.is_solution(cell):
+                try:
+                    tree = ast.parse(cell.source)
+                except SyntaxError:
+                    continue
+                names |= {node.name for node in tree.body
+                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        return names
 
     def _warm_up(self, index: int) -> None:
         """Load the grader's side in the kernel once, before the first test cell, under its own

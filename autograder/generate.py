@@ -43,9 +43,9 @@ def generated_files(course: Course, labs: list[str]) -> dict[Path, bytes]:
     return files
 
 
-def write(files: dict[Path, bytes]) -> list[Path]:
-    """Write the generated files, remove stale ones; returns the paths that changed."""
-    changed = stale(files)
+def write(files: dict[Path, bytes], labs: list[str]) -> list[Path]:
+    """Write the generated files of ``labs``, remove their stale ones; returns the paths that changed."""
+    changed = stale(files, labs)
     for path in changed:
         if path in files:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,10 +55,12 @@ def write(files: dict[Path, bytes]) -> list[Path]:
     return changed
 
 
-def stale(files: dict[Path, bytes]) -> list[Path]:
-    """Generated paths whose content differs from ``files``, or that should not exist."""
+def stale(files: dict[Path, bytes], labs: list[str]) -> list[Path]:
+    """Generated paths of ``labs`` whose content differs from ``files``, or that should not exist
+    (other labs' files are left alone: ``--lab`` regenerates only what it names)."""
     on_disk = {p for d in GENERATED_DIRS if d.exists() for p in d.rglob("*") if p.is_file()}
-    on_disk = {p for p in on_disk if "__pycache__" not in p.parts and p.name != "README.md"}
+    on_disk = {p for p in on_disk if "__pycache__" not in p.parts and p.name != "README.md"
+               and set(labs) & set(p.parts)}
     differs = [p for p, data in files.items() if not p.exists() or p.read_bytes() != data]
     return sorted(set(differs) | (on_disk - set(files)))
 

@@ -148,13 +148,13 @@ def _dumps(value: Any) -> bytes:
 class StudentNames(dict):
     """Locals of a test cell: names it assigns, else the student's (looked up in the kernel)."""
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, defined: set[str] = frozenset()) -> None:
         super().__init__()
-        self._link = link
+        self._link, self._defined = link, defined
 
     def __missing__(self, name: str) -> Any:
-        if hasattr(builtins, name):
-            raise KeyError(name)  # exec falls back to the builtins
+        if hasattr(builtins, name) and name not in self._defined:
+            raise KeyError(name)  # exec falls back to the real builtins, whatever the kernel did
         try:
             value = self._link.request("lookup", name)
         except RemoteError as exc:
@@ -165,15 +165,19 @@ class StudentNames(dict):
         return value
 
 
-def run_test_cell(source: str, link: Link) -> list[NotebookNode]:
+def run_test_cell(source: str, link: Link, defined: set[str] = frozenset()) -> list[NotebookNode]:
     """Execute a test cell here against the student's kernel; its outputs, as the kernel's would be.
+
+    Builtin names are this process's builtins, except those in ``defined`` (tasks the notebook's
+    solution cells define under a builtin's name, like ``eval``), which are the student's.
 
     The last expression's value becomes the cell's ``execute_result`` (nbgrader's partial credit);
     printed text is a stdout stream; an exception is an ``error`` output (0 points).
     """
     tree = ast.parse(source, CELL_NAME)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    scope, names, printed = {"__name__": "__grader__", "__builtins__": builtins}, StudentNames(link), io.StringIO()
+    scope = {"__name__": "__grader__", "__builtins__": builtins}
+    names, printed = StudentNames(link, defined), io.StringIO()
     outputs, value = [], None
     try:
         with redirect_stdout(printed), redirect_stderr(printed):

@@ -6,6 +6,7 @@ Environment variables:
 - ``NBGRADER_EXECUTION``: set by nbgrader to ``autograde`` or ``validate`` while it runs a notebook.
 - ``DLCOURSE_FAST``: ``1`` shrinks training budgets as when grading (CI, quick runs).
 - ``DLCOURSE_DEVICE``: torch device to use (``cpu``, ``cuda``, ``cuda:1``, ...).
+- ``DLCOURSE_OFFLINE``: ``1`` forbids downloads: loaders use what is on disk, else bundled data.
 """
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def is_grading() -> bool:
     ``validate``) or when ``DLCOURSE_FAST=1``."""
     return (os.environ.get("NBGRADER_EXECUTION") in _GRADING_MODES
             or os.environ.get("DLCOURSE_FAST") == "1")
+
+
+def downloads_allowed() -> bool:
+    """False when ``DLCOURSE_OFFLINE=1``: data loaders then never touch the network (tests, graders
+    without internet) and use the data on disk, else the small subsets bundled in ``data/``."""
+    return os.environ.get("DLCOURSE_OFFLINE") != "1"
 
 
 def budget(full: int, grading: int) -> int:

@@ -1,4 +1,5 @@
-"""Plots of 2D classification problems (matplotlib): data points and a classifier's surface.
+"""Plots (matplotlib): 2D classification problems (data points and a classifier's surface) and,
+for the convolutional labs, grids of images and of first-layer filters.
 
 Typical use, after the FER lab code::
 
@@ -80,3 +81,41 @@ def graph_surface(function: Callable[[np.ndarray], np.ndarray], rect, offset: fl
     if offset is not None and values.min() < offset < values.max():  # else there is no curve
         ax.contour(xx, yy, values, colors="black", levels=[offset])
     return ax
+
+
+def image_grid(images: np.ndarray, titles: Sequence[str] = (), ncols: int = 8,
+               scale: float = 1.6) -> plt.Figure:
+    """A figure of images, ``ncols`` per row, each with its title (if given).
+
+    Args:
+        images: (N, H, W) grey or (N, H, W, 3) RGB, uint8 or floats (each image is scaled to
+            [0, 1] on its own, so filters and standardised inputs show their pattern).
+        titles: up to N titles, small font.
+    """
+    images = np.asarray(images)
+    nrows = max(1, -(-len(images) // ncols))
+    title_lines = max((title.count("\n") + 1 for title in titles), default=0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, nrows * (scale + 0.15 * title_lines)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        image = images[i].astype(np.float64)
+        image = (image - image.min()) / max(np.ptp(image), 1e-12)
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
+        if i < len(titles):
+            ax.set_title(titles[i], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def filter_grid(weights: np.ndarray, title: str = "", ncols: int = 8) -> plt.Figure:
+    """First-layer filters (F, C, k, k) as images: grey for C = 1, RGB for C = 3."""
+    weights = np.asarray(weights)
+    images = weights[:, 0] if weights.shape[1] == 1 else weights.transpose(0, 2, 3, 1)
+    fig = image_grid(images, ncols=ncols, scale=0.9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+    return fig

@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("DLCOURSE_DATA", "NBGRADER_EXECUTION", "DLCOURSE_FAST", "DLCOURSE_DEVICE"):
+    for name in ("DLCOURSE_DATA", "NBGRADER_EXECUTION", "DLCOURSE_FAST", "DLCOURSE_DEVICE",
+                 "DLCOURSE_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -38,6 +39,13 @@ def test_grading_and_budget(monkeypatch, env, expected):
         monkeypatch.setenv(name, value)
     assert config.is_grading() is expected
     assert config.budget(full=1000, grading=20) == (20 if expected else 1000)
+
+
+@pytest.mark.parametrize("value, allowed", [(None, True), ("1", False), ("0", True)])
+def test_downloads_allowed(monkeypatch, value, allowed):
+    if value is not None:
+        monkeypatch.setenv("DLCOURSE_OFFLINE", value)
+    assert config.downloads_allowed() is allowed
 
 
 def test_device(monkeypatch):

@@ -102,5 +102,5 @@ def test_duplicate_grade_ids_in_solutions_are_refused_clearly(tmp_path):
     (tmp_path / "solutions" / "toy").mkdir(parents=True)
     nbformat.write(nb, tmp_path / "solutions" / "toy" / "toy.ipynb")
     course = Course(tmp_path / "course", solutions=tmp_path / "solutions")
-    with pytest.raises(GradingError, match=r"duplicate grade ids: 'double' in cells \[3, 4\]"):
+    with pytest.raises(GradingError, match=r"duplicate grade ids: 'double' in cells \[3, 6\]"):
         course.assign("toy")

@@ -48,11 +48,15 @@ def test_mismatches_name_a_wrong_score():
                                                       "flawed/toy:b scored None, expected 1"]
 
 
-def test_flawed_sample_loses_points_and_reference_does_not(graded):
-    sheet = gradesheet(graded, ["lab0"])
+@pytest.mark.parametrize("lab, lost", [
+    ("lab0", 2),  # one wrong sign, one missing 1/N
+    ("lab1", 3),  # fcann2's gradient ignores the ReLU (grad_W1, grad_b1), train_mb never shuffles
+])
+def test_flawed_sample_loses_points_and_reference_does_not(graded, lab, lost):
+    sheet = gradesheet(graded, [lab])
     assert sheet.total("reference") == sheet.max
     assert sheet.total("untouched") == 0
-    assert sheet.total("flawed") == sheet.max - 2  # one wrong sign, one missing 1/N
+    assert sheet.total("flawed") == sheet.max - lost
 
 
 def test_export_writes_one_row_per_student(graded, tmp_path):
@@ -60,13 +64,19 @@ def test_export_writes_one_row_per_student(graded, tmp_path):
     assert main(["export", "--csv", str(out), "--course-dir", str(graded.root)]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(out))}
     assert set(rows) == {"reference", "untouched", "flawed"}
-    # totals over every lab in solutions/ (each helper's lab adds its own)
-    expected = [samples.expected_scores(lab, graded.tasks(lab)) for lab in lab_ids()]
-    flawed_total = sum(sum(e["flawed"].values()) for e in expected)
-    full = sum(sum(e["reference"].values()) for e in expected)
     assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2"
-    assert float(rows["flawed"]["total"]) == flawed_total
-    assert float(rows["reference"]["max"]) == full
+    expected = [samples.expected_scores(lab, graded.tasks(lab)) for lab in lab_ids()]
+    for student in ("flawed", "reference"):  # every lab's columns count in the totals
+        assert float(rows[student]["total"]) == sum(sum(e[student].values()) for e in expected)
+    assert float(rows["reference"]["max"]) == sum(sum(e["reference"].values()) for e in expected)
+
+
+def test_lab1_feedback_names_the_wrong_fcann2_gradient(graded):
+    graded.feedback("lab1", "flawed")
+    text = unescape(re.sub(r"<[^>]+>", "", graded.feedback_file("flawed", "lab1").read_text()))
+    assert "✗ grad_W1 [seed=1, N=6, D=2, H=5, C=3]: max abs error" in text
+    assert "the first epoch visits the samples in their stored order" in text
+    assert "check_fcann2_loss_grad(fcann2_loss_grad, seed=1011" not in text  # hidden source
 
 
 def test_feedback_explains_failures_without_hidden_source(graded):
@@ -75,3 +85,11 @@ def test_feedback_explains_failures_without_hidden_source(graded):
     assert "grad_w" in text and "max abs error" in text  # says what differs
     assert "BEGIN HIDDEN TESTS" not in text
     assert "binlogreg_loss_grad, seed=1031" not in text  # a hidden case's source line
+
+
+def test_lab2_flawed_sample_is_told_both_mistakes(graded):
+    """A transposed FC weight gradient and a softmax that overflows on large logits."""
+    graded.feedback("lab2", "flawed")
+    text = unescape(re.sub(r"<[^>]+>", "", graded.feedback_file("flawed", "lab2").read_text()))
+    assert "grad_weights [seed=1, N=3, D=4, M=2]: yours has shape (4, 2), expected (2, 4)" in text
+    assert "large_logits [seed=1, N=4, C=3, logits times 1000: loss]: yours has nan" in text

@@ -75,3 +75,18 @@ def test_graph_data_marks_wrong_points_with_squares(ax, C, tmp_path):
     if C == 2:
         assert np.allclose(colours[:, 0], colours[:, 1])  # grey levels
     ax.figure.savefig(tmp_path / "data.png")
+
+
+def test_image_grid_and_filter_grid_draw_one_image_per_item():
+    from dlcourse.plot import filter_grid, image_grid
+
+    fig = image_grid(np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8),
+                     ["a", "b"], ncols=4)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 8 and len(shown) == 5 and [ax.get_title() for ax in shown[:3]] == ["a", "b", ""]
+    plt.close(fig)
+    fig = filter_grid(np.random.default_rng(1).standard_normal((6, 1, 5, 5)), "conv1")
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(images) == 6 and images[0].shape == (5, 5) and float(np.min(images[0])) == 0.0
+    assert fig._suptitle.get_text() == "conv1"
+    plt.close(fig)

@@ -17,9 +17,9 @@ def test_untouched_notebook_reports_the_missing_task(toy_course, tmp_path):
     nb = run_notebook(path, cell_timeout=10)
     results = task_results(nb)
     text = report(path, nb, results)
-    assert [(r.task, r.score, r.points) for r in results] == [("double", 0.0, 2.0)]
+    assert [(r.task, r.score, r.points) for r in results] == [("double", 0.0, 2.0), ("square", 0.0, 2.0)]
     assert "✗ double" in text and "NotImplementedError: toy, task double" in text
-    assert "Still to do: double" in text
+    assert "Still to do: double, square" in text
 
 
 def test_solved_notebook_passes_and_exit_code_says_so(toy_course, tmp_path, capsys):

@@ -4,15 +4,18 @@ Where the images come from, in order:
 
 1. ``<root>/MNIST/raw/`` already holds the four IDX files (``.gz`` or unpacked, torchvision's layout);
    read in place, so a read-only folder of real data works.
-2. Else torchvision downloads them into ``<root>`` (its mirror list, checksums checked).
-3. Else (offline, nothing on disk) the small real subset bundled in ``data/mnist_subset.npz``,
-   with a warning that says so.
+2. Else torchvision downloads them into ``<root>`` (its mirror list, checksums checked), unless
+   downloads are off (``download=False``, or ``DLCOURSE_OFFLINE=1``).
+3. Else (offline, nothing on disk) the small real subset bundled in ``data/mnist_subset.npz``
+   (200 training and 50 test images of each digit, built by ``scripts/bundle_mnist.py``), with a
+   one-line :class:`BundledDataWarning` that says so and why.
 
 ``root`` defaults to :func:`dlcourse.config.data_root` (``$DLCOURSE_DATA``, else ``data/``).
 """
 from __future__ import annotations
 
 import gzip
+import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,8 @@ BUNDLED = Path(__file__).resolve().parents[2] / "data" / "mnist_subset.npz"
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 N_VALID = 5000
+DOWNLOAD_TIMEOUT = 30.0
+"""Seconds a download may wait on the network (urllib's default is to wait forever)."""
 
 
 class BundledDataWarning(UserWarning):
@@ -38,10 +43,15 @@ class Split:
     x: np.ndarray
     y: np.ndarray
 
+    def flat(self, dtype: type = np.float32) -> np.ndarray:
+        """The images as (N, 784) vectors of ``dtype`` scaled to [0, 1], as FC models take them."""
+        return self.x.reshape(len(self.x), -1).astype(dtype) / 255
+
 
 @dataclass(frozen=True)
 class MNIST:
-    """Train / validation / test splits and where they came from (``"disk"``, ``"download"``, ``"bundled"``)."""
+    """Train / validation / test splits and where they came from: ``"disk"``, ``"download"`` or
+    ``"bundled"``."""
 
     train: Split
     valid: Split
@@ -49,27 +59,33 @@ class MNIST:
     source: str
 
 
-def load_mnist(root: str | Path | None = None, *, download: bool = True, seed: int = 100) -> MNIST:
+def load_mnist(root: str | Path | None = None, *, download: bool | None = None,
+               seed: int = 100) -> MNIST:
     """MNIST split 55k train / 5k validation (drawn with ``seed``) / 10k test.
+
+    The bundled subset keeps the proportions: 1834 train / 166 validation / 500 test.
 
     Args:
         root: data root (default :func:`dlcourse.config.data_root`).
-        download: try torchvision's download when the files are not on disk.
+        download: try torchvision's download when the files are not on disk (default: unless
+            ``DLCOURSE_OFFLINE=1``, see :func:`dlcourse.config.downloads_allowed`).
         seed: seed of the train/validation split.
     """
     root = Path(root) if root is not None else config.data_root()
+    download = config.downloads_allowed() if download is None else download
     source = "disk"
-    if not _on_disk(root) and download and _download(root):
-        source = "download"
-    if _on_disk(root):
-        train, test = (_read_split(root, split) for split in ("train", "test"))
-    else:
-        source = "bundled"
-        warnings.warn(f"MNIST not found under {root / 'MNIST' / 'raw'} and could not be downloaded: "
-                      f"using the small subset bundled in {BUNDLED.name} (results will not match the "
-                      "lab's figures). Set DLCOURSE_DATA to a folder with MNIST, or go online.",
+    if not _on_disk(root):
+        problem = (_download(root) if download
+                   else "downloads are off (download=False or DLCOURSE_OFFLINE=1)")
+        source = "download" if problem is None else "bundled"
+    if source == "bundled":
+        warnings.warn(f"MNIST is not in {root / 'MNIST' / 'raw'} and {problem}: using the small real "
+                      f"subset bundled in data/{BUNDLED.name} (results will not match the lab's "
+                      "figures); set DLCOURSE_DATA to a folder with MNIST/raw, or go online",
                       BundledDataWarning, stacklevel=2)
         train, test = _read_bundled()
+    else:
+        train, test = (_read_split(root, split) for split in ("train", "test"))
     order = np.random.default_rng(seed).permutation(len(train.y))
     n_valid = min(N_VALID, len(order) // 12)  # the bundled subset keeps the same proportions
     valid_idx, train_idx = order[:n_valid], order[n_valid:]
@@ -77,7 +93,8 @@ def load_mnist(root: str | Path | None = None, *, download: bool = True, seed: i
                  valid=Split(train.x[valid_idx], train.y[valid_idx]), test=test, source=source)
 
 
-def _path(root: Path, name: str) -> Path | None:
+def raw_path(root: Path, name: str) -> Path | None:
+    """``<root>/MNIST/raw/<name>``, unpacked or ``.gz``, or None when neither exists."""
     raw = root / "MNIST" / "raw"
     for candidate in (raw / name, raw / f"{name}.gz"):
         if candidate.is_file():
@@ -86,20 +103,24 @@ def _path(root: Path, name: str) -> Path | None:
 
 
 def _on_disk(root: Path) -> bool:
-    return all(_path(root, name) for names in FILES.values() for name in names)
+    return all(raw_path(root, name) for names in FILES.values() for name in names)
 
 
-def _download(root: Path) -> bool:
-    """torchvision's download into ``root``; False when offline or ``root`` is not writable."""
+def _download(root: Path) -> str | None:
+    """torchvision's download into ``root``: None on success, else why it failed (one line)."""
     from torchvision.datasets import MNIST as TorchvisionMNIST
 
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
         for train in (True, False):
             TorchvisionMNIST(str(root), train=train, download=True)
-    except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision raises RuntimeError
-        warnings.warn(f"MNIST download into {root} failed: {error}", stacklevel=3)
-        return False
-    return True
+    except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision: RuntimeError
+        text = " ".join(str(error).split())  # torchvision lists every mirror's error on its own line
+        return f"the download failed ({type(error).__name__}: {text[:300]})"
+    finally:
+        socket.setdefaulttimeout(previous)
+    return None
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -107,19 +128,27 @@ def read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         data = f.read()
-    if data[:2] != b"\x00\x00" or data[2] != 0x08:
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    offset = 4 + 4 * ndim
+    if len(data) != offset + int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated or corrupt: its header promises shape {shape}; "
+                         "delete it (a download puts it back)")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
 
 
 def _read_split(root: Path, split: str) -> Split:
-    images, labels = (read_idx(_path(root, name)) for name in FILES[split])
+    images, labels = (read_idx(raw_path(root, name)) for name in FILES[split])
     return Split(images, labels.astype(np.int64))
 
 
 def _read_bundled() -> tuple[Split, Split]:
+    if not BUNDLED.is_file():
+        raise FileNotFoundError(f"MNIST is not available: nothing on disk, no download, and the "
+                                f"bundled subset {BUNDLED} is missing; restore it from git or run "
+                                "scripts/bundle_mnist.py with DLCOURSE_DATA pointing at real MNIST")
     with np.load(BUNDLED) as f:
         return (Split(f["train_x"], f["train_y"].astype(np.int64)),
                 Split(f["test_x"], f["test_y"].astype(np.int64)))

@@ -1,0 +1,122 @@
+"""Grading throughput: stock ``nbgrader autograde`` vs this autograder with 1 and N jobs.
+
+A synthetic class (``--students``, default 20) per lab: mixes of correct (the reference sample),
+partial (the flawed sample), untouched and broken (corrupt) notebooks. Each mode grades the same
+class from scratch, in one run, so the ratios compare like with like on a noisy machine. Also
+measured: a bare kernel start plus the lab's imports, the floor any notebook grader pays.
+
+    python benchmarks/grading.py [--students 20] [--jobs N] [--lab lab0 ...]
+
+Prints submissions per hour, seconds per submission, the speed-up of N jobs and the overhead per
+submission relative to the bare kernel; checks that every mode gives the same grades.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from autograder import grading, samples
+from autograder.course import SOLUTIONS, Course, lab_ids
+from autograder.submissions import collect
+
+KINDS = ("reference", "flawed", "untouched", "broken")
+
+
+def make_class(folder: Path, labs: list[str], students: int) -> None:
+    """<folder>/<student>/<lab>/<lab>.ipynb, cycling through the kinds of submission."""
+    for i in range(students):
+        kind = KINDS[i % len(KINDS)]
+        for lab in labs:
+            target = folder / f"s{i:03d}-{kind}" / lab / f"{lab}.ipynb"
+            target.parent.mkdir(parents=True)
+            if kind == "broken":
+                target.write_text('{"cells": [')
+            else:
+                shutil.copy(samples.SAMPLES_DIR / kind / lab / f"{lab}.ipynb", target)
+
+
+def ours(klass: Path, root: Path, labs: list[str], jobs: int) -> tuple[float, dict]:
+    course = Course(root)
+    for lab in labs:
+        course.assign(lab)
+    start = time.perf_counter()
+    found = collect(klass, labs, root / "incoming")
+    grading.run(course, grading.make_jobs(course, found), workers=jobs)
+    return time.perf_counter() - start, {lab: course.scores(lab) for lab in labs}
+
+
+def stock(klass: Path, root: Path, labs: list[str]) -> tuple[float, dict]:
+    """nbgrader's own CLI and pipeline (its Execute, in the student's kernel), serially."""
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'stock'\n"
+        f"c.CourseDirectory.root = {str(root)!r}\nc.Exchange.root = {str(root / 'exchange')!r}\n"
+        "c.Execute.timeout = 120\n")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def nbgrader(*args: str, check: bool = True) -> None:
+        subprocess.run([sys.executable, "-m", "nbgrader", *args, "--force"], cwd=root, env=env,
+                       check=check, capture_output=True)
+
+    for lab in labs:
+        shutil.copytree(SOLUTIONS / lab, root / "source" / lab)
+        nbgrader("generate_assignment", lab, "--create")
+    for student in sorted(klass.iterdir()):
+        shutil.copytree(student, root / "submitted" / student.name)
+    start = time.perf_counter()
+    for lab in labs:
+        nbgrader("autograde", lab, check=False)  # exits 1 on the broken notebooks, grades the rest
+    return time.perf_counter() - start, {}
+
+
+def bare_kernel(labs: list[str]) -> float:
+    """Seconds to start a kernel and import what the labs' notebooks import (median of 3)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import numpy, matplotlib.pyplot, torch, dlcourse.check")])
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        NotebookClient(nb, kernel_name="python3").execute()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--lab", dest="labs", action="append", choices=lab_ids())
+    parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader (slow)")
+    args = parser.parse_args()
+    labs = args.labs or lab_ids()
+    work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
+    make_class(work / "class", labs, args.students)
+    n = args.students * len(labs)
+    floor = bare_kernel(labs)
+    rows = []
+    if not args.no_stock:
+        rows.append(("stock nbgrader autograde, serial", *stock(work / "class", work / "stock", labs)))
+    rows.append(("dlcourse autograder, 1 job", *ours(work / "class", work / "one", labs, 1)))
+    rows.append((f"dlcourse autograder, {args.jobs} jobs", *ours(work / "class", work / "many", labs, args.jobs)))
+    print(f"\n{args.students} students x {len(labs)} lab(s) ({', '.join(labs)}) = {n} submissions; "
+          f"{os.cpu_count()} cores; bare kernel start + imports: {floor:.1f} s\n")
+    print(f"{'mode':40s} {'seconds':>8s} {'s/submission':>13s} {'per hour':>9s} {'x bare kernel':>14s}")
+    for name, seconds, _ in rows:
+        print(f"{name:40s} {seconds:8.1f} {seconds / n:13.2f} {3600 * n / seconds:9.0f} {seconds / n / floor:14.2f}")
+    one, many = rows[-2][1], rows[-1][1]
+    print(f"\nspeed-up of {args.jobs} jobs over 1: {one / many:.2f}x")
+    print("1 job and N jobs give the same grades:", rows[-2][2] == rows[-1][2])
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

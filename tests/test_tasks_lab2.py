@@ -1,0 +1,442 @@
+"""dlcourse.tasks.lab2: every check gives full points to a correct submission and takes exactly
+the broken quantities' points from realistic wrong ones."""
+import numpy as np
+import pytest
+import torch
+
+from dlcourse import layers
+from dlcourse.check import numerical_gradient
+from dlcourse.layers import im2col, variance_scaling_initializer, zero_init
+from dlcourse.tasks import lab2
+from dlcourse.tasks.lab2 import TASKS
+
+pytestmark = pytest.mark.lab2
+
+
+# ----------------------------------------------------------------------------- a correct submission
+
+class FC:
+    def __init__(self, input_layer, num_outputs, name,
+                 weights_initializer_fn=variance_scaling_initializer, bias_initializer_fn=zero_init):
+        self.N, num_inputs = input_layer.shape[0], int(np.prod(input_layer.shape[1:]))
+        self.shape = (self.N, num_outputs)
+        self.weights = weights_initializer_fn([num_outputs, num_inputs], fan_in=num_inputs)
+        self.bias = bias_initializer_fn([num_outputs])
+        self.name, self.has_params = name, True
+
+    def forward(self, inputs):
+        self.inputs = inputs
+        return inputs @ self.weights.T + self.bias
+
+    def backward_inputs(self, grads):
+        return grads @ self.weights
+
+    def backward_params(self, grads):
+        return [[self.weights, grads.T @ self.inputs], [self.bias, grads.sum(0)], self.name]
+
+
+class ReLU:
+    has_params = False
+
+    def __init__(self, input_layer, name):
+        self.shape, self.name = input_layer.shape, name
+
+    def forward(self, inputs):
+        self.inputs = inputs
+        return np.maximum(0, inputs)
+
+    def backward_inputs(self, grads):
+        return grads * (self.inputs > 0)
+
+
+class SoftmaxCrossEntropyWithLogits:
+    has_params = False
+
+    def forward(self, x, y):
+        z = x - x.max(axis=1, keepdims=True)
+        return -np.mean(np.sum(y * (z - np.log(np.exp(z).sum(axis=1, keepdims=True))), axis=1))
+
+    def backward_inputs(self, x, y):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True) - y) / len(x)
+
+
+class L2Regularizer:
+    def __init__(self, weights, weight_decay, name):
+        self.weights, self.weight_decay, self.name = weights, weight_decay, name
+
+    def forward(self):
+        return 0.5 * self.weight_decay * np.sum(self.weights ** 2)
+
+    def backward_params(self):
+        return [[self.weights, self.weight_decay * self.weights], self.name]
+
+
+class RegularizedLoss:
+    has_params = True
+
+    def __init__(self, data_loss, regularizer_losses):
+        self.data_loss, self.regularizer_losses = data_loss, regularizer_losses
+
+    def forward(self, x, y):
+        return self.data_loss.forward(x, y) + sum(r.forward() for r in self.regularizer_losses)
+
+    def backward_inputs(self, x, y):
+        return self.data_loss.backward_inputs(x, y)
+
+    def backward_params(self):
+        return [r.backward_params() for r in self.regularizer_losses]
+
+
+def eval_numerical_gradient(f, x, df, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h
+        minus = f(x)
+        x[i] = old
+        grad[i] = np.sum((plus - minus) * df) / (2 * h)
+    return grad
+
+
+def conv_backward(x, weights, grad_out):
+    F, C, k, _ = weights.shape
+    N, _, H, W = x.shape
+    pad = (k - 1) // 2
+    flipped = weights[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, k, k)
+    padded = np.pad(grad_out, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    grad_x = np.zeros_like(x)
+    for i in range(k):
+        for j in range(k):
+            grad_x += np.einsum("nfhw,cf->nchw", padded[:, :, i:i + H, j:j + W], flipped[:, :, i, j])
+    grad_y = grad_out.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N H W)
+    grad_w = (grad_y @ im2col(x, k).T).reshape(weights.shape)
+    return grad_x, grad_w, grad_out.sum(axis=(0, 2, 3))
+
+
+def multiclass_hinge_loss(logits, target, delta=1.0):
+    correct = logits[torch.arange(len(logits)), target][:, None]
+    margins = torch.clamp(logits - correct + delta, min=0)
+    mask = torch.nn.functional.one_hot(target, logits.shape[1]).bool()
+    return margins.masked_fill(mask, 0).sum(dim=1).mean()
+
+
+# task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
+CASES = {
+    "FC": (lab2.check_FC, [dict(seed=1, N=3, D=4, M=2), dict(seed=1201, N=7, D=5, M=5)], FC),
+    "ReLU": (lab2.check_ReLU, [dict(seed=1, shape=(3, 4)), dict(seed=1211, shape=(2, 3, 4, 4))],
+             ReLU),
+    "SoftmaxCrossEntropyWithLogits": (lab2.check_SoftmaxCrossEntropyWithLogits, [
+        dict(seed=1, N=4, C=3), dict(seed=1221, N=9, C=10, scale=3.0)],
+        SoftmaxCrossEntropyWithLogits),
+    "L2Regularizer": (lab2.check_L2Regularizer, [dict(seed=1, shape=(3, 2), weight_decay=0.1),
+                                                 dict(seed=1231, shape=(2, 1, 3, 3), weight_decay=1e-3)],
+                      L2Regularizer),
+    "RegularizedLoss": (lab2.check_RegularizedLoss, [
+        dict(seed=1, N=4, C=3, shapes=[(3, 2)], weight_decays=[0.1]),
+        dict(seed=1241, N=6, C=5, shapes=[(2, 1, 3, 3), (5, 4)], weight_decays=[1e-2, 0.5])],
+        RegularizedLoss),
+    "eval_numerical_gradient": (lab2.check_eval_numerical_gradient, [
+        dict(seed=1, shape=(3,), outputs=2), dict(seed=1251, shape=(2, 1, 3, 2), outputs=4)],
+        eval_numerical_gradient),
+    "conv_backward": (lab2.check_conv_backward, [
+        dict(seed=1, N=2, C=1, H=5, W=5, filters=2, k=3),
+        dict(seed=1261, N=2, C=3, H=6, W=7, filters=4, k=5)], conv_backward),
+    "multiclass_hinge_loss": (lab2.check_multiclass_hinge_loss, [
+        dict(seed=1, N=5, C=3), dict(seed=1271, N=20, C=7, delta=0.5)], multiclass_hinge_loss),
+}
+
+
+def grade(task, submission):
+    """The graded cell of ``task`` run on ``submission``: (report, points)."""
+    check, cases, _ = CASES[task]
+    report = check(submission, **cases[0])
+    for case in cases[1:]:
+        report += check(submission, **case)
+    return report, report.points(TASKS[task])
+
+
+def failing(report):
+    return {q for q in report.quantities if not report.passed(q)}
+
+
+def test_tasks_table_matches_the_contract():
+    assert sum(TASKS.values()) == 21
+    assert set(TASKS) == set(lab2.QUANTITIES) == set(CASES)
+
+
+@pytest.mark.parametrize("task", list(CASES))
+def test_correct_submission_gets_full_points(task, capsys):
+    report, points = grade(task, CASES[task][2])
+    assert points == TASKS[task], str(report)
+    assert report.ok and f"{task}: {len(lab2.QUANTITIES[task])} of" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- wrong submissions
+
+class FCTransposedGradW(FC):
+    def backward_params(self, grads):
+        return [[self.weights, self.inputs.T @ grads], [self.bias, grads.sum(0)], self.name]
+
+
+class FCNoBias(FC):
+    def forward(self, inputs):
+        self.inputs = inputs
+        return inputs @ self.weights.T
+
+
+class FCMeanBiasGrad(FC):
+    def backward_params(self, grads):
+        return [[self.weights, grads.T @ self.inputs], [self.bias, grads.mean(0)], self.name]
+
+
+class FCWeightsInputsByOutputs(FC):
+    def __init__(self, input_layer, num_outputs, name, weights_initializer_fn=variance_scaling_initializer,
+                 bias_initializer_fn=zero_init):
+        super().__init__(input_layer, num_outputs, name, weights_initializer_fn, bias_initializer_fn)
+        self.weights = weights_initializer_fn([self.weights.shape[1], num_outputs],
+                                              fan_in=self.weights.shape[1])
+
+
+class FCOwnInit(FC):
+    def __init__(self, input_layer, num_outputs, name, **initializers):
+        super().__init__(input_layer, num_outputs, name)  # ignores the initialisers given
+
+
+class FCAutograd(FC):
+    def backward_params(self, grads):
+        W, b = torch.tensor(self.weights, requires_grad=True), torch.tensor(self.bias, requires_grad=True)
+        (torch.tensor(self.inputs) @ W.T + b).backward(torch.tensor(grads))
+        return [[self.weights, W.grad.numpy()], [self.bias, b.grad.numpy()], self.name]
+
+
+class FCFromCourse(layers.FC):
+    pass
+
+
+class ReLUWrongMask(ReLU):
+    def backward_inputs(self, grads):
+        return grads * (self.inputs < 0)
+
+
+class LeakyReLU(ReLU):
+    def forward(self, inputs):
+        self.inputs = inputs
+        return np.where(inputs > 0, inputs, 0.01 * inputs)
+
+    def backward_inputs(self, grads):
+        return np.where(self.inputs > 0, grads, 0.01 * grads)
+
+
+class ReLUWithParams(ReLU):
+    has_params = True
+
+
+class NaiveSoftmaxCE(SoftmaxCrossEntropyWithLogits):
+    def forward(self, x, y):
+        p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+        return -np.mean(np.sum(y * np.log(p), axis=1))
+
+    def backward_inputs(self, x, y):
+        return (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True) - y) / len(x)
+
+
+class SummedCE(SoftmaxCrossEntropyWithLogits):
+    def forward(self, x, y):
+        return super().forward(x, y) * len(x)
+
+
+class GradNotAveragedCE(SoftmaxCrossEntropyWithLogits):
+    def backward_inputs(self, x, y):
+        return super().backward_inputs(x, y) * len(x)
+
+
+class L2NoHalf(L2Regularizer):
+    def forward(self):
+        return self.weight_decay * np.sum(self.weights ** 2)
+
+
+class L2GradTwice(L2Regularizer):
+    def backward_params(self):
+        return [[self.weights, 2 * self.weight_decay * self.weights], self.name]
+
+
+class DataLossOnly(RegularizedLoss):
+    def forward(self, x, y):
+        return self.data_loss.forward(x, y)
+
+
+class FlatRegularizerGrads(RegularizedLoss):
+    def backward_params(self):
+        grads = []
+        for r in self.regularizer_losses:
+            grads += r.backward_params()
+        return grads
+
+
+class RegularizedLossWithoutParams(RegularizedLoss):
+    has_params = False
+
+
+def forward_difference(f, x, df, h=1e-5):
+    grad, fx = np.zeros_like(x), f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        grad[i] = np.sum((f(x) - fx) * df) / h
+        x[i] = old
+    return grad
+
+
+def ignores_df(f, x, df, h=1e-5):
+    return eval_numerical_gradient(f, x, np.ones_like(df), h)
+
+
+def does_not_restore_x(f, x, df, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += h
+        plus = f(x)
+        x[i] -= 2 * h
+        grad[i] = np.sum((plus - f(x)) * df) / (2 * h)
+    return grad
+
+
+def course_numerical_gradient(f, x, df, h=1e-5):
+    return numerical_gradient(f, x, grad_out=df, eps=h)
+
+
+def kernel_not_flipped(x, weights, grad_out):
+    _, grad_w, grad_b = conv_backward(x, weights, grad_out)
+    unflipped = weights[:, :, ::-1, ::-1]  # conv_backward flips it back: no flip at all
+    return conv_backward(x, unflipped, grad_out)[0], grad_w, grad_b
+
+
+def grad_w_channels_swapped(x, weights, grad_out):
+    grad_x, grad_w, grad_b = conv_backward(x, weights, grad_out)
+    return grad_x, grad_w.reshape(weights.shape[1], weights.shape[0], *weights.shape[2:]), grad_b
+
+
+def grad_b_mean(x, weights, grad_out):
+    grad_x, grad_w, _ = conv_backward(x, weights, grad_out)
+    return grad_x, grad_w, grad_out.mean(axis=(0, 2, 3))
+
+
+def reference_layer_backward(x, weights, grad_out):
+    conv = layers.Convolution(x, weights.shape[0], weights.shape[-1], "c")
+    conv.weights = weights
+    conv.forward(x)
+    (_, grad_w), (_, grad_b), _ = conv.backward_params(grad_out)
+    return conv.backward_inputs(grad_out), grad_w, grad_b
+
+
+def hinge_with_own_class(logits, target, delta=1.0):
+    correct = logits[torch.arange(len(logits)), target][:, None]
+    return torch.clamp(logits - correct + delta, min=0).sum(dim=1).mean()
+
+
+def hinge_summed(logits, target, delta=1.0):
+    return multiclass_hinge_loss(logits, target, delta) * len(logits)
+
+
+def hinge_in_numpy(logits, target, delta=1.0):
+    return torch.tensor(multiclass_hinge_loss(logits, target, delta).item())
+
+
+def hinge_library(logits, target, delta=1.0):
+    return torch.nn.functional.multi_margin_loss(logits, target, margin=delta) * logits.shape[1]
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Lab 2, task x: write your code here")
+
+
+class Stub:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("Lab 2, task x: write your code here")
+
+
+ALL = {task: set(lab2.QUANTITIES[task]) for task in TASKS}
+WRONG = [  # (task, submission, the quantities it must lose)
+    ("FC", FCTransposedGradW, {"grad_weights"}),
+    ("FC", FCNoBias, {"forward"}),
+    ("FC", FCMeanBiasGrad, {"grad_bias"}),
+    ("FC", FCWeightsInputsByOutputs, ALL["FC"]),
+    ("FC", FCOwnInit, ALL["FC"]),
+    ("FC", FCAutograd, {"grad_weights", "grad_bias"}),
+    ("FC", FCFromCourse, ALL["FC"]),
+    ("FC", layers.FC, ALL["FC"]),
+    ("ReLU", ReLUWrongMask, {"backward_inputs"}),
+    ("ReLU", LeakyReLU, {"forward", "backward_inputs"}),
+    ("ReLU", ReLUWithParams, {"forward"}),
+    ("ReLU", layers.ReLU, ALL["ReLU"]),
+    ("SoftmaxCrossEntropyWithLogits", NaiveSoftmaxCE, {"large_logits"}),
+    ("SoftmaxCrossEntropyWithLogits", SummedCE, {"loss", "large_logits"}),
+    ("SoftmaxCrossEntropyWithLogits", GradNotAveragedCE, {"grad_inputs", "large_logits"}),
+    ("SoftmaxCrossEntropyWithLogits", layers.SoftmaxCrossEntropyWithLogits,
+     ALL["SoftmaxCrossEntropyWithLogits"]),
+    ("L2Regularizer", L2NoHalf, {"loss"}),
+    ("L2Regularizer", L2GradTwice, {"grad_weights"}),
+    ("RegularizedLoss", DataLossOnly, {"loss"}),
+    ("RegularizedLoss", FlatRegularizerGrads, {"grad_params"}),
+    ("RegularizedLoss", RegularizedLossWithoutParams, {"grad_params"}),
+    ("RegularizedLoss", layers.RegularizedLoss, ALL["RegularizedLoss"]),
+    ("eval_numerical_gradient", forward_difference, {"gradient"}),
+    ("eval_numerical_gradient", ignores_df, {"gradient"}),
+    ("eval_numerical_gradient", does_not_restore_x, {"gradient"}),
+    ("eval_numerical_gradient", course_numerical_gradient, {"gradient"}),
+    ("conv_backward", kernel_not_flipped, {"grad_inputs"}),
+    ("conv_backward", grad_w_channels_swapped, {"grad_weights"}),
+    ("conv_backward", grad_b_mean, {"grad_bias"}),
+    ("conv_backward", reference_layer_backward, ALL["conv_backward"]),
+    ("multiclass_hinge_loss", hinge_with_own_class, {"loss"}),
+    ("multiclass_hinge_loss", hinge_summed, {"loss", "grad_logits"}),
+    ("multiclass_hinge_loss", hinge_in_numpy, {"loss", "grad_logits"}),
+    ("multiclass_hinge_loss", hinge_library, {"loss", "grad_logits"}),
+] + [(task, Stub if task[0].isupper() else stub, ALL[task]) for task in TASKS]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
+@pytest.mark.parametrize("task, submission, lost", WRONG,
+                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
+def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
+    report, points = grade(task, submission)
+    assert failing(report) == lost, str(report)
+    n = len(lab2.QUANTITIES[task])
+    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+
+
+# ----------------------------------------------------------------------------- messages
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
+def test_messages_name_the_problem():
+    text = str(grade("FC", FCTransposedGradW)[0])
+    assert "grad_weights [seed=1, N=3, D=4, M=2]: yours has shape (4, 2), expected (2, 4)" in text
+    text = str(grade("FC", FCWeightsInputsByOutputs)[0])
+    assert "FC.weights has shape (4, 2); expected (2, 4) (weights: (num_outputs, num_inputs))" in text
+    text = str(grade("SoftmaxCrossEntropyWithLogits", NaiveSoftmaxCE)[0])
+    assert "large_logits [seed=1, N=4, C=3, logits times 1000: loss]: yours has nan" in text
+    text = str(grade("FC", layers.FC)[0])
+    assert "FC is dlcourse.layers.dense.FC from the dlcourse package; write your own" in text
+    text = str(grade("FC", FCFromCourse)[0])
+    assert "calls dlcourse.layers.dense.FC.__init__" in text
+    text = str(grade("conv_backward", reference_layer_backward)[0])
+    assert "calls dlcourse.layers.conv.Convolution" in text
+    assert "raised NotImplementedError: Lab 2, task x" in str(grade("ReLU", Stub)[0])
+
+
+def test_a_transposed_gradient_of_a_square_layer_is_caught_by_value():
+    report = lab2.check_FC(FCTransposedGradW, seed=5, N=6, D=4, M=4)
+    assert failing(report) == {"grad_weights"} and " at index (" in str(report)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_grading_on_cuda_gives_the_same_points(monkeypatch):
+    """DLCOURSE_DEVICE=cuda moves the autograd oracles to the GPU; grades must not change."""
+    monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
+    for task in CASES:
+        assert grade(task, CASES[task][2])[1] == TASKS[task]
+    assert grade("FC", FCTransposedGradW)[1] == TASKS["FC"] - 1
