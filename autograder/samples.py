@@ -92,6 +92,24 @@ FLAWS: dict[str, list[Flaw]] = {
                  "sentence comes after its padding",
              costs={"recurrent_model": 1.0}),
     ],
+    "lab4": [
+        Flaw(cell="mnist_metric_dataset_code",
+             old="        while positive == index:  # the anchor itself is no positive\n"
+                 "            positive = random.choice(candidates)",
+             new="        positive = random.choice(candidates)",
+             why="the positive may be the anchor itself",
+             costs={"mnist_metric_dataset": 1.0}),
+        Flaw(cell="triplet_loss_code",
+             old="losses = distance(anchor, positive) - distance(anchor, negative) + margin  # (B,)",
+             new="losses = distance(anchor, positive) - distance(anchor, negative)  # (B,)",
+             why="dropped the margin",
+             costs={"triplet_loss": 4.0}),
+        Flaw(cell="simple_metric_embedding_code",
+             old="return F.adaptive_avg_pool2d(x, 1).flatten(start_dim=1)  # (B, E)",
+             new="return F.adaptive_avg_pool2d(x, 1).squeeze()  # (B, E)",
+             why="squeeze() also drops the batch dimension when B = 1",
+             costs={"simple_metric_embedding": 1.0}),
+    ],
 }
 
 

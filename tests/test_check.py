@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from dlcourse import metrics
-from dlcourse.check import (Comparison, Report, autograd_reference, call_student, case_label,
-                            compare, forbid_calls, isolate, numerical_gradient, own_code,
-                            seed_all, student_autograd, upstream_gradient, verdict)
+from dlcourse.check import (Comparison, Report, autograd_reference, call_student,
+                            call_student_many, case_label, compare, forbid_calls, isolate,
+                            numerical_gradient, own_code, seed_all, student_autograd,
+                            upstream_gradient, verdict)
 
 CASE = case_label(seed=3, N=6, D=2)
 
@@ -368,3 +369,20 @@ def test_student_autograd_gives_gradients_of_the_inputs():
     np.testing.assert_allclose(value, 7.0)
     np.testing.assert_allclose(grads["x"], [1.0, -2.0, 3.0])
     np.testing.assert_allclose(grads["y"], [1.0, 4.0, 9.0])
+
+
+def test_call_student_many_returns_every_result_or_the_first_failure():
+    draws = iter([3, 1, 4])
+
+    def sample(i):
+        value = next(draws)
+        if value == 4:
+            raise ValueError("no more")
+        return i + value
+
+    report = Report("t", ["a", "b"])
+    assert call_student_many(report, "seed=1", sample, [(10,), (20,)], name="sample") == \
+        (True, [13, 21])
+    assert call_student_many(report, "seed=2", sample, [(0,), (0,)], name="sample",
+                             quantities=["b"]) == (False, [])
+    assert [c.message for c in report] == ["b [seed=2]: raised ValueError: no more"]

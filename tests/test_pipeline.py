@@ -5,6 +5,7 @@ import csv
 import re
 from html import unescape
 
+import nbformat
 import pytest
 
 from autograder import samples
@@ -27,6 +28,16 @@ def graded(tmp_path_factory):
 @pytest.mark.parametrize("lab", lab_ids())
 def test_samples_get_exactly_their_expected_scores(graded, lab):
     assert samples.mismatches(lab, graded.tasks(lab), gradesheet(graded, [lab]).rows) == []
+
+
+@pytest.mark.parametrize("lab", lab_ids())
+def test_reference_samples_run_every_cell(graded, lab):
+    """The solutions run end to end with grading budgets: no cell of the graded reference sample,
+    experiments included, raised an error."""
+    nb = nbformat.read(graded.root / "autograded" / "reference" / lab / f"{lab}.ipynb", as_version=4)
+    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(nb.cells)
+              for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
 
 
 def test_mismatches_name_a_wrong_score():
