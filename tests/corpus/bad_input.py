@@ -70,7 +70,7 @@ def cases(course: Course) -> dict[str, Case]:
         "binary": Case("\x89PNG\r\n\x1a\n\x00\x00", both, "not a readable notebook"),
         "extra_files": Case(solved, full, extra_files={"data.csv": b"1,2\n", "notes/scratch.txt": b"x"}),
         "huge_notebook": Case(edit(huge_outputs_in_file), full),
-        "huge_outputs": Case(edit(answer("for _ in range(200_000):\n    print('spam ' * 20)\n" + DOUBLE)), full),
+        "huge_outputs": Case(edit(answer("for _ in range(50):\n    print('spam ' * 40_000)\n" + DOUBLE)), full),
         "hangs": Case(edit(answer("def double(x):\n    while True:\n        pass")), {"double": 0, "square": 2}),
         "exits": Case(edit(answer("import os\n" + DOUBLE + "\nos._exit(3)")), both, "kernel died"),
         "segfault": Case(edit(answer("import ctypes\n" + DOUBLE + "\nctypes.string_at(0)")), both, "SIGSEGV"),
