@@ -6,12 +6,12 @@
 Runs the lab's experiments with the solution's own code: the classes and functions of
 solutions/lab4/lab4.ipynb (its setup cell and solution cells, executed here), trained on the lab's
 schedule (``dlcourse.embeddings``: 32-d embeddings, batches of 64 random triplets, 3 epochs of
-Adam from 1e-3 with cosine decay, margin 1) on all ten classes and on the training set without class 0. Class
-representations come from the 55k training images ('traineval', all ten classes); every model is
-tested on the 10k test images of all ten classes, against the image-space baseline
-(IdentityModel). Prints one row per model: test accuracy, mean average precision of retrieval
-(each test image ranks the other test images), the accuracy on class 0 and the seconds per
-training epoch on this machine (with ``--threads`` torch threads).
+Adam from 1e-3 with cosine decay, margin 1) on all ten classes and on the training set without
+class 0. Class representations come from the 55k training images ('traineval', all ten
+classes); every model is tested on the 10k test images of all ten classes, against the
+image-space baseline (IdentityModel). Prints one row per model: test accuracy, the accuracy on
+class 0, mean average precision of retrieval (each test image ranks the other test images) and
+the seconds per training epoch on this machine (with ``--threads`` torch threads).
 """
 from __future__ import annotations
 

@@ -32,9 +32,9 @@ from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
 __all__ = ["EMB_SIZE", "BATCH_SIZE", "LEARNING_RATE", "EPOCHS", "MARGIN", "cosine_schedule",
-           "train_epoch", "embed",
-           "compute_representations", "nearest_class_mean", "evaluate", "average_precision",
-           "retrieval_average_precision", "mean_average_precision", "plot_pca"]
+           "train_epoch", "embed", "compute_representations", "nearest_class_mean", "evaluate",
+           "average_precision", "retrieval_average_precision", "mean_average_precision",
+           "plot_pca"]
 
 # The lab's schedule, shared by the notebook and the benchmark: FER's lab 4 (Adam 1e-3, batches
 # of 64 triplets, 3 epochs), with the step decayed to 0 along a cosine over the 3 epochs, batch by

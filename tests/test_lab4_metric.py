@@ -1,4 +1,4 @@
-"""benchmarks/lab4_metric.py: it runs the solution notebook's own code, end to end on a few images."""
+"""benchmarks/lab4_metric.py runs the solution notebook's own code, end to end on a few images."""
 import importlib.util
 from pathlib import Path
 

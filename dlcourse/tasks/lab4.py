@@ -186,7 +186,8 @@ def _compare_gradients(report: Report, case: str, yours: tuple[Any, dict[str, np
 
 def _write_idx(path: Path, data: np.ndarray) -> None:
     """An IDX file of unsigned bytes: magic 0x0000 08 <ndim>, big-endian sizes, the data."""
-    header = bytes([0, 0, 0x08, data.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in data.shape)
+    sizes = b"".join(int(n).to_bytes(4, "big") for n in data.shape)
+    header = bytes([0, 0, 0x08, data.ndim]) + sizes
     path.write_bytes(header + np.ascontiguousarray(data, dtype=np.uint8).tobytes())
 
 
@@ -299,8 +300,9 @@ def _positive_problem(drawn: list[Any], i: int, y: np.ndarray) -> str | None:
         return (f"_sample_positive({i}) returned the anchor {i} itself ({found.count(i)} of "
                 f"{_DRAWS} draws): sample another image of the same class")
     if len(set(found)) < _MIN_DISTINCT_POSITIVES:
+        candidates = int((y == y[i]).sum()) - 1
         return (f"{_DRAWS} calls of _sample_positive({i}) gave only {len(set(found))} different "
-                f"images of {int((y == y[i]).sum()) - 1} candidates: sample at random on every call")
+                f"images of {candidates} candidates: sample at random on every call")
     return None
 
 
@@ -561,7 +563,8 @@ def _layout(state: Any, C: int, E: int) -> tuple[list[str], list[str]] | str:
              and state[f"{m}.weight"].dim() == 4]
     others = [m or "(the model itself)" for m in modules if m not in norms + convs]
     if others:
-        return f"unexpected layers or parameters: {others}; the network has only BatchNorm2d and Conv2d layers"
+        return (f"unexpected layers or parameters: {others}; the network has only BatchNorm2d "
+                "and Conv2d layers")
     if len(norms) != 3 or len(convs) != 3:
         return f"found {len(norms)} BatchNorm2d and {len(convs)} Conv2d layers, expected 3 of each"
     for k, (norm, conv) in enumerate(zip(norms, convs)):
@@ -598,14 +601,16 @@ def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: i
         # into a plain dict: it comes back from a grader's kernel in one piece (an OrderedDict
         # would come back as a proxy, read entry by entry)
         ok, state = (call_student(report, case, state_dict, destination={},
-                                  quantities=["parameters"], name="SimpleMetricEmbedding.state_dict")
+                                  quantities=["parameters"],
+                                  name="SimpleMetricEmbedding.state_dict")
                      if state_dict is not None else (False, None))
         state = _plain_dict(state) if ok else None
         layout = _layout(state, input_channels, emb_size) if ok else None
         if isinstance(layout, str):
             report.fail(["parameters", "output"], case, layout)
         elif layout is not None:
-            report.add(verdict("parameters", True, "3 x (BatchNorm2d, ReLU, 3x3 Conv2d)", case=case))
+            report.add(verdict("parameters", True, "3 x (BatchNorm2d, ReLU, 3x3 Conv2d)",
+                               case=case))
         _check_features(report, case, model, state, layout, rng, B, input_channels, emb_size, H, W)
     return _show(report)
 
