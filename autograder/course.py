@@ -204,16 +204,17 @@ class Course:
         meta = [c.metadata.nbgrader for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
         return [(m["grade_id"], float(m["points"])) for m in meta]
 
-    def scores(self, lab: str) -> dict[str, dict[str, float]]:
-        """student -> task -> score, for every student with a submission of ``lab``."""
+    def scores(self, lab: str, student: str | None = None) -> dict[str, dict[str, float]]:
+        """student -> task -> score, for every student with a submission of ``lab`` (or one)."""
         table = {}
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            for student in sorted(s.id for s in gb.students):
+            ids = [student] if student else sorted(s.id for s in gb.students)
+            for sid in ids:
                 try:
-                    nb = gb.find_submission_notebook(lab, lab, student)
+                    nb = gb.find_submission_notebook(lab, lab, sid)
                 except MissingEntry:
                     continue
-                table[student] = {g.name: float(g.score or 0.0) for g in nb.grades}
+                table[sid] = {g.name: float(g.score or 0.0) for g in nb.grades}
         return table
 
     def save_notes(self, outcomes: list[Outcome]) -> None:

@@ -49,6 +49,7 @@ class GradingExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._answering = False
         self._warm = False
+        self._folder = (resources or {}).get("metadata", {}).get("path")  # the kernel's working directory
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
@@ -64,7 +65,7 @@ class GradingExecute(Execute):
         try:
             if utils.is_grade(cell) and not utils.is_solution(cell):
                 self._warm_up(index)
-                link = Link(lambda code: self._run_in_kernel(code, index))
+                link = Link(lambda code: self._run_in_kernel(code, index), self._folder)
                 cell.outputs = run_test_cell(cell.source, link, self._defined_names())
                 if link.dead:
                     raise DeadKernelError(link.dead)

@@ -96,7 +96,7 @@ def grade_job(job: Job) -> Result:
         if notebook is not None:
             shutil.rmtree(notebook.parent, ignore_errors=True)
         graded = course.root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
-        return Result(job.student, job.lab, course.scores(job.lab).get(job.student, {}),
+        return Result(job.student, job.lab, course.scores(job.lab, job.student).get(job.student, {}),
                       graded.read_bytes() if graded.exists() else None, outcome.notes)
     except Exception as exc:  # the grader failed (not the student): keep the run going, say why
         return Result(job.student, job.lab, {}, None, list(job.notes),
@@ -148,10 +148,19 @@ def _results(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[t
             yield job, grade_job(job)
     else:
         # spawn: a worker must not inherit the coordinator's open database or kernel sockets
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_share_cores,
+                                 initargs=(workers,)) as pool:
             futures = {pool.submit(grade_job, job): job for job in jobs}
             for future in as_completed(futures):
                 yield futures[future], _result(futures[future], future)
+
+
+def _share_cores(workers: int) -> None:
+    """Give each worker's kernels their share of the cores: N kernels each starting a thread per
+    core (torch, BLAS) would fight over them and grade slower than fewer jobs."""
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
 
 
 def _result(job: Job, future) -> Result:

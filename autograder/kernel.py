@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import pickle
 import sys
 import traceback
@@ -29,18 +30,27 @@ MAX_DEPTH = 20
 _handles: dict[int, Any] = {}
 
 
-def serve(request: str) -> None:
-    """Answer one grader request (see ``autograder.rpc.Link``) with a display output."""
+def serve(request: str = "", path: str | None = None) -> None:
+    """Answer one grader request (see ``autograder.rpc.Link``) with a display output; the
+    request comes in base64 or, from ``path``, as a file (deleted once read)."""
     from IPython.display import publish_display_data
 
     nonce = None
     try:
-        nonce, op, args = _Unpickler(io.BytesIO(base64.b64decode(request))).load()
+        data = base64.b64decode(request) if path is None else _take(path)
+        nonce, op, args = _Unpickler(io.BytesIO(data)).load()
         answer = {"ok": True, "value": encode(_OPS[op](*args))}
     except Exception as exc:  # the student's code raised: the grader reports it
         answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=-3)}
     publish_display_data({MIME: json.dumps({"nonce": nonce, **answer})})
+
+
+def _take(path: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read()
+    os.remove(path)
+    return data
 
 
 def _lookup(name: str) -> Any:
