@@ -17,7 +17,7 @@ import inspect
 import os
 import random
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -301,6 +301,20 @@ class Report:
 
 
 # ----------------------------------------------------------------------------- oracles
+
+def start_case(task: str, quantities: Sequence[str], seed: int | None) -> tuple[Report, np.random.Generator]:
+    """An empty report of ``task``'s quantities and the case's generator, all seeded (a check's
+    first line: every case of every lab starts the same way)."""
+    if seed is not None:
+        seed_all(seed)
+    return Report(task, quantities), np.random.default_rng(seed)
+
+
+def show(report: Report) -> Report:
+    """Print the report (the student sees what passes) and return it (a check's last line)."""
+    print(report)
+    return report
+
 
 @contextmanager
 def _no_tf32(device: torch.device) -> Iterator[None]:

@@ -11,6 +11,8 @@ from dlcourse.data import gaussian
 from dlcourse.tasks import lab0
 from dlcourse.tasks.lab0 import TASKS
 
+from .graded_cell import failing, run_graded_cell
+
 pytestmark = pytest.mark.lab0
 
 
@@ -145,16 +147,8 @@ CASES = {
 
 
 def grade(task, fn):
-    """The graded cell of ``task`` run on submission ``fn``: (report, points)."""
-    check, cases, _ = CASES[task]
-    report = check(fn, **cases[0])
-    for case in cases[1:]:
-        report += check(fn, **case)
-    return report, report.points(TASKS[task])
-
-
-def failing(report):
-    return {q for q in report.quantities if not report.passed(q)}
+    """The graded cell of ``task`` run on ``fn``: (report, points)."""
+    return run_graded_cell(CASES[task], TASKS[task], fn)
 
 
 def test_tasks_table_matches_the_contract():

@@ -10,6 +10,8 @@ from dlcourse.layers import im2col, variance_scaling_initializer, zero_init
 from dlcourse.tasks import lab2
 from dlcourse.tasks.lab2 import TASKS
 
+from .graded_cell import failing, run_graded_cell
+
 pytestmark = pytest.mark.lab2
 
 
@@ -151,15 +153,7 @@ CASES = {
 
 def grade(task, submission):
     """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    check, cases, _ = CASES[task]
-    report = check(submission, **cases[0])
-    for case in cases[1:]:
-        report += check(submission, **case)
-    return report, report.points(TASKS[task])
-
-
-def failing(report):
-    return {q for q in report.quantities if not report.passed(q)}
+    return run_graded_cell(CASES[task], TASKS[task], submission)
 
 
 def test_tasks_table_matches_the_contract():

@@ -20,6 +20,8 @@ from dlcourse.data import sst
 from dlcourse.tasks import lab3
 from dlcourse.tasks.lab3 import TASKS
 
+from .graded_cell import failing, run_graded_cell
+
 pytestmark = [pytest.mark.lab3, pytest.mark.usefixtures("one_torch_thread")]
 
 
@@ -228,15 +230,7 @@ CASES = {
 
 def grade(task, submission):
     """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    check, cases, _ = CASES[task]
-    report = check(submission, **cases[0])
-    for case in cases[1:]:
-        report += check(submission, **case)
-    return report, report.points(TASKS[task])
-
-
-def failing(report):
-    return {q for q in report.quantities if not report.passed(q)}
+    return run_graded_cell(CASES[task], TASKS[task], submission)
 
 
 def test_tasks_table_matches_the_contract():

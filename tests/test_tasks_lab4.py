@@ -3,7 +3,6 @@ the broken quantities' points from realistic wrong ones."""
 import random
 from collections import defaultdict
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +11,8 @@ from torch import nn
 from dlcourse.data.mnist import load_mnist
 from dlcourse.tasks import lab4
 from dlcourse.tasks.lab4 import TASKS
+
+from .graded_cell import failing, run_graded_cell
 
 pytestmark = pytest.mark.lab4
 
@@ -127,15 +128,7 @@ CASES = {
 
 def grade(task, submission):
     """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    check, cases, _ = CASES[task]
-    report = check(submission, **cases[0])
-    for case in cases[1:]:
-        report += check(submission, **case)
-    return report, report.points(TASKS[task])
-
-
-def failing(report):
-    return {q for q in report.quantities if not report.passed(q)}
+    return run_graded_cell(CASES[task], TASKS[task], submission)
 
 
 def test_tasks_table_matches_the_contract():

@@ -37,8 +37,8 @@ from sklearn.metrics import (accuracy_score, average_precision_score, confusion_
                              precision_score, recall_score)
 
 from dlcourse import metrics
-from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare,
-                            isolate, numerical_gradient, seed_all, verdict)
+from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare, isolate,
+                            numerical_gradient, show, start_case, verdict)
 from dlcourse.data import gaussian
 
 TASKS: dict[str, int] = {
@@ -147,16 +147,8 @@ def _gradient_descent(loss_grad: Callable[..., tuple], params: list[Any], X: np.
 # ----------------------------------------------------------------------------- shared steps
 
 def _start(task: str, seed: int | None) -> tuple[Report, np.random.Generator]:
-    """An empty report of the task's quantities and the case's generator, all seeded."""
-    if seed is not None:
-        seed_all(seed)
-    return Report(task, QUANTITIES[task]), np.random.default_rng(seed)
+    return start_case(task, QUANTITIES[task], seed)
 
-
-def _show(report: Report) -> Report:
-    """Print the report (the student sees what passes) and return it."""
-    print(report)
-    return report
 
 
 def _compare_all(report: Report, case: str, yours: tuple, expected: tuple) -> None:
@@ -281,7 +273,7 @@ def check_random2dgaussian(Random2DGaussian: Any, *, seed: int, n: int) -> Repor
         report.add(verdict("spread", problem is None, problem or f"{_SPREAD_GAUSSIANS} Gaussians: "
                            "different means in [0, 10]^2, positive definite covariances",
                            case=case))
-    return _show(report)
+    return show(report)
 
 
 def _labels_problem(Y_: Any, C: int, N: int) -> str | None:
@@ -335,7 +327,7 @@ def check_sample_gauss_2d(sample_gauss_2d: Any, *, seed: int, C: int, N: int) ->
         problem = _labels_problem(Y_, C, N) or _class_means_problem(*large, C)
         report.add(verdict("labels", problem is None, problem or f"{C} classes of {N} samples "
                            "with different means", case=case))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- binary logreg
@@ -353,7 +345,7 @@ def check_binlogreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, param_lambd
                            forbidden=_AUTOGRAD + (_binlogreg_loss, _binlogreg_reference))
     if ok:
         _compare_all(report, case, out, _binlogreg_reference(X, Y_, w, b, param_lambda))
-    return _show(report)
+    return show(report)
 
 
 def check_binlogreg_train(fn: Any, *, seed: int, N: int, D: int, param_niter: int,
@@ -372,7 +364,7 @@ def check_binlogreg_train(fn: Any, *, seed: int, N: int, D: int, param_niter: in
         expected = _gradient_descent(_binlogreg_reference, [np.zeros(D), 0.0], X, Y_,
                                      param_niter, param_delta, param_lambda)
         _compare_all(report, case, out, expected)
-    return _show(report)
+    return show(report)
 
 
 def check_binlogreg_classify(fn: Any, *, seed: int, N: int, D: int) -> Report:
@@ -385,7 +377,7 @@ def check_binlogreg_classify(fn: Any, *, seed: int, N: int, D: int) -> Report:
     if ok:
         _compare_all(report, case, (probs,), (autograd_reference(
             _sigmoid_scores, dict(X=X, w=w, b=b), [])[0],))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -401,7 +393,7 @@ def check_eval_perf_binary(fn: Any, *, seed: int, N: int) -> Report:
         expected = (accuracy_score(Y_, Y), recall_score(Y_, Y, zero_division=0),
                     precision_score(Y_, Y, zero_division=0))
         _compare_all(report, case, out, expected)
-    return _show(report)
+    return show(report)
 
 
 def check_eval_AP(fn: Any, *, seed: int | None = None, N: int | None = None,
@@ -422,7 +414,7 @@ def check_eval_AP(fn: Any, *, seed: int | None = None, N: int | None = None,
         ok, out = call_student(report, case, fn, labels, name="eval_AP", forbidden=_METRICS)
         if ok:
             report.add(compare("AP", out, np.float64(ap), case=case))
-    return _show(report)
+    return show(report)
 
 
 def check_eval_perf_multi(fn: Any, *, seed: int, N: int, C: int) -> Report:
@@ -443,7 +435,7 @@ def check_eval_perf_multi(fn: Any, *, seed: int, N: int, C: int) -> Report:
                     precision_score(Y_, Y, labels=classes, average=None, zero_division=0),
                     recall_score(Y_, Y, labels=classes, average=None, zero_division=0))
         _compare_all(report, case, out, expected)
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- multiclass logreg
@@ -460,7 +452,7 @@ def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1
                                  quantities=[quantity], forbidden=forbidden)
         if ok:
             report.add(compare(quantity, probs, _stable_softmax_reference(logits), case=case))
-    return _show(report)
+    return show(report)
 
 
 def check_logreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, C: int,
@@ -478,7 +470,7 @@ def check_logreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, C: int,
                                forbidden=_AUTOGRAD + (_logreg_loss, _logreg_reference))
     if ok:
         _compare_all(report, case, out, _logreg_reference(X, Y_, W, b, param_lambda))
-    return _show(report)
+    return show(report)
 
 
 def check_logreg_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
@@ -499,7 +491,7 @@ def check_logreg_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_nite
         expected = _gradient_descent(_logreg_reference, [np.zeros((C, D)), np.zeros(C)], X, Y_,
                                      param_niter, param_delta, param_lambda)
         _compare_all(report, case, out, expected)
-    return _show(report)
+    return show(report)
 
 
 def check_logreg_classify(fn: Any, *, seed: int, N: int, D: int, C: int) -> Report:
@@ -514,4 +506,4 @@ def check_logreg_classify(fn: Any, *, seed: int, N: int, D: int, C: int) -> Repo
     if ok:
         _compare_all(report, case, (probs,), (autograd_reference(
             _softmax_scores, dict(X=X, W=W, b=b), [])[0],))
-    return _show(report)
+    return show(report)

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from sklearn.svm import SVC
 
 from dlcourse import config, fc
-from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare,
-                            isolate, numerical_gradient, seed_all, student_autograd, verdict)
+from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare, isolate,
+                            numerical_gradient, show, start_case, student_autograd, verdict)
 
 TASKS: dict[str, int] = {
     "fcann2_loss_grad": 5,
@@ -165,15 +165,8 @@ def _batch_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, *, run
 # ----------------------------------------------------------------------------- shared steps
 
 def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    """An empty report of the task's quantities and the case's generator, all seeded."""
-    seed_all(seed)
-    return Report(task, QUANTITIES[task]), np.random.default_rng(seed)
+    return start_case(task, QUANTITIES[task], seed)
 
-
-def _show(report: Report) -> Report:
-    """Print the report (the student sees what passes) and return it."""
-    print(report)
-    return report
 
 
 def _compare_all(report: Report, case: str, quantities: tuple[str, ...], yours: tuple,
@@ -274,7 +267,7 @@ def check_linreg_grads(fn: Any, *, seed: int, N: int) -> Report:
     if ok:
         _, grads = autograd_reference(_linreg_loss, dict(X=X, Y=Y, a=a, b=b), ["a", "b"])
         _compare_all(report, case, ("grad_a", "grad_b"), out, (grads["a"], grads["b"]))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- fcann2 (numpy)
@@ -300,7 +293,7 @@ def check_fcann2_loss_grad(fn: Any, *, seed: int, N: int, D: int, H: int, C: int
                            name="fcann2_loss_grad",
                            forbidden=_AUTOGRAD + (_fcann2_loss, _fcann2_reference))
     if not ok:
-        return _show(report)
+        return show(report)
     loss, grads = out
     ref_loss, ref_grads = _fcann2_reference(X, Y_, *params, param_lambda)
     report.add(compare("loss", loss, np.float64(ref_loss), case=case))
@@ -310,7 +303,7 @@ def check_fcann2_loss_grad(fn: Any, *, seed: int, N: int, D: int, H: int, C: int
     else:
         report.fail(names, case, "the second return value must be the tuple (grad_W1, grad_b1, "
                     "grad_W2, grad_b2)")
-    return _show(report)
+    return show(report)
 
 
 def _gradient_descent(params: tuple[np.ndarray, ...], X: np.ndarray, Y_: np.ndarray,
@@ -362,7 +355,7 @@ def check_fcann2_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_hidd
             ok, init = student(param_niter=0, seed=s, quantities=["init"])
             if not ok:
                 report.fail(_PARAMS, case, "needs the initialisation (param_niter=0) to compare with")
-                return _show(report)
+                return show(report)
             inits.append(init)
         ok, trained = student(param_niter=param_niter, seed=seed, quantities=list(_PARAMS))
     problem = _init_problem(*inits, D, param_hidden, C)
@@ -372,7 +365,7 @@ def check_fcann2_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_hidd
         _compare_all(report, case, _PARAMS, trained, expected)
     elif ok:
         report.fail(_PARAMS, case, "needs a valid, seeded initialisation to compare with")
-    return _show(report)
+    return show(report)
 
 
 def check_fcann2_classify(fn: Any, *, seed: int, N: int, D: int, H: int, C: int,
@@ -388,7 +381,7 @@ def check_fcann2_classify(fn: Any, *, seed: int, N: int, D: int, H: int, C: int,
         inputs = dict(zip(("X",) + _PARAMS, (X,) + params))
         expected = autograd_reference(_fcann2_probs, inputs, [])[0]
         report.add(compare("probs", probs, expected, case=case))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- PyTorch models
@@ -424,7 +417,7 @@ def check_ptlogreg(PTLogreg: Any, *, seed: int, N: int, D: int, C: int, scale: f
                      ["probs", "loss"]):
         _check_model(report, case, model, "PTLogreg", params, X, _onehot(Y_, C), seed,
                      _logreg_probs, _logreg_loss)
-    return _show(report)
+    return show(report)
 
 
 def _deep_shapes(config: list[int]) -> dict[str, tuple[int, ...]]:
@@ -450,7 +443,7 @@ def check_ptdeep(PTDeep: Any, *, seed: int, config: list[int], activation: Any, 
     ok, model = call_student(report, case, PTDeep, list(config), activation, name="PTDeep",
                              forbidden=_FC)
     if not ok:
-        return _show(report)
+        return show(report)
     ok_count, count = call_student(report, case, getattr(model, "count_params", None),
                                    name="PTDeep.count_params",
                                    quantities=["count_params"])
@@ -461,7 +454,7 @@ def check_ptdeep(PTDeep: Any, *, seed: int, config: list[int], activation: Any, 
         _check_model(report, case, model, "PTDeep", params, X, _onehot(Y_, C), seed,
                      partial(_deep_probs, activation=activation),
                      partial(_deep_loss, activation=activation))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- PyTorch training
@@ -495,7 +488,7 @@ def check_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
         expected = fc.train(copy.deepcopy(model), X, Yoh_, param_niter, param_delta, lam)
         report.add(verdict(quantity, False, problem + " (the loss before each step)", case=where)
                    if problem else compare(quantity, values, np.array(expected), case=where))
-    return _show(report)
+    return show(report)
 
 
 def check_eval(fn: Any, *, seed: int, N: int, D: int, C: int, hidden: list[int] = ()) -> Report:
@@ -511,7 +504,7 @@ def check_eval(fn: Any, *, seed: int, N: int, D: int, C: int, hidden: list[int] 
                            "array (.detach().cpu().numpy())", case=case))
     elif ok:
         report.add(compare("probs", probs, fc.eval_probs(model, X), case=case))
-    return _show(report)
+    return show(report)
 
 
 def _history(report: Report, case: str, history: Any, quantities: list[str],
@@ -573,7 +566,7 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
         values, problem = _floats(losses, "history['loss']", len(expected["loss"]))
         report.add(verdict(quantity, False, problem, case=case) if problem
                    else compare(quantity, values, np.array(expected["loss"]), case=case))
-    return _show(report)
+    return show(report)
 
 
 def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: torch.Tensor,
@@ -631,11 +624,11 @@ def check_early_stopping(fn: Any, *, seed: int, N: int, M: int, D: int, C: int, 
                                    forbidden=(fc.l2_penalty, fc.train, fc.train_mb, fc.predict),
                                    **args)
     if not ok:
-        return _show(report)
+        return show(report)
     expected = fc.train_mb(copy.deepcopy(model), X, Yoh_, **args)
     accuracies = _history(report, case, history, ["val_accuracy", "best_epoch"], key="val_accuracy")
     if accuracies is None:
-        return _show(report)
+        return show(report)
     values, problem = _floats(accuracies, "history['val_accuracy']", param_epochs)
     report.add(verdict("val_accuracy", False, problem + " (one per epoch)", case=case) if problem
                else compare("val_accuracy", values, np.array(expected["val_accuracy"]), case=case))
@@ -643,7 +636,7 @@ def check_early_stopping(fn: Any, *, seed: int, N: int, M: int, D: int, C: int, 
     report.add(compare("best_epoch", best, np.int64(expected["best_epoch"]),
                        case=f"{case}, counted from 1") if best is not None
                else verdict("best_epoch", False, "history['best_epoch'] is missing", case=case))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- SVM
@@ -661,7 +654,7 @@ def check_ksvmwrap(KSVMWrap: Any, *, seed: int, N: int, C: int, param_svm_c: flo
     ok, svm = call_student(report, case, KSVMWrap, X, Y_, param_svm_c, param_svm_gamma,
                            name="KSVMWrap")
     if not ok:
-        return _show(report)
+        return show(report)
     for quantity, method, expected in (("predict", "predict", reference.predict(X_new)),
                                        ("scores", "get_scores", reference.decision_function(X_new))):
         ok, out = call_student(report, case, getattr(svm, method, None), X_new,
@@ -682,7 +675,7 @@ def check_ksvmwrap(KSVMWrap: Any, *, seed: int, N: int, C: int, param_svm_c: flo
         ok = isinstance(support, (np.ndarray, list, tuple))
         mine = np.sort(np.asarray(support)) if ok else support
         report.add(compare("support", mine, np.sort(reference.support_), case=case))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- batch norm (bonus)
@@ -706,7 +699,7 @@ def check_batchnorm(BatchNorm: Any, *, seed: int, N: int, D: int, momentum: floa
     if not (ok and _state(report, case, bn, "BatchNorm", {k: (D,) for k in state}, "train_output",
                           ["train_grads", "running_stats", "eval"])
             and _load(report, case, bn, "BatchNorm", state, list(QUANTITIES["batchnorm"]))):
-        return _show(report)
+        return show(report)
     for mode, output, gradients, stats in (("train", "train_output", "train_grads", state),
                                            ("eval", "eval", "eval", updated)):
         quantities = sorted({output, gradients})
@@ -733,4 +726,4 @@ def check_batchnorm(BatchNorm: Any, *, seed: int, N: int, D: int, momentum: floa
                                      name="BatchNorm.state_dict", quantities=["running_stats"])
             for k in updated if ok else ():
                 report.add(compare("running_stats", after.get(k), updated[k], case=f"{case}, {k}"))
-    return _show(report)
+    return show(report)

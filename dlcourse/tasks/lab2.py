@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from dlcourse import layers
 from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare,
-                            numerical_gradient, seed_all, student_autograd, verdict)
+                            numerical_gradient, show, start_case, student_autograd, verdict)
 
 TASKS: dict[str, int] = {
     "FC": 4,
@@ -120,15 +120,8 @@ def init_bias(shape: Any, fan_in: int | None = None) -> np.ndarray:
 # ----------------------------------------------------------------------------- shared steps
 
 def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    """An empty report of the task's quantities and the case's generator, all seeded."""
-    seed_all(seed)
-    return Report(task, QUANTITIES[task]), np.random.default_rng(seed)
+    return start_case(task, QUANTITIES[task], seed)
 
-
-def _show(report: Report) -> Report:
-    """Print the report (the student sees what passes) and return it."""
-    print(report)
-    return report
 
 
 def _one_hot(rng: np.random.Generator, N: int, C: int) -> np.ndarray:
@@ -181,14 +174,14 @@ def check_FC(FC: Any, *, seed: int, N: int, D: int, M: int) -> Report:
     ok, fc = call_student(report, case, FC, x, M, "fc", weights_initializer_fn=init_weights,
                           bias_initializer_fn=init_bias, name="FC", forbidden=forbidden)
     if not ok or not _fc_parameters_ok(report, case, fc, N, D, M):
-        return _show(report)
+        return show(report)
     W, b = init_weights((M, D), D), init_bias((M,))
     g = rng.standard_normal((N, M))  # upstream gradient, independent of x
     y_ref, grads = autograd_reference(_fc, dict(x=x, W=W, b=b), ["x", "W", "b"], grad_out=g)
     ok, y = call_student(report, case, fc.forward, x, name="FC.forward", quantities=everything,
                          forbidden=forbidden)
     if not ok:
-        return _show(report)
+        return show(report)
     report.add(compare("forward", y, y_ref, case=case))
     ok, grad_x = call_student(report, case, fc.backward_inputs, g, name="FC.backward_inputs",
                               quantities=["backward_inputs"], forbidden=forbidden)
@@ -198,7 +191,7 @@ def check_FC(FC: Any, *, seed: int, N: int, D: int, M: int) -> Report:
                            quantities=["grad_weights", "grad_bias"], forbidden=forbidden)
     if ok:
         _compare_grads(report, case, out, ["grad_weights", "grad_bias"], [grads["W"], grads["b"]], "FC")
-    return _show(report)
+    return show(report)
 
 
 def _fc_parameters_ok(report: Report, case: str, fc: Any, N: int, D: int, M: int) -> bool:
@@ -237,20 +230,20 @@ def check_ReLU(ReLU: Any, *, seed: int, shape: tuple[int, ...]) -> Report:
     ok, relu = call_student(report, case, ReLU, x, "relu", name="ReLU",
                             quantities=list(QUANTITIES["ReLU"]), forbidden=forbidden)
     if not ok:
-        return _show(report)
+        return show(report)
     _relu_attributes(report, case, relu, shape)
     g = rng.standard_normal(shape)  # upstream gradient
     y_ref, grads = autograd_reference(torch.relu, dict(input=x), ["input"], grad_out=g)
     ok, y = call_student(report, case, relu.forward, x, name="ReLU.forward",
                          quantities=list(QUANTITIES["ReLU"]), forbidden=forbidden)
     if not ok:
-        return _show(report)
+        return show(report)
     report.add(compare("forward", y, y_ref, case=case))
     ok, grad_x = call_student(report, case, relu.backward_inputs, g, name="ReLU.backward_inputs",
                               quantities=["backward_inputs"], forbidden=forbidden)
     if ok:
         report.add(compare("backward_inputs", grad_x, grads["input"], case=case))
-    return _show(report)
+    return show(report)
 
 
 def _relu_attributes(report: Report, case: str, relu: Any, shape: tuple[int, ...]) -> None:
@@ -282,7 +275,7 @@ def check_SoftmaxCrossEntropyWithLogits(SoftmaxCrossEntropyWithLogits: Any, *, s
     ok, loss = call_student(report, case, SoftmaxCrossEntropyWithLogits, name=name,
                             forbidden=_LOSS_FORBIDDEN)
     if not ok:
-        return _show(report)
+        return show(report)
     large = f"{case}, logits times {LARGE:g}"
     for logits, q_loss, q_grad, loss_case, grad_case in (
             (x, "loss", "grad_inputs", case, case),
@@ -296,7 +289,7 @@ def check_SoftmaxCrossEntropyWithLogits(SoftmaxCrossEntropyWithLogits: Any, *, s
                                 name=f"{name}.backward_inputs", forbidden=_LOSS_FORBIDDEN)
         if ok:
             report.add(compare(q_grad, mine, grads["x"], case=grad_case))
-    return _show(report)
+    return show(report)
 
 
 def check_L2Regularizer(L2Regularizer: Any, *, seed: int, shape: tuple[int, ...],
@@ -311,7 +304,7 @@ def check_L2Regularizer(L2Regularizer: Any, *, seed: int, shape: tuple[int, ...]
     ok, reg = call_student(report, case, L2Regularizer, W, weight_decay, "l2", name="L2Regularizer",
                            forbidden=forbidden)
     if not ok:
-        return _show(report)
+        return show(report)
     value, grads = autograd_reference(partial(_l2, weight_decay=weight_decay), dict(W=W), ["W"])
     ok, mine = call_student(report, case, reg.forward, name="L2Regularizer.forward",
                             quantities=["loss"], forbidden=forbidden)
@@ -321,7 +314,7 @@ def check_L2Regularizer(L2Regularizer: Any, *, seed: int, shape: tuple[int, ...]
                            quantities=["grad_weights"], forbidden=forbidden)
     if ok:
         _compare_grads(report, case, out, ["grad_weights"], [grads["W"]], "L2Regularizer")
-    return _show(report)
+    return show(report)
 
 
 def check_RegularizedLoss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
@@ -341,7 +334,7 @@ def check_RegularizedLoss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
     ok, loss = call_student(report, case, RegularizedLoss, layers.SoftmaxCrossEntropyWithLogits(),
                             regularizers, name="RegularizedLoss", forbidden=forbidden)
     if not ok:
-        return _show(report)
+        return show(report)
     value, grads = autograd_reference(partial(_regularized, weight_decays=tuple(weight_decays)),
                                       dict(x=x, y=y, **weights), ["x", *weights])
     ok, mine = call_student(report, case, loss.forward, x, y, name="RegularizedLoss.forward",
@@ -362,7 +355,7 @@ def check_RegularizedLoss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
                                name="RegularizedLoss.backward_params", forbidden=forbidden)
     if ok:
         _compare_regularizer_grads(report, case, out, [grads[k] for k in weights])
-    return _show(report)
+    return show(report)
 
 
 def _compare_regularizer_grads(report: Report, case: str, out: Any,
@@ -398,7 +391,7 @@ def check_eval_numerical_gradient(eval_numerical_gradient: Any, *, seed: int,
     if ok:
         _, grads = autograd_reference(_wavy_torch, dict(x=x, A=A), ["x"], grad_out=df)
         report.add(compare("gradient", grad, grads["x"], case=case, atol=1e-7, rtol=1e-6))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- bonus tasks
@@ -422,7 +415,7 @@ def check_conv_backward(conv_backward: Any, *, seed: int, N: int, C: int, H: int
                                       ["x", "w", "b"], grad_out=g)
         for quantity, mine, ref in zip(QUANTITIES["conv_backward"], out, grads.values()):
             report.add(compare(quantity, mine, ref, case=case))
-    return _show(report)
+    return show(report)
 
 
 def check_multiclass_hinge_loss(multiclass_hinge_loss: Any, *, seed: int, N: int, C: int,
@@ -441,4 +434,4 @@ def check_multiclass_hinge_loss(multiclass_hinge_loss: Any, *, seed: int, N: int
         value, expected = autograd_reference(_hinge, inputs, ["logits"])
         report.add(compare("loss", loss, value, case=case))
         report.add(compare("grad_logits", grads["logits"], expected["logits"], case=case))
-    return _show(report)
+    return show(report)

@@ -35,8 +35,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 from dlcourse import rnn, sentiment
-from dlcourse.check import (Comparison, Report, autograd_reference, call_student, case_label, compare,
-                            isolate, numerical_gradient, seed_all, upstream_gradient, verdict)
+from dlcourse.check import (Comparison, Report, autograd_reference, call_student, case_label,
+                            compare, isolate, numerical_gradient, show, start_case,
+                            upstream_gradient, verdict)
 from dlcourse.data import sst
 
 TASKS: dict[str, int] = {
@@ -89,15 +90,8 @@ _PADDING_HINT = (" (padding changes your logits: leave the padded positions out,
 # ----------------------------------------------------------------------------- shared steps
 
 def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    """An empty report of the task's quantities and the case's generator, all seeded."""
-    seed_all(seed)
-    return Report(task, QUANTITIES[task]), np.random.default_rng(seed)
+    return start_case(task, QUANTITIES[task], seed)
 
-
-def _show(report: Report) -> Report:
-    """Print the report (the student sees what passes) and return it."""
-    print(report)
-    return report
 
 
 def _tensor_problem(what: str, x: Any, *, integer: bool) -> str | None:
@@ -215,7 +209,7 @@ def check_rnn_step_forward(fn: Any, *, seed: int, N: int, D: int, H: int,
                               forbidden=_RNN_REFERENCES)
     if ok:
         report.add(compare("h_next", h_next, autograd_reference(_step_torch, inputs, [])[0], case=case))
-    return _show(report)
+    return show(report)
 
 
 def check_rnn_forward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int) -> Report:
@@ -230,7 +224,7 @@ def check_rnn_forward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int) -> 
                              forbidden=_RNN_REFERENCES)
     if ok:
         report.add(compare("h", h, autograd_reference(_states_torch, inputs, [])[0], case=case))
-    return _show(report)
+    return show(report)
 
 
 def check_rnn_backward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int, C: int,
@@ -259,7 +253,7 @@ def check_rnn_backward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int, C:
                 report.add(verdict(name, False, f"the result has no key {name!r}", case=case))
             else:
                 report.add(compare(name, grads[name], expected[name], case=case))
-    return _show(report)
+    return show(report)
 
 
 def _clip_oracle(grads: dict[str, np.ndarray], max_norm: float) -> dict[str, np.ndarray]:
@@ -290,7 +284,7 @@ def check_clip_gradients(fn: Any, *, seed: int, D: int, H: int, max_norm: float)
             expected = _clip_oracle(given, max_norm)
             for k, ref in expected.items():
                 report.add(compare(quantity, out.get(k), ref, case=f"{case}, grads[{k!r}]"))
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- part 1: data
@@ -367,7 +361,7 @@ def check_vocab(Vocab: Any, *, seed: int, n_words: int, max_size: int, min_freq:
     else:
         report.fail(["encode"], case, "not checked: Vocab(frequencies) failed (see specials)")
     _check_control(report, Vocab)
-    return _show(report)
+    return show(report)
 
 
 def _check_encode(report: Report, case: str, vocab: Any, frequencies: Counter[str],
@@ -427,7 +421,7 @@ def check_nlp_dataset(NLPDataset: Any, *, seed: int, n_items: int, other_split: 
     student = partial(call_student, report, forbidden=forbidden)
     from_file = _attribute(report, case, NLPDataset, "from_file", list(report.quantities))
     if from_file is None:
-        return _show(report)
+        return show(report)
     with isolate(NLPDataset, Vocab=sst.Vocab):
         kwargs = {} if max_size == -1 else dict(max_size=max_size)
         ok, train = student(f"{case}, train", from_file, str(sst.split_path("train")),
@@ -441,7 +435,7 @@ def check_nlp_dataset(NLPDataset: Any, *, seed: int, n_items: int, other_split: 
         if ok:
             _check_items(report, split_case, other, other_instances, vocab, ("vocab", "vocab"),
                          sorted(rng.integers(len(other_instances), size=n_items)))
-    return _show(report)
+    return show(report)
 
 
 def _check_items(report: Report, case: str, dataset: Any, instances: list[sst.Instance],
@@ -483,7 +477,7 @@ def check_pad_collate_fn(fn: Any, *, seed: int, B: int, max_len: int, pad_index:
                     torch.stack(labels), torch.as_tensor(lengths))
         for quantity, mine, ref in zip(report.quantities, out, expected):
             report.add(_compare_tensor(quantity, mine, ref, case))
-    return _show(report)
+    return show(report)
 
 
 def _embedding_values(emb: Any) -> tuple[torch.Tensor | None, str]:
@@ -513,11 +507,11 @@ def check_load_embedding(fn: Any, *, seed: int, n_words: int, dim: int,
     ok, emb = call_student(report, case, fn, *args, **kwargs, name="load_embedding",
                            forbidden=_DATA_REFERENCES)
     if not ok:
-        return _show(report)
+        return show(report)
     values, problem = _embedding_values(emb)
     if values is None:
         report.fail(report.quantities, case, problem)
-        return _show(report)
+        return show(report)
     shape = (len(vocab.itos), dim)
     if tuple(values.shape) != shape:
         report.fail(["known", "unknown", "padding"], case, f"the weights have shape "
@@ -528,7 +522,7 @@ def check_load_embedding(fn: Any, *, seed: int, n_words: int, dim: int,
     report.add(verdict("frozen", frozen, "weights frozen" if frozen else
                        "weight.requires_grad is True: freeze the pretrained vectors (freeze=True)",
                        case=case))
-    return _show(report)
+    return show(report)
 
 
 def _check_rows(report: Report, case: str, values: torch.Tensor, vocab: sst.Vocab,
@@ -691,17 +685,17 @@ def check_baseline_model(BaselineModel: Any, *, seed: int, V: int, dim: int, B: 
     expected_shapes = sorted([(H, dim), (H,), (H, H), (H,), (1, H), (1,)])
     layers = _graded_model(report, case, model, "BaselineModel", embedding, expected_shapes) if ok else None
     if layers is None:
-        return _show(report)
+        return show(report)
     values = _fc_values(rng, expected_shapes)
     if not _load(report, case, model, "BaselineModel", {k: values[tuple(t.shape)] for k, t in layers.items()}):
-        return _show(report)
+        return show(report)
     mlp = [(values[(H, dim)], values[(H,)]), (values[(H, H)], values[(H,)]), (values[(1, H)], values[(1,)])]
 
     def reference(texts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return _mlp(_mean_pooling(embedding.weight, texts, lengths), mlp)
 
     _compare_logits(report, case, model, "BaselineModel", _test_batches(rng, V, B, max_len), reference)
-    return _show(report)
+    return show(report)
 
 
 _RNN_KEY = re.compile(r"^(?P<prefix>.*?)(?P<name>(weight|bias)_(ih|hh)_l\d+(_reverse)?)$")
@@ -745,20 +739,20 @@ def check_recurrent_model(RecurrentModel: Any, *, seed: int, V: int, dim: int, B
     expected_shapes = sorted(fc_shapes + [tuple(p.shape) for p in reference_rnn.parameters()])
     layers = _graded_model(report, case, model, "RecurrentModel", embedding, expected_shapes) if ok else None
     if layers is None:
-        return _show(report)
+        return show(report)
     recurrent, others = _split_rnn(layers)
     names = sorted(name for name, _ in reference_rnn.named_parameters())
     if sorted(recurrent) != names:
         report.fail(["logits", "padding"], case, f"not compared: expected one nn.{type(reference_rnn).__name__} "
                     f"with parameters {names}, found {sorted(recurrent)}")
-        return _show(report)
+        return show(report)
     values = _fc_values(rng, fc_shapes)
     rnn_values = {name: torch.as_tensor(rng.uniform(-1, 1, t.shape) / np.sqrt(H), dtype=torch.float32)
                   for name, t in recurrent.items()}
     new_state = {k: values[tuple(t.shape)] for k, t in others.items()}
     new_state.update({k: rnn_values[_RNN_KEY.match(k)["name"]] for k in layers if _RNN_KEY.match(k)})
     if not _load(report, case, model, "RecurrentModel", new_state):
-        return _show(report)
+        return show(report)
     reference_rnn.load_state_dict({k: v.double() for k, v in rnn_values.items()})
     mlp = [(values[(H, directions * H)], values[(H,)]), (values[(1, H)], values[(1,)])]
 
@@ -770,7 +764,7 @@ def check_recurrent_model(RecurrentModel: Any, *, seed: int, V: int, dim: int, B
         return _mlp(torch.cat(list(h_n[-directions:]), dim=1), mlp)
 
     _compare_logits(report, case, model, "RecurrentModel", _test_batches(rng, V, B, max_len), reference)
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- training, evaluation
@@ -815,7 +809,7 @@ def check_train_epoch(fn: Any, *, seed: int, B: int, n_batches: int, clip: float
             # one deep copy keeps the optimizer pointing at the copied model's parameters
             expected = _train_oracle(*copy.deepcopy((model, loader, optimizer)), max_norm)
             report.add(compare(quantity, _as_float(loss), expected, case=f"{case}, clip={max_norm:g}"))
-    return _show(report)
+    return show(report)
 
 
 class LookupModel(nn.Module):
@@ -867,4 +861,4 @@ def check_evaluate(fn: Any, *, seed: int, B: int, n_batches: int) -> Report:
             else:
                 mine = result[quantity] if quantity == "confusion_matrix" else _as_float(result[quantity])
                 report.add(compare(quantity, mine, value, case=case))
-    return _show(report)
+    return show(report)

@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcourse import embeddings
-from dlcourse.check import (Report, autograd_reference, call_student, call_student_many,
-                            case_label, compare, isolate, seed_all, student_autograd, verdict)
+from dlcourse.check import (Report, autograd_reference, call_student, call_student_many, case_label,
+                            compare, isolate, show, start_case, student_autograd, verdict)
 from dlcourse.data import mnist
 
 TASKS: dict[str, int] = {
@@ -138,15 +138,8 @@ def _method(report: Report, case: str, obj: Any, name: str, quantities: list[str
 
 
 def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    """An empty report of the task's quantities and the case's generator, all seeded."""
-    seed_all(seed)
-    return Report(task, QUANTITIES[task]), np.random.default_rng(seed)
+    return start_case(task, QUANTITIES[task], seed)
 
-
-def _show(report: Report) -> Report:
-    """Print the report (the student sees what passes) and return it."""
-    print(report)
-    return report
 
 
 def _check_kind(kind: str) -> None:
@@ -372,7 +365,7 @@ def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: i
     if without is not None:
         _check_removed(report, case, without, mnist.Split(data.train.x[kept], data.train.y[kept]),
                        remove_class, rng)
-    return _show(report)
+    return show(report)
 
 
 def _check_items(report: Report, case: str, datasets: dict[str, Any],
@@ -460,7 +453,7 @@ def check_triplet_loss(fn: Any, *, seed: int, B: int, D: int, margin: float = 1.
                            autograd_reference(_triplet_oracle, inputs, wrt, seed=seed),
                            {k: f"grad_{k}" for k in wrt},
                            hint=_ZERO_HINT if kind == "zero_distances" else "")
-    return _show(report)
+    return show(report)
 
 
 def _pair_inputs(rng: np.random.Generator, B: int, D: int, margin: float,
@@ -500,7 +493,7 @@ def check_contrastive_loss(fn: Any, *, seed: int, B: int, D: int, margin: float 
                            autograd_reference(_contrastive_oracle, inputs, wrt, seed=seed),
                            {k: f"grad_{k}" for k in wrt},
                            hint=_ZERO_HINT if kind == "zero_distances" else "")
-    return _show(report)
+    return show(report)
 
 
 def _batch_inputs(rng: np.random.Generator, B: int, D: int, C: int, margin: float,
@@ -537,7 +530,7 @@ def check_batch_hard_triplet_loss(fn: Any, *, seed: int, B: int, D: int, C: int,
                            autograd_reference(_batch_hard_oracle, inputs, ["embeddings"],
                                               seed=seed),
                            {"embeddings": "grad_embeddings"}, atol=1e-5, rtol=1e-4)
-    return _show(report)
+    return show(report)
 
 
 # ----------------------------------------------------------------------------- models
@@ -612,7 +605,7 @@ def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: i
             report.add(verdict("parameters", True, "3 x (BatchNorm2d, ReLU, 3x3 Conv2d)",
                                case=case))
         _check_features(report, case, model, state, layout, rng, B, input_channels, emb_size, H, W)
-    return _show(report)
+    return show(report)
 
 
 def _check_features(report: Report, case: str, model: Any, state: Any, layout: Any,
@@ -665,4 +658,4 @@ def check_identity_model(IdentityModel: Any, *, seed: int, B: int, C: int = 1, H
                     if get_features is not None else (False, None))
     if ok:
         report.add(compare("features", features, img.reshape(B, -1), case=case))
-    return _show(report)
+    return show(report)
