@@ -8,7 +8,7 @@ from html import unescape
 import nbformat
 import pytest
 
-from autograder import samples
+from autograder import grading, samples
 from autograder.cli import grade_folder, main
 from autograder.course import Course, lab_ids
 from autograder.gradesheet import gradesheet
@@ -21,7 +21,7 @@ def graded(tmp_path_factory):
     course = Course(tmp_path_factory.mktemp("course"))
     for lab in lab_ids():
         course.assign(lab)
-    grade_folder(course, samples.SAMPLES_DIR, lab_ids())
+    grade_folder(course, samples.SAMPLES_DIR, lab_ids(), workers=grading.default_workers())  # as the CLI
     return course
 
 
