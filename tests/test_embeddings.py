@@ -36,11 +36,11 @@ def loader(x, y, batch_size=4):
 
 # ----------------------------------------------------------------------------- classification
 
-def test_representations_are_normalised_class_means():
+def test_representations_are_class_means():
     x = np.array([[2.0, 0.0], [4.0, 0.0], [0.0, 1.0], [0.0, 3.0], [3.0, 4.0]])
     y = np.array([0, 0, 1, 1, 2])
     reps = embeddings.compute_representations(Flatten(), loader(x, y, batch_size=2), num_classes=3)
-    np.testing.assert_allclose(reps.numpy(), [[1, 0], [0, 1], [0.6, 0.8]], atol=1e-6)
+    np.testing.assert_allclose(reps.numpy(), [[3, 0], [0, 2], [3, 4]], atol=1e-6)
 
 
 def test_a_class_missing_from_the_loader_is_a_clear_error():
@@ -48,9 +48,9 @@ def test_a_class_missing_from_the_loader_is_a_clear_error():
         embeddings.compute_representations(Flatten(), loader(np.eye(2), [0, 1]), num_classes=3)
 
 
-def test_nearest_class_mean_compares_directions():
-    reps = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    features = torch.tensor([[10.0, 1.0], [0.1, 0.2], [-1.0, 5.0]])  # lengths don't matter
+def test_nearest_class_mean_compares_euclidean_distances():
+    reps = torch.tensor([[1.0, 0.0], [4.0, 0.0]])
+    features = torch.tensor([[0.0, 0.0], [2.6, 0.0], [3.0, 5.0]])  # one direction, other lengths
     assert embeddings.nearest_class_mean(features, reps).tolist() == [0, 1, 1]
 
 
