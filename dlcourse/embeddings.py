@@ -116,7 +116,7 @@ def compute_representations(model: torch.nn.Module, loader: Iterable[Sequence[An
 
     r_c = mean of f(x) over the images x of class c in ``loader``. Not normalised: the triplet
     loss shapes Euclidean distances, lengths included (normalising the means and the queries
-    cost 2 points overall and 25 on the class left out of training, measured in one run).
+    cost 3 points of test accuracy, and 37 on the class left out of training; one run).
 
     Returns:
         (num_classes, E) float32 tensor on the CPU.
