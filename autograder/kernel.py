@@ -1,8 +1,8 @@
 """The student's side of the grader's calls: runs inside the student's Jupyter kernel.
 
 While autograding, test cells run in the grader's process (``autograder.rpc``). Each time they
-need the student's code, the grader executes ``serve("<request>")`` in the kernel: the request is
-a pickle made by the grader (trusted data going in); the answer goes back as a display output of
+need the student's code, the grader executes ``serve(path=...)`` in the kernel: the request is a
+pickle made by the grader (trusted data going in), in a file of the kernel's folder; the answer goes back as a display output of
 type ``MIME`` holding JSON and numpy's own ``.npy`` format, never a pickle, so nothing the
 student's code returns can run code in the grader.
 

@@ -19,8 +19,8 @@ import pickle
 import secrets
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import nbformat
