@@ -20,6 +20,9 @@ pytestmark = pytest.mark.lab3
 REAL = config.data_root() / "sst"
 needs_real = pytest.mark.skipif(not (REAL / "sst_train_raw.csv").is_file(),
                                 reason="the real SST files are not under $DLCOURSE_DATA/sst")
+# data/sst holds the split files too, but only the bundled float16 vectors, not GloVe's text file
+needs_real_glove = pytest.mark.skipif(not (REAL / "sst_glove_6b_50d.txt").is_file(),
+                                      reason="the real GloVe file is not under $DLCOURSE_DATA/sst")
 SHA256 = {  # shared/data/SOURCES.md
     "train": "d8cca48eb32f34568fcb25d9ffa044a57c82a1cfe0dbeab925c6f99ec1f72c83",
     "valid": "dd1f3a6365a84289f3e85fdb809ff0c7b6e086f41a20bb0acb7c58af7e72e720",
@@ -139,14 +142,14 @@ def test_read_glove_takes_any_dimension_and_rejects_other_files(tmp_path):
         sst.read_glove(path)
 
 
-@needs_real
+@needs_real_glove
 def test_real_glove_file():
     vectors = sst.load_glove()
     assert len(vectors) == 16093 and len(vectors["the"]) == 50
     np.testing.assert_allclose(vectors["the"][:5], [0.41800, 0.24968, -0.41242, 0.12170, 0.34527])
 
 
-@needs_real
+@needs_real_glove
 def test_bundled_glove_is_the_real_vectors_of_the_train_vocabulary(splits, tmp_path):
     with pytest.warns(BundledDataWarning, match="float16"):
         bundled = sst.load_glove(root=tmp_path)
@@ -156,7 +159,7 @@ def test_bundled_glove_is_the_real_vectors_of_the_train_vocabulary(splits, tmp_p
     assert worst < 4e-3  # float16: 11 significant bits of values below 8
 
 
-@needs_real
+@needs_real_glove  # it rebuilds the bundle from the real files
 def test_bundle_script_rebuilds_the_committed_bundle(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("bundle_sst", Path(__file__).parents[1] / "scripts" / "bundle_sst.py")
     script = importlib.util.module_from_spec(spec)
