@@ -74,8 +74,8 @@ def test_im2col_columns_are_patches_and_col2im_is_its_adjoint():
     cols = im2col(x, 3, stride=2)  # H' = 3, W' = 2
     assert cols.shape == (3 * 9, 2 * 3 * 2)
     padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 1)))  # W: 1 pixel missing, padded after
-    n, i, j = 1, 2, 1  # column (n, i, j) is the patch under output pixel (i, j) of image n
-    np.testing.assert_array_equal(cols[:, n * 6 + i * 2 + j],
+    n, i, j = 1, 2, 1  # column (i, j, n) is the patch under output pixel (i, j) of image n
+    np.testing.assert_array_equal(cols[:, (i * 2 + j) * 2 + n],
                                   padded[n, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3].reshape(-1))
     # <im2col(x), c> = <x, col2im(c)> for every x and c: col2im is im2col's transpose
     c = rng.standard_normal(cols.shape)

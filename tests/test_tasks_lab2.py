@@ -113,7 +113,7 @@ def conv_backward(x, weights, grad_out):
     for i in range(k):
         for j in range(k):
             grad_x += np.einsum("nfhw,cf->nchw", padded[:, :, i:i + H, j:j + W], flipped[:, :, i, j])
-    grad_y = grad_out.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N H W)
+    grad_y = grad_out.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, H W N)
     grad_w = (grad_y @ im2col(x, k).T).reshape(weights.shape)
     return grad_x, grad_w, grad_out.sum(axis=(0, 2, 3))
 

@@ -2,13 +2,16 @@
 
 With a k x k kernel and stride s, output pixel (i, j) sees the patch of the padded input at rows
 s i .. s i + k - 1 and columns s j .. s j + k - 1 of every channel. ``im2col`` lays those patches
-out as the columns of a matrix X_col (C k k, N H' W'), and the convolution (a cross-correlation,
+out as the columns of a matrix X_col (C k k, H' W' N), and the convolution (a cross-correlation,
 as in every deep-learning library) is one product with the kernels as rows of W (F, C k k):
 
-    Y = W X_col + b                              (F, N H' W')
+    Y = W X_col + b                              (F, H' W' N)
     dL/dW = dL/dY X_col^T                        (F, C k k)
     dL/db = row sums of dL/dY                    (F,)
     dL/dX_col = W^T dL/dY,  dL/dx = col2im(dL/dX_col)   (patches added back where they came from)
+
+Columns are ordered (i, j, n), the batch last, as in CS231n: then the k^2 copies of im2col and
+additions of col2im move runs of W' N contiguous numbers, not rows of W' (several times faster).
 
 SAME padding: H' = ceil(H / s), with the (H' - 1) s + k - H missing rows padded with zeros, half
 before and the rest after (as TensorFlow does; for an odd k and s = 1, (k - 1) / 2 each side).
@@ -37,17 +40,20 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int = 1) -> np.ndarray:
         x: (N, C, H, W).
 
     Returns:
-        X_col (C k k, N H' W'): column (n, i, j) (row-major) holds the k x k patch of every
+        X_col (C k k, H' W' N): column (i, j, n) (row-major) holds the k x k patch of every
         channel under output pixel (i, j) of image n, channel-major like a (F, C, k, k) kernel
         flattened to (F, C k k).
     """
-    _, _, H, W = x.shape
+    N, C, H, W = x.shape
     k = kernel_size
-    xp = np.pad(x, ((0, 0), (0, 0), same_padding(H, k, stride), same_padding(W, k, stride)))
-    windows = sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
-    N, C, H_out, W_out, _, _ = windows.shape  # (N, C, H', W', k, k), a view
-    # one copy; the innermost axis stays the input's rows, which keeps the copy fast
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * k * k, N * H_out * W_out)
+    H_out, W_out = -(-H // stride), -(-W // stride)
+    xp = np.pad(x.transpose(1, 2, 3, 0), ((0, 0), same_padding(H, k, stride),
+                                          same_padding(W, k, stride), (0, 0)))  # (C, H+p, W+p, N)
+    cols = np.empty((C, k, k, H_out, W_out, N), dtype=x.dtype)
+    for i in range(k):  # k^2 strided copies of whole images, not N H' W' patch copies
+        for j in range(k):
+            cols[:, i, j] = xp[:, i:i + stride * H_out:stride, j:j + stride * W_out:stride]
+    return cols.reshape(C * k * k, H_out * W_out * N)
 
 
 def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
@@ -55,7 +61,7 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
     """The adjoint of ``im2col``: adds every patch back where it came from.
 
     Args:
-        cols: (C k k, N H' W'), e.g. dL/dX_col.
+        cols: (C k k, H' W' N), e.g. dL/dX_col.
         x_shape: (N, C, H, W) of the input ``im2col`` was given.
 
     Returns:
@@ -63,14 +69,26 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
     """
     N, C, H, W = x_shape
     k = kernel_size
+    patches = cols.reshape(C, k, k, -(-H // stride), -(-W // stride), N)
+    return _add_patches(lambda i, j: patches[:, i, j], x_shape, k, stride, cols.dtype)
+
+
+def _add_patches(offset_rows: Callable[[int, int], np.ndarray], x_shape: tuple[int, ...],
+                 kernel_size: int, stride: int, dtype: np.dtype) -> np.ndarray:
+    """col2im given the rows of X_col one kernel offset at a time.
+
+    ``offset_rows(i, j)`` is the (C, H', W', N) block of rows (c, i, j) of a (C k k, H' W' N)
+    matrix: what every patch holds at offset (i, j). Returns (N, C, H, W).
+    """
+    N, C, H, W = x_shape
+    k = kernel_size
     (top, bottom), (left, right) = same_padding(H, k, stride), same_padding(W, k, stride)
     H_out, W_out = -(-H // stride), -(-W // stride)
-    patches = cols.reshape(C, k, k, N, H_out, W_out)
-    grad = np.zeros((C, N, H + top + bottom, W + left + right), dtype=cols.dtype)  # channel-major
+    grad = np.zeros((C, H + top + bottom, W + left + right, N), dtype=dtype)  # like im2col's xp
     for i in range(k):  # k^2 strided additions of whole images, not N H' W' patch additions
         for j in range(k):
-            grad[:, :, i:i + stride * H_out:stride, j:j + stride * W_out:stride] += patches[:, i, j]
-    grad = grad.transpose(1, 0, 2, 3)  # (N, C, H + padding, W + padding), a view
+            grad[:, i:i + stride * H_out:stride, j:j + stride * W_out:stride] += offset_rows(i, j)
+    grad = grad.transpose(3, 0, 1, 2)  # (N, C, H + padding, W + padding), a view
     return grad[:, :, top:top + H, left:left + W]
 
 
@@ -91,13 +109,13 @@ def conv2d(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None = None,
 
 def _convolve_cols(cols: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
                    x_shape: tuple[int, ...], stride: int) -> np.ndarray:
-    """Y = W X_col + b for X_col (C k k, N H' W') of an input of ``x_shape`` -> (N, F, H', W')."""
+    """Y = W X_col + b for X_col (C k k, H' W' N) of an input of ``x_shape`` -> (N, F, H', W')."""
     N, _, H, W = x_shape
     F = len(weights)
-    out = weights.reshape(F, -1) @ cols  # (F, N H' W')
+    out = weights.reshape(F, -1) @ cols  # (F, H' W' N)
     if bias is not None:
         out += bias[:, None]
-    return out.reshape(F, N, -(-H // stride), -(-W // stride)).transpose(1, 0, 2, 3)
+    return out.reshape(F, -(-H // stride), -(-W // stride), N).transpose(3, 0, 1, 2)
 
 
 class Convolution(Layer):
@@ -122,22 +140,30 @@ class Convolution(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x (N, C, H, W) -> (N, F, H', W'); keeps X_col for the backward pass."""
         self.x_shape = x.shape
-        self.cols = im2col(x, self.kernel_size, self.stride)  # (C k k, N H' W')
+        self.cols = im2col(x, self.kernel_size, self.stride)  # (C k k, H' W' N)
         return _convolve_cols(self.cols, self.weights, self.bias, x.shape, self.stride)
 
     def backward_inputs(self, grad_out: np.ndarray) -> np.ndarray:
-        """dL/dx = col2im(W^T dL/dY): grad_out (N, F, H', W') -> (N, C, H, W)."""
-        grad_cols = self.weights.reshape(len(self.weights), -1).T @ _rows(grad_out)  # (C k k, N H' W')
-        return col2im(grad_cols, self.x_shape, self.kernel_size, self.stride)
+        """dL/dx = col2im(W^T dL/dY): grad_out (N, F, H', W') -> (N, C, H, W).
+
+        Row block (c, i, j) of W^T dL/dY is W[:, :, i, j]^T dL/dY, so col2im gets it one kernel
+        offset at a time: the (C k k, H' W' N) matrix is never stored, which saves most of the
+        memory traffic (the same products, the same sum).
+        """
+        N, C, _, _ = self.x_shape
+        grad_y = _rows(grad_out)  # (F, H' W' N)
+        weights = self.weights.transpose(2, 3, 1, 0)  # (k, k, C, F)
+        return _add_patches(lambda i, j: (weights[i, j] @ grad_y).reshape(C, *grad_out.shape[2:], N),
+                            self.x_shape, self.kernel_size, self.stride, grad_y.dtype)
 
     def backward_params(self, grad_out: np.ndarray) -> ParamGrads:
         """dL/dW = dL/dY X_col^T (F, C, k, k), dL/db = row sums of dL/dY (F,)."""
-        grad_y = _rows(grad_out)  # (F, N H' W')
+        grad_y = _rows(grad_out)  # (F, H' W' N)
         grad_weights = grad_y @ self.cols.T  # (F, C k k)
         return [[self.weights, grad_weights.reshape(self.weights.shape)],
                 [self.bias, grad_y.sum(axis=1)], self.name]
 
 
 def _rows(grad_out: np.ndarray) -> np.ndarray:
-    """dL/dY as a matrix: (N, F, H', W') -> (F, N H' W'), the layout of Y = W X_col."""
-    return grad_out.transpose(1, 0, 2, 3).reshape(len(grad_out[0]), -1)
+    """dL/dY as a matrix: (N, F, H', W') -> (F, H' W' N), the layout of Y = W X_col."""
+    return grad_out.transpose(1, 2, 3, 0).reshape(len(grad_out[0]), -1)
