@@ -13,6 +13,7 @@ commit) is skipped, so nothing is graded twice and no grade is lost or duplicate
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -88,16 +89,19 @@ def grade_job(job: Job) -> Result:
     """Grade one job in a private scratch course of this process (made once per lab version)."""
     try:
         course = _scratch_course(job)
-        notebook = None
-        if job.notebook is not None:
-            notebook = Path(tempfile.mkdtemp(prefix="submission-")) / f"{job.lab}.ipynb"
-            notebook.write_bytes(job.notebook)
-        outcome = course.autograde(job.student, job.lab, notebook, list(job.notes))
-        if notebook is not None:
-            shutil.rmtree(notebook.parent, ignore_errors=True)
-        graded = course.root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
-        return Result(job.student, job.lab, course.scores(job.lab, job.student).get(job.student, {}),
-                      graded.read_bytes() if graded.exists() else None, outcome.notes)
+        try:
+            with tempfile.TemporaryDirectory(prefix="submission-") as folder:
+                notebook = None
+                if job.notebook is not None:
+                    notebook = Path(folder) / f"{job.lab}.ipynb"
+                    notebook.write_bytes(job.notebook)
+                outcome = course.autograde(job.student, job.lab, notebook, list(job.notes))
+            graded = course.root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
+            return Result(job.student, job.lab, course.scores(job.lab, job.student).get(job.student, {}),
+                          graded.read_bytes() if graded.exists() else None, outcome.notes)
+        finally:  # the result is data now: a class's notebooks and files must not pile up here
+            for kind in ("submitted", "autograded"):
+                shutil.rmtree(course.root / kind / job.student, ignore_errors=True)
     except Exception as exc:  # the grader failed (not the student): keep the run going, say why
         return Result(job.student, job.lab, {}, None, list(job.notes),
                       error=f"the grader failed on this submission: {type(exc).__name__}: {exc}")
@@ -107,6 +111,7 @@ def _scratch_course(job: Job) -> Course:
     key = (job.lab, hashlib.sha256(repr(job.source).encode()).hexdigest())
     if key not in _scratch:
         root = Path(tempfile.mkdtemp(prefix=f"dlcourse-{job.lab}-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
         for path, data in job.source:
             target = root / "solutions" / job.lab / path
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -91,3 +91,12 @@ def test_the_gradebook_can_be_any_database_url(toy_course, tmp_path):
     course.record_scores("zoe", "toy", {"double": 2.0})
     assert (tmp_path / "elsewhere.db").is_file() and not (tmp_path / "course" / "gradebook.db").exists()
     assert course.scores("toy")["zoe"] == {"double": 2.0, "square": 0.0}
+
+
+def test_a_worker_keeps_no_students_files_between_jobs(klass, toy_course, tmp_path):
+    course = _course(tmp_path, toy_course)
+    jobs = grading.make_jobs(course, collect(klass, ["toy"], course.root / "incoming"))
+    results = [grading.grade_job(job) for job in jobs]
+    assert [r.scores for r in results] == [EXPECTED[j.student] for j in jobs]
+    scratch = grading._scratch_course(jobs[0])  # the worker's (here: this process's) course
+    assert [p for kind in ("submitted", "autograded") for p in (scratch.root / kind).glob("*/*")] == []
