@@ -11,7 +11,8 @@ as in every deep-learning library) is one product with the kernels as rows of W 
     dL/dX_col = W^T dL/dY,  dL/dx = col2im(dL/dX_col)   (patches added back where they came from)
 
 Columns are ordered (i, j, n), the batch last, as in CS231n: then the k^2 copies of im2col and
-additions of col2im move runs of W' N contiguous numbers, not rows of W' (several times faster).
+additions of col2im (one per kernel offset) move runs of W' N contiguous numbers, not rows of W'
+(im2col 1.7x faster on MNIST's shapes).
 
 SAME padding: H' = ceil(H / s), with the (H' - 1) s + k - H missing rows padded with zeros, half
 before and the rest after (as TensorFlow does; for an odd k and s = 1, (k - 1) / 2 each side).
@@ -21,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.layers.base import Layer, ParamGrads, variance_scaling_initializer, zero_init
 
