@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from sqlalchemy.exc import SAWarning
+from tqdm import tqdm
 
 from autograder import grading, samples
 from autograder.course import SOLUTIONS, Course, lab_ids
@@ -78,7 +79,7 @@ def stock(klass: Path, root: Path, labs: list[str]) -> tuple[float, dict]:
     for student in sorted(klass.iterdir()):
         shutil.copytree(student, root / "submitted" / student.name)
     start = time.perf_counter()
-    for lab in labs:
+    for lab in tqdm(labs, desc="stock nbgrader", unit="lab"):
         nbgrader("autograde", lab, check=False)  # exits 1 on the broken notebooks, grades the rest
     return time.perf_counter() - start, {}
 
@@ -99,7 +100,7 @@ def execute_only(klass: Path, labs: list[str]) -> tuple[float, dict]:
     """Run every submission as handed in, serially, with the grading budgets: no grader at all."""
     os.environ["NBGRADER_EXECUTION"] = "autograde"  # dlcourse.config.budget: grading sizes
     start = time.perf_counter()
-    for notebook in sorted(klass.glob("*/*/*.ipynb")):
+    for notebook in tqdm(sorted(klass.glob("*/*/*.ipynb")), desc="floor", unit="submission"):
         try:
             nb = nbformat.read(notebook, as_version=4)
         except Exception:  # the broken ones: nothing to run
