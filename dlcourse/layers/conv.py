@@ -26,10 +26,14 @@ import numpy as np
 from dlcourse.layers.base import Layer, ParamGrads, variance_scaling_initializer, zero_init
 
 
+def same_size(size: int, stride: int) -> int:
+    """H' = ceil(H / s): the output size of one spatial axis with SAME padding."""
+    return -(-size // stride)
+
+
 def same_padding(size: int, kernel_size: int, stride: int) -> tuple[int, int]:
     """(before, after): zeros added to one spatial axis of ``size`` for SAME padding."""
-    out = -(-size // stride)  # ceil(size / stride)
-    total = max((out - 1) * stride + kernel_size - size, 0)
+    total = max((same_size(size, stride) - 1) * stride + kernel_size - size, 0)
     return total // 2, total - total // 2
 
 
@@ -46,7 +50,7 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int = 1) -> np.ndarray:
     """
     N, C, H, W = x.shape
     k = kernel_size
-    H_out, W_out = -(-H // stride), -(-W // stride)
+    H_out, W_out = same_size(H, stride), same_size(W, stride)
     xp = np.pad(x.transpose(1, 2, 3, 0), ((0, 0), same_padding(H, k, stride),
                                           same_padding(W, k, stride), (0, 0)))  # (C, H+p, W+p, N)
     cols = np.empty((C, k, k, H_out, W_out, N), dtype=x.dtype)
@@ -69,7 +73,7 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
     """
     N, C, H, W = x_shape
     k = kernel_size
-    patches = cols.reshape(C, k, k, -(-H // stride), -(-W // stride), N)
+    patches = cols.reshape(C, k, k, same_size(H, stride), same_size(W, stride), N)
     return _add_patches(lambda i, j: patches[:, i, j], x_shape, k, stride, cols.dtype)
 
 
@@ -83,7 +87,7 @@ def _add_patches(offset_rows: Callable[[int, int], np.ndarray], x_shape: tuple[i
     N, C, H, W = x_shape
     k = kernel_size
     (top, bottom), (left, right) = same_padding(H, k, stride), same_padding(W, k, stride)
-    H_out, W_out = -(-H // stride), -(-W // stride)
+    H_out, W_out = same_size(H, stride), same_size(W, stride)
     grad = np.zeros((C, H + top + bottom, W + left + right, N), dtype=dtype)  # like im2col's xp
     for i in range(k):  # k^2 strided additions of whole images, not N H' W' patch additions
         for j in range(k):
@@ -115,7 +119,7 @@ def _convolve_cols(cols: np.ndarray, weights: np.ndarray, bias: np.ndarray | Non
     out = weights.reshape(F, -1) @ cols  # (F, H' W' N)
     if bias is not None:
         out += bias[:, None]
-    return out.reshape(F, -(-H // stride), -(-W // stride), N).transpose(3, 0, 1, 2)
+    return out.reshape(F, same_size(H, stride), same_size(W, stride), N).transpose(3, 0, 1, 2)
 
 
 class Convolution(Layer):
@@ -131,7 +135,7 @@ class Convolution(Layer):
         N, C, H, W = input_layer.shape
         self.name, self.has_params = name, True
         self.kernel_size, self.stride = kernel_size, stride
-        self.shape = (N, num_filters, -(-H // stride), -(-W // stride))
+        self.shape = (N, num_filters, same_size(H, stride), same_size(W, stride))
         fan_in = C * kernel_size ** 2
         self.weights = weights_initializer_fn((num_filters, C, kernel_size, kernel_size),
                                               fan_in=fan_in)
