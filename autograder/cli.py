@@ -36,7 +36,8 @@ def cmd_assign(course: Course, args: argparse.Namespace) -> int:
             print(f"stale: {path.relative_to(generate.REPO)}")
         print("generated files are stale: run `python -m autograder assign`" if stale else "generated files are up to date")
         return 1 if stale else 0
-    changed = generate.write(generate.generated_files(course, args.labs), args.labs)
+    files = generate.generated_files(course, args.labs)
+    changed = generate.write(files, args.labs, force=getattr(args, "force", False))
     for path in changed:
         print(f"wrote {path.relative_to(generate.REPO)}")
     print(f"assigned {', '.join(args.labs)}: {len(changed)} file(s) changed")
@@ -131,8 +132,11 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=text, description=text)
 
-    command("assign", "regenerate labs/ and the sample submissions from solutions/").add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 if any generated file is stale")
+    assign = command("assign", "regenerate labs/ and the sample submissions from solutions/")
+    assign.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if any generated file is stale")
+    assign.add_argument("--force", action="store_true", help="overwrite generated files edited "
+                        "since they were generated (a .bak copy of each is kept)")
     autograde = command("autograde", "grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one")
     autograde.add_argument("submissions", help="the folder or .zip (e.g. an LMS export)")
     autograde.add_argument("--scheduler", metavar="ADDRESS",
@@ -164,6 +168,6 @@ def main(argv: list[str] | None = None) -> int:
             args.course_dir, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
             memory_limit=memory, db_url=args.db)
         return COMMANDS[args.command](course, args)
-    except (GradingError, FileNotFoundError, ValueError) as exc:
+    except (GradingError, FileNotFoundError, ValueError, generate.EditedFiles) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.generate import GENERATED_DIRS, LABS, stale
+import nbformat
+
+from autograder.generate import GENERATED_DIRS, LABS, EditedFiles, _bytes, stale, unedited, write
 from autograder.course import SOLUTIONS, lab_ids
 
 
@@ -28,9 +30,11 @@ def test_notebooks_are_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("lab", lab_ids())
-def test_student_notebook_says_it_is_generated(lab):
-    first = json.loads((LABS / lab / f"{lab}.ipynb").read_text())["cells"][0]
-    assert f"generated from `solutions/{lab}/{lab}.ipynb`" in "".join(first["source"])
+def test_student_notebook_is_marked_generated_without_words_for_instructors(lab):
+    path = LABS / lab / f"{lab}.ipynb"
+    first = json.loads(path.read_text())["cells"][0]
+    assert "validate" in "".join(first["source"]) and "maintainers" not in path.read_text()
+    assert unedited(path)
 
 
 @pytest.mark.parametrize("lab", lab_ids())
@@ -48,3 +52,38 @@ def test_check_reports_edited_and_unexpected_files():
     everything = {p: p.read_bytes() for d in GENERATED_DIRS for p in d.rglob("*.ipynb")}
     assert stale(everything, lab_ids()) == []
     assert stale({**everything, notebook: b"edited by hand"}, lab_ids()) == [notebook]
+
+
+def _generated(text: str) -> bytes:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text, id="only")])
+    return _bytes(nb)
+
+
+def test_assign_never_overwrites_a_notebook_edited_after_generation(tmp_path):
+    path = tmp_path / "labZ" / "labZ.ipynb"  # a lab name no real file carries
+    assert write({path: _generated("version 1")}, ["labZ"]) == [path]
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = "a student's work"
+    nbformat.write(nb, path)
+    edited = path.read_bytes()
+    with pytest.raises(EditedFiles, match="labZ.ipynb.*--force"):
+        write({path: _generated("version 2")}, ["labZ"])
+    assert path.read_bytes() == edited
+    assert write({path: _generated("version 2")}, ["labZ"], force=True) == [path]
+    (backup,) = tmp_path.glob("labZ/labZ.ipynb.bak-*")
+    assert backup.read_bytes() == edited and path.read_bytes() == _generated("version 2")
+
+
+def test_assign_updates_unedited_notebooks_and_leaves_other_files_alone(tmp_path):
+    folder = tmp_path / "labZ"
+    path, gone = folder / "labZ.ipynb", folder / "extra.ipynb"
+    write({path: _generated("v1"), gone: _generated("dropped later")}, ["labZ"])
+    mine = folder / "my_notes.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), mine)
+    checkpoint = folder / ".ipynb_checkpoints" / "labZ-checkpoint.ipynb"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(path.read_bytes())  # JupyterLab's copy: marked, but not generated
+    assert stale({path: _generated("v1")}, ["labZ"], (tmp_path,)) == [gone]
+    assert write({path: _generated("v2")}, ["labZ"], dirs=(tmp_path,)) == [gone, path]
+    assert not gone.exists() and mine.exists() and checkpoint.exists()
+    assert path.read_bytes() == _generated("v2")
