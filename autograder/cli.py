@@ -24,7 +24,7 @@ from . import generate, grading, samples, validate
 from .config import CELL_TIMEOUT
 from .course import DEFAULT_COURSE_DIR, MEMORY_LIMIT, Course, GradingError, Outcome, lab_ids
 from .execute import NOTEBOOK_TIMEOUT
-from .gradesheet import gradesheet
+from .gradesheet import gradesheet, read_roster
 from .submissions import collect
 
 
@@ -45,15 +45,24 @@ def cmd_assign(course: Course, args: argparse.Namespace) -> int:
 
 
 def grade_folder(course: Course, submissions: Path, labs: list[str], *, workers: int = 1,
-                 scheduler: str | None = None, force: bool = False) -> list[Outcome]:
-    """Grade every submission found of the (assigned) labs, with a progress bar and an ETA."""
-    found = collect(submissions, labs, course.root / "incoming")
+                 scheduler: str | None = None, force: bool = False,
+                 id_pattern: str | None = None) -> list[Outcome]:
+    """Grade every submission found of the (assigned) labs, with a progress bar and an ETA;
+    files set aside or not understood are listed first."""
+    found = collect(submissions, labs, course.root / "incoming", id_pattern=id_pattern)
+    for line in found.report():
+        print(line)
     return grading.run(course, grading.make_jobs(course, found), workers=workers,
                        scheduler=scheduler, force=force)
 
 
-def print_results(course: Course, labs: list[str], outcomes: list[Outcome]) -> None:
-    print(gradesheet(course, labs).table())
+def _roster(args: argparse.Namespace) -> list[str] | None:
+    return read_roster(Path(args.roster)) if getattr(args, "roster", None) else None
+
+
+def print_results(course: Course, labs: list[str], outcomes: list[Outcome],
+                  roster: list[str] | None = None) -> None:
+    print(gradesheet(course, labs, roster).table())
     for o in outcomes:
         for note in o.notes:
             print(f"note: {o.student}/{o.lab}: {note}")
@@ -63,8 +72,8 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
     for lab in args.labs:  # the gradebook must know the current version of each lab
         course.assign(lab)
     outcomes = grade_folder(course, Path(args.submissions), args.labs, workers=args.jobs,
-                            scheduler=args.scheduler, force=args.force)
-    print_results(course, args.labs, outcomes)
+                            scheduler=args.scheduler, force=args.force, id_pattern=args.id_pattern)
+    print_results(course, args.labs, outcomes, _roster(args))
     return 0
 
 
@@ -76,7 +85,7 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_export(course: Course, args: argparse.Namespace) -> int:
-    gradesheet(course, args.labs).write_csv(Path(args.csv))
+    gradesheet(course, args.labs, _roster(args)).write_csv(Path(args.csv))
     print(f"wrote {args.csv}")
     return 0
 
@@ -144,9 +153,16 @@ def parser() -> argparse.ArgumentParser:
     autograde.add_argument("--force", action="store_true",
                            help="regrade submissions already graded (default: skip them, so an "
                                 "interrupted run resumes)")
+    autograde.add_argument("--id-pattern", metavar="REGEX",
+                           help="student ids from file names: a regular expression with a group "
+                                "'student' (and optionally 'lab'), searched in each notebook's path")
+    roster_help = "CSV of student ids: students without a submission get 0 and 'no submission'"
+    autograde.add_argument("--roster", metavar="CSV", help=roster_help)
     command("feedback", "write feedback HTML for every graded submission")
-    command("export", "write the grades CSV: student_id, a column per task, total, max").add_argument(
-        "--csv", required=True, help="output file")
+    export = command("export", "write the grades CSV: a row per student, a column per task, "
+                     "per-lab totals and %, total, max, %")
+    export.add_argument("--csv", required=True, help="output file")
+    export.add_argument("--roster", metavar="CSV", help=roster_help)
     command("demo", "assign, grade the bundled sample submissions, feedback, CSV, print the table")
     command("validate", "students: run the visible checks of a notebook before submitting").add_argument(
         "notebook", help="your lab notebook, e.g. labs/lab0/lab0.ipynb")

@@ -1,68 +1,122 @@
-"""Scores from the gradebook as one sheet: a printed table and the CSV for the LMS."""
+"""Scores from the gradebook as one sheet: a printed table and the CSV for the LMS.
+
+One row per student. The CSV has a column per graded task, then each lab's subtotal and
+percentage, then the total, maximum and percentage, and a status per lab ("no submission" for a
+roster student who handed nothing in). The printed table has a column per lab, readable for a
+whole class.
+"""
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import Course
 
-WIDE_TABLE_STUDENTS = 6
-"""Up to this many students the table shows every task; beyond it, totals (the CSV has all)."""
+NO_SUBMISSION = "no submission"
 
 
 @dataclass
 class Gradesheet:
-    """``columns``: (``lab:task``, max points) in notebook order; ``rows``: student -> column -> score."""
+    """``columns``: (``lab:task``, max points) in notebook order; ``rows``: student -> column ->
+    score; ``missing``: student -> labs they handed nothing in for (roster students)."""
 
     columns: list[tuple[str, float]]
     rows: dict[str, dict[str, float]]
+    missing: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def labs(self) -> list[str]:
+        """The labs of the columns, in order."""
+        return list(dict.fromkeys(name.split(":", 1)[0] for name, _ in self.columns))
 
     @property
     def max(self) -> float:
         return sum(points for _, points in self.columns)
 
-    def total(self, student: str) -> float:
-        return sum(self.rows[student].values())
+    def lab_max(self, lab: str) -> float:
+        return sum(points for name, points in self.columns if name.startswith(f"{lab}:"))
+
+    def total(self, student: str, lab: str | None = None) -> float:
+        """The student's points, in all or in one lab."""
+        prefix = f"{lab}:" if lab else ""
+        return sum(s for name, s in self.rows[student].items() if name.startswith(prefix))
+
+    def status(self, student: str) -> str:
+        """'no submission: lab1, lab2' for a roster student who missed labs, else ''."""
+        missing = self.missing.get(student, [])
+        return f"{NO_SUBMISSION}: {', '.join(missing)}" if missing else ""
 
     def write_csv(self, path: Path) -> None:
-        """One row per student: student_id, one column per graded task, total, max."""
+        """One row per student: student_id, a column per task, per-lab total and %, total, max,
+        %, status."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        labs = self.labs
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["student_id", *(name for name, _ in self.columns), "total", "max"])
+            writer.writerow(["student_id", *(name for name, _ in self.columns),
+                             *(f"{lab} {what}" for lab in labs for what in ("total", "%")),
+                             "total", "max", "%", "status"])
             for student, scores in self.rows.items():
                 cells = [_num(scores.get(name, 0.0)) for name, _ in self.columns]
-                writer.writerow([student, *cells, _num(self.total(student)), _num(self.max)])
+                per_lab = [v for lab in labs for v in (_num(self.total(student, lab)),
+                                                        self._pct(student, lab))]
+                writer.writerow([student, *cells, *per_lab, _num(self.total(student)),
+                                 _num(self.max), self._pct(student), self.status(student)])
 
     def table(self) -> str:
-        """Tasks down, students across (few students) or one line per student (many)."""
-        students = list(self.rows)
-        if len(students) > WIDE_TABLE_STUDENTS:
-            return "\n".join(f"{s:<24} {self.total(s):6.2f} / {self.max:g}  {self._pct(s)}" for s in students)
-        width = max([len(s) for s in students] + [9])
-        name_width = max([len(name) for name, _ in self.columns] + [5])
-        lines = [f"{'task':<{name_width}}  {'max':>5}  " + "  ".join(f"{s:>{width}}" for s in students)]
-        for name, points in self.columns:
-            scores = "  ".join(f"{_num(self.rows[s].get(name, 0.0)):>{width}}" for s in students)
-            lines.append(f"{name:<{name_width}}  {points:>5g}  {scores}")
-        lines.append(f"{'total':<{name_width}}  {self.max:>5g}  "
-                     + "  ".join(f"{_num(self.total(s)):>{width}}" for s in students))
-        lines.append(f"{'%':<{name_width}}  {'':>5}  " + "  ".join(f"{self._pct(s):>{width}}" for s in students))
+        """One line per student: each lab's points (or '-' where nothing was handed in),
+        the total and the percentage; the first line gives the maxima."""
+        labs = self.labs
+        width = max([len(s) for s in self.rows] + [len("student")])
+        cell = max([len(lab) for lab in labs] + [len(f"{_num(self.max)}")]) + 2
+        lines = [f"{'student':<{width}}" + "".join(f"{lab:>{cell}}" for lab in labs)
+                 + f"{'total':>{cell}}{'%':>8}",
+                 f"{'(max)':<{width}}" + "".join(f"{_num(self.lab_max(lab)):>{cell}}" for lab in labs)
+                 + f"{_num(self.max):>{cell}}{'':>8}"]
+        for student in self.rows:
+            missing = self.missing.get(student, [])
+            scores = "".join(f"{'-' if lab in missing else _num(self.total(student, lab)):>{cell}}"
+                             for lab in labs)
+            lines.append(f"{student:<{width}}{scores}{_num(self.total(student)):>{cell}}"
+                         f"{self._pct(student):>8}")
         return "\n".join(lines)
 
-    def _pct(self, student: str) -> str:
-        return f"{100 * self.total(student) / self.max:.1f}%" if self.max else "-"
+    def _pct(self, student: str, lab: str | None = None) -> str:
+        top = self.lab_max(lab) if lab else self.max
+        return f"{100 * self.total(student, lab) / top:.1f}%" if top else "-"
 
 
-def gradesheet(course: Course, labs: list[str]) -> Gradesheet:
-    """Every student with at least one graded lab; a lab not handed in scores 0."""
-    columns, rows = [], {}
+def gradesheet(course: Course, labs: list[str], roster: list[str] | None = None) -> Gradesheet:
+    """Every student with at least one graded lab, and every student of ``roster``; a lab not
+    handed in scores 0 (and, for roster students, is listed as missing)."""
+    columns, rows, graded = [], {}, {}
     for lab in labs:
         columns += [(f"{lab}:{task}", points) for task, points in course.tasks(lab)]
         for student, scores in course.scores(lab).items():
             rows.setdefault(student, {}).update({f"{lab}:{t}": s for t, s in scores.items()})
-    return Gradesheet(columns, dict(sorted(rows.items())))
+            graded.setdefault(student, set()).add(lab)
+    missing = {}
+    for student in roster or []:
+        rows.setdefault(student, {})
+        if absent := [lab for lab in labs if lab not in graded.get(student, set())]:
+            missing[student] = absent
+    return Gradesheet(columns, dict(sorted(rows.items())), missing)
+
+
+def read_roster(path: Path) -> list[str]:
+    """Student ids from a CSV roster: the column named like ``student_id``/``id``/``username``
+    (case and spaces ignored), else the first column; a header row is recognised by that name."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path}: the roster is empty; give a CSV with one student id per row")
+    header = [cell.strip().lower().replace(" ", "_") for cell in rows[0]]
+    names = ("student_id", "id", "username", "student", "login")
+    column = next((header.index(n) for n in names if n in header), None)
+    body = rows[1:] if column is not None else rows
+    ids = [row[column or 0].strip() for row in body if len(row) > (column or 0)]
+    return sorted(dict.fromkeys(i for i in ids if i))
 
 
 def _num(x: float) -> str:
