@@ -10,6 +10,8 @@
 
 Every command takes --course-dir DIR: where the gradebook and nbgrader's folders live, and the
 grading limits (--timeout per cell, --notebook-timeout, --memory-gb for the student's kernel).
+Grading refuses to start where student kernels can't be sandboxed (bubblewrap missing), unless
+given --unsafe-no-sandbox.
 """
 from __future__ import annotations
 
@@ -46,12 +48,15 @@ def cmd_assign(course: Course, args: argparse.Namespace) -> int:
 
 def grade_folder(course: Course, submissions: Path, labs: list[str], *, workers: int = 1,
                  scheduler: str | None = None, force: bool = False,
-                 id_pattern: str | None = None) -> list[Outcome]:
-    """Grade every submission found of the (assigned) labs, with a progress bar and an ETA;
-    files set aside or not understood are listed first."""
+                 id_pattern: str | None = None, assign: bool = False) -> list[Outcome]:
+    """Grade every submission found of the labs, with a progress bar and an ETA; files set
+    aside or not understood are listed first. ``assign``: (re)assign the labs in ``course``
+    once submissions were found (the gradebook must know each lab's current version)."""
     found = collect(submissions, labs, course.root / "incoming", id_pattern=id_pattern)
     for line in found.report():
         print(line)
+    for lab in labs if assign else ():
+        course.assign(lab)
     return grading.run(course, grading.make_jobs(course, found), workers=workers,
                        scheduler=scheduler, force=force)
 
@@ -69,23 +74,32 @@ def print_results(course: Course, labs: list[str], outcomes: list[Outcome],
 
 
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
-    for lab in args.labs:  # the gradebook must know the current version of each lab
-        course.assign(lab)
     outcomes = grade_folder(course, Path(args.submissions), args.labs, workers=args.jobs,
-                            scheduler=args.scheduler, force=args.force, id_pattern=args.id_pattern)
+                            scheduler=args.scheduler, force=args.force, id_pattern=args.id_pattern,
+                            assign=True)
     print_results(course, args.labs, outcomes, _roster(args))
     return 0
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
+    graded = [lab for lab in args.labs if course.scores(lab)]
     for lab in args.labs:
+        if lab not in graded:
+            print(f"{lab}: nothing graded yet in {course.root}, no feedback to write")
+    for lab in graded:
         course.feedback(lab)
+    if not graded:
+        raise GradingError(f"nothing graded in {course.root}: run `autograde` first")
     print(f"feedback written under {course.root / 'feedback'}")
     return 0
 
 
 def cmd_export(course: Course, args: argparse.Namespace) -> int:
-    gradesheet(course, args.labs, _roster(args)).write_csv(Path(args.csv))
+    roster = _roster(args)
+    if not roster and not any(course.scores(lab) for lab in args.labs):
+        raise GradingError(f"nothing graded in {course.root} for {', '.join(args.labs)}: "
+                           "run `autograde` first (or give --roster to list the class)")
+    gradesheet(course, args.labs, roster).write_csv(Path(args.csv))
     print(f"wrote {args.csv}")
     return 0
 
@@ -132,6 +146,10 @@ def parser() -> argparse.ArgumentParser:
                         help="memory of a student's kernel while grading, GiB; 0: no limit (default: %(default)s)")
     common.add_argument("--db", metavar="URL", help="gradebook database (default: SQLite in the "
                         "course folder; e.g. postgresql://user@host/grades)")
+    common.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="grade even where bubblewrap can't sandbox student kernels: their "
+                             "code could then read the solutions and other students' work and "
+                             "change grades (only for notebooks you trust)")
     common.add_argument("--jobs", "-j", type=int, default=grading.default_workers(),
                         help="submissions graded at once on this machine (default: the cores, %(default)s)")
     p = argparse.ArgumentParser(prog="python -m autograder",
@@ -178,11 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=SAWarning)
     args = parser().parse_args(argv)
     args.labs = args.labs or lab_ids()
+    if args.command in ("feedback", "export") and not args.course_dir.is_dir():
+        print(f"error: no course folder {args.course_dir}: give the --course-dir that "
+              "`autograde` used", file=sys.stderr)
+        return 2
     try:
         memory = int(args.memory_gb * 2**30) or None
         course = None if args.command == "validate" else Course(
             args.course_dir, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-            memory_limit=memory, db_url=args.db)
+            memory_limit=memory, db_url=args.db, unsafe_no_sandbox=args.unsafe_no_sandbox)
         return COMMANDS[args.command](course, args)
     except (GradingError, FileNotFoundError, ValueError, generate.EditedFiles) as exc:
         print(f"error: {exc}", file=sys.stderr)

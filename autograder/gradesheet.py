@@ -89,9 +89,10 @@ class Gradesheet:
 
 def gradesheet(course: Course, labs: list[str], roster: list[str] | None = None) -> Gradesheet:
     """Every student with at least one graded lab, and every student of ``roster``; a lab not
-    handed in scores 0 (and, for roster students, is listed as missing)."""
+    handed in scores 0 (and, for roster students, is listed as missing). Labs not assigned in
+    ``course`` have no columns."""
     columns, rows, graded = [], {}, {}
-    for lab in labs:
+    for lab in (lab for lab in labs if course.release_notebook(lab).is_file()):
         columns += [(f"{lab}:{task}", points) for task, points in course.tasks(lab)]
         for student, scores in course.scores(lab).items():
             rows.setdefault(student, {}).update({f"{lab}:{t}": s for t, s in scores.items()})

@@ -1,0 +1,33 @@
+"""The instructor's commands: every mistake an instructor can make is one line and exit 2."""
+from __future__ import annotations
+
+import pytest
+
+from autograder.cli import main
+
+
+def test_feedback_and_export_need_an_existing_course_folder(tmp_path, capsys):
+    missing = tmp_path / "no-such-course"
+    for command in (["feedback"], ["export", "--csv", str(tmp_path / "g.csv")]):
+        assert main([*command, "--course-dir", str(missing)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no course folder" in err
+    assert not missing.exists()  # not created on the way
+
+
+@pytest.mark.parametrize("command", [["feedback"], ["export", "--csv", "grades.csv"]])
+def test_nothing_graded_is_one_line_not_a_traceback(tmp_path, capsys, command):
+    (tmp_path / "course").mkdir()
+    assert main([*command, "--lab", "lab0", "--course-dir", str(tmp_path / "course")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: nothing graded") and err.count("\n") == 1
+
+
+def test_no_submission_found_is_an_error_naming_the_layouts(tmp_path, capsys):
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "readme.txt").write_text("not a notebook")
+    code = main(["autograde", str(tmp_path / "export"), "--lab", "lab0",
+                 "--course-dir", str(tmp_path / "course")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no submission of lab0 found" in err and "Moodle" in err
+    assert err.count("\n") == 1
