@@ -5,7 +5,8 @@
                             [--jobs N | --scheduler ADDRESS] [--force]
     feedback                feedback HTML for every graded submission
     export --csv FILE       one row per student: student_id, a column per task, total, max
-    demo                    assign, grade the sample submissions, feedback, CSV, table
+    demo                    assign, grade the sample submissions, feedback, CSV, table, handout
+    release [--out DIR]     the student handout: notebooks, dlcourse, data, no answers
     validate NOTEBOOK       for students: run the visible checks, say what passes
 
 Every command takes --course-dir DIR: where the gradebook and nbgrader's folders live, and the
@@ -18,11 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
-from sqlalchemy.exc import SAWarning
-from . import generate, grading, samples, validate
+from . import generate, grading, release, samples, validate
 from .config import CELL_TIMEOUT
 from .course import DEFAULT_COURSE_DIR, MEMORY_LIMIT, Course, GradingError, Outcome, lab_ids
 from .execute import NOTEBOOK_TIMEOUT
@@ -74,6 +73,7 @@ def print_results(course: Course, labs: list[str], outcomes: list[Outcome],
 
 
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
+    course.check_sandbox()  # before anything else: one line saying why not
     outcomes = grade_folder(course, Path(args.submissions), args.labs, workers=args.jobs,
                             scheduler=args.scheduler, force=args.force, id_pattern=args.id_pattern,
                             assign=True)
@@ -106,6 +106,7 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """The whole instructor loop on the bundled samples, checked against their expected scores."""
+    course.check_sandbox()
     cmd_assign(course, argparse.Namespace(check=False, labs=args.labs))  # also assigns in course
     outcomes = grade_folder(course, samples.SAMPLES_DIR, args.labs, workers=args.jobs, force=True)
     for lab in args.labs:
@@ -116,9 +117,16 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     print_results(course, args.labs, outcomes)
     print(f"\nfeedback: {course.root / 'feedback'}/<student>/<lab>/<lab>.html\ngrades:   {csv_path}")
     wrong = [line for lab in args.labs for line in samples.mismatches(lab, course.tasks(lab), sheet.rows)]
+    print(release.build(course, release.DEFAULT_OUT, args.labs).summary())
     print("\n".join(["sample scores differ from expected:", *wrong]) if wrong
           else "sample scores as expected: reference full marks, untouched 0, flawed loses exactly its flaws")
     return 1 if wrong else 0
+
+
+def cmd_release(course: Course, args: argparse.Namespace) -> int:
+    """Build the student handout (see ``autograder.release``) and say what is in it."""
+    print(release.build(course, args.out, args.labs).summary())
+    return 0
 
 
 def cmd_validate(_course: Course, args: argparse.Namespace) -> int:
@@ -181,19 +189,23 @@ def parser() -> argparse.ArgumentParser:
                      "per-lab totals and %, total, max, %")
     export.add_argument("--csv", required=True, help="output file")
     export.add_argument("--roster", metavar="CSV", help=roster_help)
-    command("demo", "assign, grade the bundled sample submissions, feedback, CSV, print the table")
+    command("demo", "assign, grade the bundled sample submissions, feedback, CSV, print the "
+            "table, build the student handout")
+    command("release", "build the student handout: notebooks, dlcourse, bundled data, set-up "
+            "files; no answers").add_argument(
+        "--out", type=Path, default=release.DEFAULT_OUT,
+        help="folder to build it in (replaced if it holds an earlier handout; default: %(default)s)")
     command("validate", "students: run the visible checks of a notebook before submitting").add_argument(
         "notebook", help="your lab notebook, e.g. labs/lab0/lab0.ipynb")
     return p
 
 
 COMMANDS = {"assign": cmd_assign, "autograde": cmd_autograde, "feedback": cmd_feedback,
-            "export": cmd_export, "demo": cmd_demo, "validate": cmd_validate}
+            "export": cmd_export, "demo": cmd_demo, "release": cmd_release,
+            "validate": cmd_validate}
 
 
 def main(argv: list[str] | None = None) -> int:
-    # nbgrader 0.9.6's gradebook trips SQLAlchemy autoflush warnings on every submission: noise.
-    warnings.filterwarnings("ignore", category=SAWarning)
     args = parser().parse_args(argv)
     args.labs = args.labs or lab_ids()
     if args.command in ("feedback", "export") and not args.course_dir.is_dir():
@@ -206,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             args.course_dir, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
             memory_limit=memory, db_url=args.db, unsafe_no_sandbox=args.unsafe_no_sandbox)
         return COMMANDS[args.command](course, args)
-    except (GradingError, FileNotFoundError, ValueError, generate.EditedFiles) as exc:
+    except (GradingError, FileNotFoundError, ValueError, generate.EditedFiles,
+            release.ReleaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,13 +9,15 @@ or show them what they should not see:
   cells are reported (``ReportEditedCells``) and restored by stock nbgrader; duplicate grade ids
   keep the last copy (``DropDuplicateIds``).
 - autograde, executing (``GradingExecute``): test cells run in the grader's process against
-  proxies of the student's code; one fixed, sandboxed kernel; a per-cell timeout and a
-  per-notebook time limit; a dead kernel costs only the cells it did not reach; output capped;
-  stderr kept but not fatal (``StderrToStdout``).
+  proxies of the student's code; one fixed kernel, in an OS sandbox whose settings (what it
+  must not see, its memory) are this configuration's, so each course grades with its own; a
+  per-cell timeout and a per-notebook time limit; a dead kernel costs only the cells it did not
+  reach; output capped; stderr kept but not fatal (``StderrToStdout``).
 - generate_feedback: hidden tests are removed from the feedback (stock feedback shows them).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
@@ -26,7 +28,10 @@ from nbgrader.preprocessors import (
 )
 from traitlets.config import Config
 
+import nbgrader
+
 from .execute import NOTEBOOK_TIMEOUT, GradingExecute
+from .sandbox import Limits
 from .preprocessors import DropDuplicateIds, ReportEditedCells, RestoreCellOrder, StderrToStdout, TaskStubs
 
 COURSE_ID = "dlcourse"
@@ -34,15 +39,27 @@ KERNEL = "python3"
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR",
                "--IPKernelApp.exec_lines=import autograder.sandbox as _s; _s.install(); del _s"]
 """In-memory history (nbgrader's default); the kernel's start-up warnings kept off our stderr;
-the sandbox (``autograder.sandbox``) installed before any of the notebook's code runs."""
+the in-kernel sandbox (``autograder.sandbox.install``) before any of the notebook's code runs."""
+FEEDBACK_TEMPLATE = Path(__file__).resolve().parent / "templates" / "dlcourse_feedback"
+"""nbgrader's feedback page with each task's name in its contents."""
+_NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+MATHJAX = "_mathjax"
+"""Folder of ``<course>/feedback/`` holding MathJax (from jupyter-server-mathjax), so that
+formulas render offline; feedback pages are two levels below it."""
 CELL_TIMEOUT = 60
 """Seconds one cell may run while grading; notebooks shrink training via dlcourse.config.budget."""
 
 
 def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
-                    notebook_timeout: int = NOTEBOOK_TIMEOUT, db_url: str | None = None) -> Config:
+                    notebook_timeout: int = NOTEBOOK_TIMEOUT, db_url: str | None = None,
+                    memory_limit: int | None = Limits.memory, hidden: Sequence[str | Path] = (),
+                    visible: Sequence[str | Path] = (), unsafe_no_sandbox: bool = False) -> Config:
     """nbgrader configuration for a course folder (working folders inside it; the gradebook too,
-    as SQLite, unless ``db_url`` names another database, e.g. ``postgresql://host/grades``)."""
+    as SQLite, unless ``db_url`` names another database, e.g. ``postgresql://host/grades``).
+
+    The student's kernel gets ``memory_limit`` bytes and does not see ``hidden`` (the course
+    folder is always hidden) but for ``visible`` inside it; ``unsafe_no_sandbox``: no OS sandbox.
+    """
     c = Config()
     c.CourseDirectory.root = str(course_dir)
     c.CourseDirectory.course_id = COURSE_ID
@@ -67,10 +84,18 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
     c.Execute.extra_arguments = KERNEL_ARGS
     c.Execute.timeout = cell_timeout
     c.GradingExecute.notebook_timeout = notebook_timeout
+    c.GradingExecute.memory_limit = memory_limit
+    c.GradingExecute.hidden = [str(course_dir), *map(str, hidden)]
+    c.GradingExecute.visible = list(map(str, visible))
+    c.GradingExecute.unsafe_no_sandbox = unsafe_no_sandbox
     c.Autograde.autograde_preprocessors = [
         GradingExecute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata,
     ]
 
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    # task names in the contents; MathJax from the feedback folder, not a CDN (FEEDBACK_TEMPLATE)
+    c.HTMLExporter.template_name = FEEDBACK_TEMPLATE.name
+    c.HTMLExporter.template_file = f"{FEEDBACK_TEMPLATE.name}.html.j2"  # extends nbgrader's index
+    c.HTMLExporter.extra_template_basedirs = [str(FEEDBACK_TEMPLATE.parent), str(_NBGRADER_TEMPLATES)]
     return c

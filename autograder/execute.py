@@ -7,23 +7,41 @@
 - A kernel that dies (``os._exit``, a segfault, out of memory) costs only the cells it did not
   reach: the reason (exit code or signal) goes into each of them; the grading run goes on.
 - Output is capped per cell while it arrives, so a print loop can't exhaust the grader's memory.
-- The kernel starts sandboxed (``autograder.sandbox``): memory limit, no reading the course's
-  hidden tests, solutions or gradebook, no writing outside its folder, no subprocesses.
+- The kernel starts in its own OS sandbox (``autograder.sandbox``, made by
+  ``SandboxedKernelManager`` from this preprocessor's settings, per kernel): it can't see the course, the solutions, the
+  gradebook or other kernels, write outside its private tmpfs, reach the network or outlive its
+  grading; its memory, file sizes and process count are limited. With ``unsafe_no_sandbox`` only
+  the audit hook inside the kernel remains (native code goes around it).
+- A message from the kernel larger than ``MESSAGE_LIMIT`` bytes is dropped by ZeroMQ before it
+  reaches memory here; the cell gets an error saying so and the notebook goes on.
 """
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
+import os
+import shutil
 import signal
+import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbclient.exceptions import DeadKernelError
+import zmq
+import zmq.asyncio
+from jupyter_client import AsyncKernelClient, AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer, List, Unicode, default
 
+from . import sandbox
+from .integrity import refusal
 from .rpc import Link, run_test_cell
 
 NOTEBOOK_TIMEOUT = 900
@@ -34,6 +52,101 @@ WARM_UP_TIMEOUT = 120
 """Seconds the kernel may take to load the grader's side (torch) before the first test cell."""
 OUTPUT_LIMIT = 1_000_000
 """Characters of output kept per cell (more is dropped as it arrives, with a note)."""
+REAP_TIMEOUT = 10
+"""Seconds the processes of an ended kernel get to vanish before they are killed."""
+MESSAGE_LIMIT = 512 * 2**20
+"""Bytes of one message from the kernel (ZeroMQ drops a larger one unread)."""
+
+
+class _LimitedClient(AsyncKernelClient):
+    """A kernel client whose sockets drop a message over ``MESSAGE_LIMIT`` bytes unread."""
+
+    @default("context")
+    def _context_default(self) -> zmq.asyncio.Context:
+        context = super()._context_default()
+        context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_LIMIT)
+        return context
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel in its own sandbox (``jail``), or only under the audit hook (``unsafe``).
+
+    Every kernel gets a private host folder (``self.folder``, the grader's only): ``sockets/``
+    holds its connection file and ZeroMQ's Unix sockets (the only host folder the kernel may
+    write, and only until it has started: ``seal``), ``requests/`` the grader's RPC requests
+    (read-only to the kernel). Interrupts go by message: a signal to bwrap does not reach the
+    kernel's own session. Everything goes when the kernel does (``cleanup_resources``).
+    """
+
+    def __init__(self, *, jail: sandbox.Jail, unsafe: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.folder = Path(tempfile.mkdtemp(prefix="dlcourse-kernel-"))  # 0700
+        self.requests, sockets = self.folder / "requests", self.folder / "sockets"
+        for folder in (self.requests, sockets, self.folder / "work"):
+            folder.mkdir(mode=0o755)
+        self.transport, self.connection_file = "ipc", str(sockets / "kernel.json")
+        self.ip = str(sockets / "kernel")
+        self.jail = replace(jail, sockets=str(sockets), requests=str(self.requests))
+        self.unsafe = unsafe
+        self.kernel_uid: int | None = None
+        self.client_factory = _LimitedClient
+
+    @property
+    def kernel_spec(self) -> Any:
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        kernel = super().format_kernel_cmd(extra_arguments)
+        if self.unsafe:
+            return kernel
+        spec = str(self.folder / "spec.json")
+        sandbox.write_spec(spec, self.jail, kernel, own=[self.jail.sockets, self.connection_file])
+        return sandbox.launcher(spec)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        kw["cwd"] = str(self.folder / "work")  # never the submission's folder
+        if self.unsafe:
+            kw["env"] = {**kw.get("env", os.environ), sandbox.ENV: self.jail.rules(sandboxed=False)}
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        if not self.unsafe and os.getuid() == 0:  # the kernel's own user: see sandbox.launch
+            self.kernel_uid = sandbox.FIRST_UID + self.provisioner.pid
+
+    def seal(self) -> None:
+        """Once the kernel listens: its sockets folder is no longer its to write (where the
+        grader is root; otherwise the kernel runs as the grader's own user, who owns it)."""
+        sockets = self.jail.sockets
+        if os.getuid() == 0 and not self.unsafe:
+            os.chown(sockets, 0, 0)
+        os.chmod(sockets, 0o755 if os.getuid() == 0 else 0o555)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        await self._reap()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    async def _reap(self) -> None:
+        """Wait until every process the kernel started is gone: the OS kills them when the
+        sandbox's PID 1 ends, but not at once (a fork bomb takes a while), and the next
+        submission must not start beside them. Those still there after ``REAP_TIMEOUT`` are
+        killed here. (Without a uid of its own, the kernel's PID namespace alone sees to it.)"""
+        if self.kernel_uid is None:
+            return
+        deadline = time.monotonic() + REAP_TIMEOUT
+        while (left := sandbox.processes_of(self.kernel_uid)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    cleanup_resources = _async_cleanup_resources
+
+    def exit_code(self, code: int) -> int:
+        """The kernel's exit code as ``Popen`` gives it (-N: killed by signal N) from its
+        process's: bwrap says "killed by signal N" as 128 + N."""
+        return 128 - code if not self.unsafe and code > 128 else code
 
 
 class GradingExecute(Execute):
@@ -41,6 +154,30 @@ class GradingExecute(Execute):
 
     notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="Seconds the whole notebook may run.").tag(config=True)
     output_limit = Integer(OUTPUT_LIMIT, help="Characters of output kept per cell.").tag(config=True)
+    memory_limit = Integer(sandbox.Limits.memory, allow_none=True,
+                           help="Bytes of memory (RLIMIT_DATA) the kernel may use."
+                           ).tag(config=True)
+    hidden = List(Unicode(), help="Paths the kernel must not see.").tag(config=True)
+    visible = List(Unicode(), help="Paths it sees besides the system and its Python (what "
+                   "it imports, data).").tag(config=True)
+    unsafe_no_sandbox = Bool(False, help="Run kernels without the OS sandbox (audit hook "
+                             "only: native code goes around it).").tag(config=True)
+
+    def create_kernel_manager(self) -> SandboxedKernelManager:
+        """A kernel manager carrying this run's sandbox settings (per kernel, not per process)."""
+        jail = sandbox.Jail(replace(sandbox.Limits(), memory=self.memory_limit),
+                            hidden=tuple(self.hidden), visible=tuple(self.visible))
+        name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name", "python3")
+        self.km = SandboxedKernelManager(kernel_name=name, config=self.config, jail=jail,
+                                         unsafe=self.unsafe_no_sandbox)
+        return self.km
+
+    async def async_start_new_kernel_client(self) -> Any:
+        client = await super().async_start_new_kernel_client()
+        self.km.seal()  # the kernel answered: its sockets are there
+        return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # nbconvert calls this one
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
         self._deadline = time.monotonic() + self.notebook_timeout
@@ -49,7 +186,6 @@ class GradingExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._answering = False
         self._warm = False
-        self._folder = (resources or {}).get("metadata", {}).get("path")  # the kernel's working directory
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
@@ -64,8 +200,13 @@ class GradingExecute(Execute):
         self.timeout = max(1, min(self._cell_timeout, int(remaining)))
         try:
             if utils.is_grade(cell) and not utils.is_solution(cell):
+                # the task's rules, checked here on the source: nothing the kernel says counts
+                refused = refusal(self.nb, cell, resources, self.config.CourseDirectory.get("root"))
+                if refused is not None:
+                    cell.outputs = [refused]
+                    return cell, resources
                 self._warm_up(index)
-                link = Link(lambda code: self._run_in_kernel(code, index), self._folder)
+                link = Link(lambda code: self._run_in_kernel(code, index), str(self.km.requests))
                 cell.outputs = run_test_cell(cell.source, link, self._defined_names())
                 if link.dead:
                     raise DeadKernelError(link.dead)
@@ -74,6 +215,9 @@ class GradingExecute(Execute):
         except DeadKernelError:
             self._stopped = f"the kernel died in cell {index + 1} ({self._exit_reason()})"
             cell.outputs.append(_error(STOPPED[0], self._stopped))
+        except CellTimeoutError:  # nbclient's "Timeout waiting for IOPub output": output lost
+            cell.outputs.append(_error("OutputLost", "part of this cell's output never arrived "
+                                       f"(a message over {MESSAGE_LIMIT} bytes is dropped)"))
         return cell, resources
 
     def _defined_names(self) -> set[str]:
@@ -116,6 +260,7 @@ class GradingExecute(Execute):
         code = process.poll() if process is not None else None
         if code is None:
             return "it stopped answering"
+        code = self.km.exit_code(code)
         if code < 0:
             name = signal.Signals(-code).name
             hint = {"SIGKILL": ": often out of memory", "SIGSEGV": ": a crash in native code"}.get(name, "")

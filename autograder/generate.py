@@ -43,8 +43,9 @@ class EditedFiles(RuntimeError):
 def header_cell(lab: str) -> nbformat.NotebookNode:
     """First cell of every student notebook: what it is and how to check it before submitting
     (that it is generated, and from what, is for instructors: ``MARK`` in its metadata)."""
-    text = (f"*Your copy of {lab_title(lab)}. Work in the cells marked `YOUR CODE HERE`; run "
-            f"`python -m autograder validate {lab}.ipynb` before you submit.*")
+    text = (f"*Your copy of {lab_title(lab)}. Work in the cells marked `YOUR CODE HERE`. Before "
+            f"you submit, run `python -m dlcourse.validate {lab}.ipynb` in this notebook's folder "
+            f"(or `make validate LAB={lab}` in the handout's).*")
     return nbformat.v4.new_markdown_cell(text, id="generated-header")
 
 

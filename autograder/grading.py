@@ -26,7 +26,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .course import Course, Outcome
+from . import nofollow
+from .course import Course, GradingError, Outcome
 from .submissions import Submission
 
 MARKER = ".graded"
@@ -96,15 +97,23 @@ def grade_job(job: Job) -> Result:
                     notebook = Path(folder) / f"{job.lab}.ipynb"
                     notebook.write_bytes(job.notebook)
                 outcome = course.autograde(job.student, job.lab, notebook, list(job.notes))
-            graded = course.root / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
             return Result(job.student, job.lab, course.scores(job.lab, job.student).get(job.student, {}),
-                          graded.read_bytes() if graded.exists() else None, outcome.notes)
+                          _read(course, f"autograded/{job.student}/{job.lab}/{job.lab}.ipynb"),
+                          outcome.notes)
         finally:  # the result is data now: a class's notebooks and files must not pile up here
             for kind in ("submitted", "autograded"):
-                shutil.rmtree(course.root / kind / job.student, ignore_errors=True)
+                nofollow.remove(course.root, f"{kind}/{job.student}")
     except Exception as exc:  # the grader failed (not the student): keep the run going, say why
         return Result(job.student, job.lab, {}, None, list(job.notes),
                       error=f"the grader failed on this submission: {type(exc).__name__}: {exc}")
+
+
+def _read(course: Course, relative: str) -> bytes | None:
+    """A file of the course folder (None if missing), read without following links."""
+    try:
+        return nofollow.read_bytes(course.root, relative)
+    except FileNotFoundError:
+        return None
 
 
 def _scratch_course(job: Job) -> Course:
@@ -133,31 +142,68 @@ def run(course: Course, jobs: list[Job], *, workers: int = 1, scheduler: str | N
     if skipped:
         print(f"{skipped} submission(s) already graded, skipped (--force regrades them)")
     outcomes = []
-    results = _results(todo, workers, scheduler)
-    for job, result in tqdm(results, total=len(todo), desc="grading", unit="submission"):
-        outcomes.append(record(course, job, result))
+    if todo:
+        course.check_sandbox()
+    results = _results(todo, workers, scheduler)  # connects to a scheduler before the bar
+    with tqdm(total=len(todo), desc="grading", unit="submission") as bar:
+        for job, result in results:
+            outcomes.append(record(course, job, result))
+            bar.set_postfix_str(f"{job.student}/{job.lab}", refresh=False)
+            bar.update()
     course.save_notes(outcomes)
     return outcomes
 
 
 def _results(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[tuple[Job, Result]]:
+    """(job, result) as they complete: on a Dask cluster, on ``workers`` processes or here."""
     if scheduler:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
 
-        with Client(scheduler) as client:
-            futures = {client.submit(grade_job, job, pure=False): job for job in jobs}
-            for future in dask_completed(futures):
-                yield futures[future], future.result()
-    elif workers <= 1:
-        for job in jobs:
-            yield job, grade_job(job)
-    else:
-        # spawn: a worker must not inherit the coordinator's open database or kernel sockets
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_share_cores,
-                                 initargs=(workers,)) as pool:
-            futures = {pool.submit(grade_job, job): job for job in jobs}
-            for future in as_completed(futures):
-                yield futures[future], _result(futures[future], future)
+        client = _connect(Client, scheduler)
+        try:
+            _one_thread_each(client)
+        except GradingError:
+            client.close()
+            raise
+        return _on_dask(client, jobs)
+    return _in_processes(jobs, workers) if workers > 1 else ((job, grade_job(job)) for job in jobs)
+
+
+def _on_dask(client, jobs: list[Job]) -> Iterator[tuple[Job, Result]]:
+    from distributed import as_completed as dask_completed
+
+    with client:
+        futures = {client.submit(grade_job, job, pure=False): job for job in jobs}
+        for future in dask_completed(futures):
+            yield futures[future], future.result()
+
+
+def _in_processes(jobs: list[Job], workers: int) -> Iterator[tuple[Job, Result]]:
+    # spawn: a worker must not inherit the coordinator's open database or kernel sockets
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_share_cores,
+                             initargs=(workers,)) as pool:
+        futures = {pool.submit(grade_job, job): job for job in jobs}
+        for future in as_completed(futures):
+            yield futures[future], _result(futures[future], future)
+
+
+def _connect(client_class: type, scheduler: str, timeout: str = "10s"):
+    """A Dask client of ``scheduler``, or one line saying that none answers there."""
+    try:
+        return client_class(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise GradingError(f"no Dask scheduler answers at {scheduler} within {timeout} "
+                           f"({type(exc).__name__}); start one (dask scheduler) or check the "
+                           "address") from None
+
+
+def _one_thread_each(client) -> None:
+    """Refuse Dask workers with several threads: nbgrader sets the environment of the whole
+    process while it grades a submission, and a worker keeps one scratch course per lab."""
+    threads = sorted({w["nthreads"] for w in client.scheduler_info()["workers"].values()})
+    if threads and threads[-1] > 1:
+        raise GradingError(f"Dask workers with {threads[-1]} threads can't grade safely: start "
+                           "them with one thread each (dask worker --nthreads 1 --nworkers N)")
 
 
 def _share_cores(workers: int) -> None:
@@ -179,25 +225,24 @@ def _result(job: Job, future) -> Result:
 def record(course: Course, job: Job, result: Result) -> Outcome:
     """Write one result into the course (gradebook, autograded notebook, marker); its Outcome."""
     notes = list(result.notes) + ([result.error] if result.error else [])
-    folder = course.root / "autograded" / job.student / job.lab
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = f"autograded/{job.student}/{job.lab}"  # written without following links: nofollow
+    nofollow.remove(course.root, folder)
+    nofollow.make_folders(course.root, folder)
     if result.autograded is not None:
-        (folder / f"{job.lab}.ipynb").write_bytes(result.autograded)
+        nofollow.write_bytes(course.root, f"{folder}/{job.lab}.ipynb", result.autograded)
     if job.notebook is not None:
-        submitted = course.submitted_folder(job.student, job.lab)
-        submitted.mkdir(parents=True, exist_ok=True)
-        (submitted / f"{job.lab}.ipynb").write_bytes(job.notebook)
+        nofollow.write_bytes(course.root, f"submitted/{job.student}/{job.lab}/{job.lab}.ipynb",
+                             job.notebook)
     course.record_scores(job.student, job.lab, result.scores)
     if result.error is None:  # a grader failure is graded again on the next run
-        (folder / MARKER).write_text(job.digest)
+        nofollow.write_bytes(course.root, f"{folder}/{MARKER}", job.digest.encode())
     return Outcome(job.student, job.lab, notes)
 
 
 def course_has(course: Course, job: Job) -> bool:
     """True if this exact submission of this lab version is already graded in ``course``."""
-    marker = course.root / "autograded" / job.student / job.lab / MARKER
-    return marker.is_file() and marker.read_text() == job.digest
+    marker = _read(course, f"autograded/{job.student}/{job.lab}/{MARKER}")
+    return marker == job.digest.encode()
 
 
 def default_workers() -> int:

@@ -2,7 +2,8 @@
 
 While autograding, test cells run in the grader's process (``autograder.rpc``). Each time they
 need the student's code, the grader executes ``serve(path=...)`` in the kernel: the request is a
-pickle made by the grader (trusted data going in), in a file of the kernel's folder; the answer goes back as a display output of
+pickle made by the grader (trusted data going in), in a file of a folder the kernel may only read
+(the grader deletes it); the answer goes back as a display output of
 type ``MIME`` holding JSON and numpy's own ``.npy`` format, never a pickle, so nothing the
 student's code returns can run code in the grader.
 
@@ -14,12 +15,13 @@ numbered handle the grader can call and read attributes of.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
-import os
 import pickle
 import sys
 import traceback
+import types
 from typing import Any
 
 import numpy as np
@@ -32,12 +34,12 @@ _handles: dict[int, Any] = {}
 
 def serve(request: str = "", path: str | None = None) -> None:
     """Answer one grader request (see ``autograder.rpc.Link``) with a display output; the
-    request comes in base64 or, from ``path``, as a file (deleted once read)."""
+    request comes in base64 or, from ``path``, as a file."""
     from IPython.display import publish_display_data
 
     nonce = None
     try:
-        data = base64.b64decode(request) if path is None else _take(path)
+        data = base64.b64decode(request) if path is None else _read(path)
         nonce, op, args = _Unpickler(io.BytesIO(data)).load()
         answer = {"ok": True, "value": encode(_OPS[op](*args))}
     except Exception as exc:  # the student's code raised: the grader reports it
@@ -46,11 +48,9 @@ def serve(request: str = "", path: str | None = None) -> None:
     publish_display_data({MIME: json.dumps({"nonce": nonce, **answer})})
 
 
-def _take(path: str) -> bytes:
+def _read(path: str) -> bytes:
     with open(path, "rb") as f:
-        data = f.read()
-    os.remove(path)
-    return data
+        return f.read()
 
 
 def _lookup(name: str) -> Any:
@@ -76,10 +76,35 @@ _OPS = {
 
 
 class _Unpickler(pickle.Unpickler):
-    """The grader's request; handles it sent back are resolved to the objects they stand for."""
+    """The grader's request; handles it sent back are resolved to the objects they stand for,
+    and instructors' references it sent by source (``autograder.rpc._Pickler``) are built."""
 
     def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and pid[:1] == ("reference",):
+            return _reference(*pid[1:])
         return _handles[pid]
+
+
+_references: dict[str, types.ModuleType] = {}
+"""Reference modules built from the grader's source, by the hash of their name and source."""
+
+
+def _reference(name: str, source: str, qualname: str) -> Any:
+    """``qualname`` of the module ``name`` built from ``source`` (once per distinct source).
+
+    This kernel cannot import the instructors' references (the sandbox hides them), so the grader
+    sends their source. The module is private: not in ``sys.modules``, so an import of its name
+    from the notebook still fails.
+    """
+    key = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+    if key not in _references:
+        module = types.ModuleType(name)
+        exec(compile(source, f"<grader's {name}>", "exec"), module.__dict__)
+        _references[key] = module
+    found: Any = _references[key]
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def encode(value: Any, depth: int = 0) -> Any:

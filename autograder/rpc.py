@@ -13,11 +13,16 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import functools
+import inspect
 import io
 import json
+import os
 import pickle
 import secrets
+import sys
 import traceback
+import types
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -38,9 +43,11 @@ CELL_NAME = "<test cell>"  # no source lines in tracebacks: hidden tests stay hi
 class Link:
     """Requests to the student's kernel; ``execute(code)`` runs code there and returns its outputs.
 
-    With a ``folder`` the kernel may read (its working directory), a request travels as a file
-    there and the code run is one short line: a request written into the code (arrays, in
-    base64) makes the kernel parse, transform and echo it, several times slower.
+    With a ``folder`` the kernel may read, a request travels as a file there and the code run is
+    one short line: a request written into the code (arrays, in base64) makes the kernel parse,
+    transform and echo it, several times slower. The folder is the grader's, made per kernel and
+    read-only to it (``execute.SandboxedKernelManager.requests``): the grader writes each request
+    file and deletes it once answered.
     """
 
     def __init__(self, execute: Callable[[str], list[NotebookNode]], folder: str | None = None) -> None:
@@ -70,7 +77,10 @@ class Link:
         if self._folder is None:
             return self._execute(f"{serve}({base64.b64encode(request).decode()!r})")
         path = self._folder / f".dlcourse-request-{nonce}"
-        path.write_bytes(request)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(fd, 0o644)  # the kernel's own user reads it, whatever the umask
+            f.write(request)
         try:
             return self._execute(f"{serve}(path={str(path)!r})")
         finally:
@@ -152,9 +162,72 @@ class Remote:
         return f"<the notebook's {self._type}>"
 
 
+REFERENCE_PACKAGE = "autograder.reference"
+"""Objects of its modules travel to the kernel by source: a grading kernel cannot import them."""
+
+
 class _Pickler(pickle.Pickler):
+    """Requests for the kernel: a ``Remote`` goes as its handle, an instructors' reference
+    (a function or class of ``autograder.reference.<lab>``, e.g. a substitute ``isolate`` puts
+    in for a task's dependency) as ``("reference", module name, source, qualified name)``."""
+
     def persistent_id(self, obj: Any) -> Any:
-        return obj._handle if isinstance(obj, Remote) else None
+        if isinstance(obj, Remote):
+            return obj._handle
+        if isinstance(obj, (type, types.FunctionType)) and _is_reference(obj):
+            return ("reference", *shipped_reference(obj))
+        return None
+
+
+def _is_reference(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None)
+    return isinstance(module, str) and module.startswith(REFERENCE_PACKAGE + ".")
+
+
+def shipped_reference(obj: Any) -> tuple[str, str, str]:
+    """(module name, source, qualified name) that ``autograder.kernel`` rebuilds ``obj`` from.
+
+    The source is the module's, cut down to its imports and the top-level definitions ``obj``
+    needs (transitively): a substitute brings no other task's reference into the kernel.
+
+    Raises:
+        pickle.PicklingError: ``obj`` is not reachable from its module's top level by its name.
+    """
+    name, qualname = obj.__module__, obj.__qualname__
+    module = sys.modules.get(name)
+    found = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if found is not obj:
+        raise pickle.PicklingError(f"{name}.{qualname}: only top-level functions and classes of "
+                                   f"{REFERENCE_PACKAGE} (and their methods) can be sent to a kernel")
+    return name, _needed_source(name, qualname.split(".")[0]), qualname
+
+
+@functools.lru_cache(maxsize=256)
+def _needed_source(module_name: str, top: str) -> str:
+    """The module less its docstring and the top-level definitions ``top`` does not use."""
+    body = ast.parse(inspect.getsource(sys.modules[module_name])).body
+    defines = {name: node for node in body for name in _defined_names(node)}
+    needed, todo = set(), [top]
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in defines:
+            continue
+        needed.add(name)
+        todo += [n.id for n in ast.walk(defines[name]) if isinstance(n, ast.Name)]
+    kept = [node for node in body if needed & set(_defined_names(node))
+            or not (_defined_names(node) or isinstance(node, ast.Expr))]  # imports, ifs, ...
+    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+
+
+def _defined_names(node: ast.stmt) -> list[str]:
+    """Top-level names a module statement defines (imports excepted)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else (
+        [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+    return [n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
 
 
 def _dumps(value: Any) -> bytes:

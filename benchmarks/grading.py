@@ -22,12 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 
 from autograder import grading, samples
@@ -131,7 +129,6 @@ def main() -> None:
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader (slow)")
     parser.add_argument("--no-floor", action="store_true", help="skip running the notebooks bare")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's gradebook: noise, as in the CLI
     labs = args.labs or lab_ids()
     work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
     make_class(work / "class", labs, args.students)

@@ -1,8 +1,8 @@
-"""Lab 1 benchmark on real MNIST: the course's train_mb against nn.Linear + DataLoader, and the best
-fully connected model's test accuracy.
+"""Lab 1 benchmark on real MNIST: the reference train_mb against nn.Linear + DataLoader, and the
+best fully connected model's test accuracy.
 
-1. One epoch of [784, 100, 10] (ReLU, SGD lr 0.1, batches of 100): ``dlcourse.fc.train_mb`` (the
-   reference solution of the lab's train_mb: a hand-made PTDeep, index-shuffled batches) against
+1. One epoch of [784, 100, 10] (ReLU, SGD lr 0.1, batches of 100): the instructors' reference
+   ``train_mb`` (``autograder.reference.lab1``: a hand-made PTDeep, index-shuffled batches) against
    the same network written with ``nn.Linear`` and trained from a ``DataLoader``. Both are timed in
    the same run, alternately, ``--repeats`` times; the table gives the medians and their ratio.
 2. The best FC model of the lab (default [784, 512, 256, 10], Adam with an exponentially decaying
@@ -27,7 +27,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from dlcourse import config, fc
+from autograder.reference import lab1 as reference
+from dlcourse import config
 from dlcourse.data.mnist import MNIST, load_mnist
 from dlcourse.data.onehot import class_to_onehot
 
@@ -69,8 +70,8 @@ def ptdeep_epoch(X: torch.Tensor, Yoh: torch.Tensor, device: torch.device,
                  seed: int) -> Callable[[], None]:
     """One epoch of the reference PTDeep [784, 100, 10] with the reference train_mb."""
     torch.manual_seed(seed)
-    model = fc.PTDeep([784, 100, 10]).to(device)
-    return lambda: fc.train_mb(model, X, Yoh, 1, 0.1, batch_size=100)
+    model = reference.PTDeep([784, 100, 10]).to(device)
+    return lambda: reference.train_mb(model, X, Yoh, 1, 0.1, batch_size=100)
 
 
 def epoch_speed(X: torch.Tensor, Y: torch.Tensor, Yoh: torch.Tensor, device: torch.device,
@@ -89,16 +90,16 @@ def best_model(data: MNIST, device: torch.device, sizes: list[int],
                epochs: int) -> tuple[float, dict, float]:
     """(test accuracy, history, seconds) of PTDeep(sizes): Adam, decay, early stopping."""
     torch.manual_seed(100)
-    model = fc.PTDeep(sizes).to(device)
+    model = reference.PTDeep(sizes).to(device)
     X = torch.tensor(data.train.flat(), device=device)
     Yoh = torch.tensor(class_to_onehot(data.train.y, 10), dtype=torch.float32, device=device)
     X_val = torch.tensor(data.valid.flat(), device=device)
     start = time.perf_counter()
-    history = fc.train_mb(model, X, Yoh, epochs, 1e-3, param_lambda=1e-6, batch_size=100,
+    history = reference.train_mb(model, X, Yoh, epochs, 1e-3, param_lambda=1e-6, batch_size=100,
                           optimizer=torch.optim.Adam, lr_gamma=0.85, X_val=X_val,
                           Y_val=data.valid.y, progress=True)
     seconds = time.perf_counter() - start
-    accuracy = float(np.mean(fc.predict(model, data.test.flat()) == data.test.y))
+    accuracy = float(np.mean(reference.predict(model, data.test.flat()) == data.test.y))
     return accuracy, history, seconds
 
 
@@ -124,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(n) for n in args.config.split(",")]
     accuracy, history, seconds = best_model(data, device, sizes, args.epochs)
 
-    reference = speed["nn.Linear + DataLoader"]
+    baseline = speed["nn.Linear + DataLoader"]
     print(f"\n{'one epoch of [784, 100, 10], SGD, batch 100':46s} {'seconds':>8s} {'ratio':>7s}")
     for name, value in speed.items():
-        print(f"  {name:44s} {value:8.2f} {value / reference:7.2f}")
+        print(f"  {name:44s} {value:8.2f} {value / baseline:7.2f}")
     print(f"\nbest FC model {sizes} (Adam 1e-3, lr_gamma 0.85, early stopping), {args.epochs} epochs "
           f"in {seconds:.0f} s")
     best = max(history["val_accuracy"])

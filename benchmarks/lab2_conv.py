@@ -1,11 +1,13 @@
 """Lab 2 benchmark: the numpy layers against PyTorch on the CPU, and both MNIST networks.
 
-1. ``Convolution`` forward + backward (input and parameter gradients) against
+1. The numpy convolution forward + backward (input and parameter gradients; the instructors'
+   ``NumpyConvolution``: the given layer's im2col forward and the bonus's numpy backward) against
    ``torch.nn.functional.conv2d`` with autograd, on MNIST's second layer: x (50, 16, 14, 14),
    32 filters 5 x 5, SAME padding. ``MaxPooling`` 2 x 2 against ``max_pool2d`` on (50, 32, 14, 14).
    Both in float32 and in float64, timed alternately in one run; the ratio is numpy / torch
    (target: at most 2).
-2. The lab's MNIST network in numpy (float64, reference layers) and in PyTorch (float32), trained
+2. The lab's MNIST network in numpy (float64, the instructors' reference layers of
+   ``autograder.reference.lab2``, numpy backward throughout) and in PyTorch (float32), trained
    on real MNIST with the lab's schedule (8 epochs, batch 50, learning rate 0.1 for epochs 1-4,
    0.01 for 5-6, 0.001 for 7-8, L2 1e-3): seconds per epoch and test accuracy (target: at least 99%).
 
@@ -33,10 +35,11 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from autograder.reference.lab2 import (FC, L2Regularizer, NumpyConvolution, ReLU, RegularizedLoss,
+                                       SoftmaxCrossEntropyWithLogits)
 from dlcourse import convnets
 from dlcourse.data.mnist import BundledDataWarning, load_mnist
-from dlcourse.layers import (Convolution, L2Regularizer, MaxPooling, RegularizedLoss,
-                             SoftmaxCrossEntropyWithLogits)
+from dlcourse.layers import MaxPooling
 from dlcourse.net import evaluate, train
 
 LR_POLICY = {1: {"lr": 1e-1}, 5: {"lr": 1e-2}, 7: {"lr": 1e-3}}
@@ -61,7 +64,7 @@ def conv_steps(dtype: type) -> tuple[Callable[[], object], Callable[[], object]]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((50, 16, 14, 14)).astype(dtype)
     grad_out = rng.standard_normal((50, 32, 14, 14)).astype(dtype)
-    conv = Convolution(x, 32, 5, "conv2")
+    conv = NumpyConvolution(x, 32, 5, "conv2")
     conv.weights, conv.bias = conv.weights.astype(dtype), rng.standard_normal(32).astype(dtype)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, conv.weights, conv.bias))
     gt = torch.tensor(grad_out)
@@ -116,7 +119,8 @@ def mnist_arrays() -> dict[str, np.ndarray]:
 
 def numpy_network(data: dict[str, np.ndarray], epochs: int) -> tuple[list[float], float]:
     np.random.seed(100)
-    net = convnets.numpy_mnist_net(data["train_x"][:BATCH_SIZE])
+    net = convnets.numpy_mnist_net(data["train_x"][:BATCH_SIZE], FC=FC, ReLU=ReLU,
+                                   Convolution=NumpyConvolution)
     loss = RegularizedLoss(SoftmaxCrossEntropyWithLogits(), [
         L2Regularizer(layer.weights, WEIGHT_DECAY, f"l2_{layer.name}") for layer in net if layer.has_params])
     config = dict(max_epochs=epochs, batch_size=BATCH_SIZE, lr_policy=LR_POLICY)

@@ -10,7 +10,8 @@ recurrent models of 150 units, one logit per sentence. Every run trains
 ``--epochs`` epochs from its seed and is tested after the last one. Prints one row per model: test
 accuracy and F1 (mean and standard deviation over seeds), the best epoch's validation accuracy, and
 the seconds one training epoch takes on this machine, also as a ratio to the baseline's (measured in
-the same run, so comparable across machines).
+the same run, so comparable across machines). Instructor-side: it trains the instructors'
+references (``autograder.reference.lab3``), which the student handout does not contain.
 """
 from __future__ import annotations
 
@@ -24,17 +25,17 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from dlcourse import sentiment
+from autograder.reference import lab3 as reference
 from dlcourse.check import seed_all
 from dlcourse.data import sst
 
 MODELS: dict[str, Callable[[nn.Embedding], nn.Module]] = {
-    "baseline": lambda emb: sentiment.BaselineModel(emb),
-    "rnn": lambda emb: sentiment.RecurrentModel(emb, "rnn"),
-    "gru": lambda emb: sentiment.RecurrentModel(emb, "gru"),
-    "lstm": lambda emb: sentiment.RecurrentModel(emb, "lstm"),
-    "bigru": lambda emb: sentiment.RecurrentModel(emb, "gru", bidirectional=True),
-    "bilstm": lambda emb: sentiment.RecurrentModel(emb, "lstm", bidirectional=True),
+    "baseline": lambda emb: reference.BaselineModel(emb),
+    "rnn": lambda emb: reference.RecurrentModel(emb, "rnn"),
+    "gru": lambda emb: reference.RecurrentModel(emb, "gru"),
+    "lstm": lambda emb: reference.RecurrentModel(emb, "lstm"),
+    "bigru": lambda emb: reference.RecurrentModel(emb, "gru", bidirectional=True),
+    "bilstm": lambda emb: reference.RecurrentModel(emb, "lstm", bidirectional=True),
 }
 COURSE_SEED = 7052020
 
@@ -44,19 +45,19 @@ def run(make_model: Callable[[nn.Embedding], nn.Module], data: tuple, glove: dic
     """Train one model from ``seed``; its test metrics, validation accuracies and epoch times."""
     train, valid, test = data
     seed_all(seed)
-    model = make_model(sst.load_embedding(train.vocab, glove))
+    model = make_model(reference.load_embedding(train.vocab, glove))
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    loader = DataLoader(train, batch_size=10, shuffle=True, collate_fn=sst.pad_collate_fn,
+    loader = DataLoader(train, batch_size=10, shuffle=True, collate_fn=reference.pad_collate_fn,
                         generator=torch.Generator().manual_seed(seed))
-    valid_loader, test_loader = (DataLoader(d, batch_size=32, collate_fn=sst.pad_collate_fn)
+    valid_loader, test_loader = (DataLoader(d, batch_size=32, collate_fn=reference.pad_collate_fn)
                                  for d in (valid, test))
     seconds, valid_accuracy = [], []
     for _ in tqdm(range(epochs), desc="epochs", leave=False):
         start = time.perf_counter()
-        sentiment.train_epoch(model, loader, optimizer, clip)
+        reference.train_epoch(model, loader, optimizer, clip)
         seconds.append(time.perf_counter() - start)
-        valid_accuracy.append(sentiment.evaluate(model, valid_loader)["accuracy"])
-    return {"test": sentiment.evaluate(model, test_loader), "valid_accuracy": valid_accuracy,
+        valid_accuracy.append(reference.evaluate(model, valid_loader)["accuracy"])
+    return {"test": reference.evaluate(model, test_loader), "valid_accuracy": valid_accuracy,
             "seconds": seconds}
 
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="torch CPU threads (1: fair on a shared machine)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data, glove = sst.datasets(), sst.load_glove(args.glove)
+    data, glove = reference.datasets(), sst.load_glove(args.glove)
     dim = len(next(iter(glove.values())))
     print(f"SST {len(data[0])}/{len(data[1])}/{len(data[2])} sentences, GloVe {dim}-d, "
           f"{args.epochs} epochs, Adam lr {args.lr:g}, clip {args.clip:g}, {args.threads} thread(s)")

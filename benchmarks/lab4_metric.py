@@ -50,11 +50,11 @@ def first(dataset: Any, limit: int | None) -> Any:
 
 
 def triplet_batch_loss(lab: dict[str, Any]) -> Any:
-    """loss(model, batch) of a batch of triplets with the solution's triplet_loss."""
-    def loss(model: torch.nn.Module, batch: list[Any]) -> torch.Tensor:
-        anchor, positive, negative, _ = batch
-        features = model.get_features(torch.cat([anchor, positive, negative]))  # as the notebook
-        return lab["triplet_loss"](*features.chunk(3), margin=embeddings.MARGIN)
+    """loss(anchor, positive, negative, labels) of a batch's embeddings, as the notebook's: the
+    solution's triplet_loss."""
+    def loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+             labels: torch.Tensor) -> torch.Tensor:
+        return lab["triplet_loss"](anchor, positive, negative, margin=embeddings.MARGIN)
     return loss
 
 
@@ -82,8 +82,9 @@ def train(lab: dict[str, Any], train_set: Any, traineval: DataLoader, test: Data
     seconds = []
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        loss = embeddings.train_epoch(model, loader, optimizer, triplet_batch_loss(lab),
-                                      scheduler=scheduler, desc=f"{name} {epoch}/{epochs}")
+        loss = embeddings.train_embedding_epoch(model, loader, optimizer, triplet_batch_loss(lab),
+                                                scheduler=scheduler,
+                                                desc=f"{name} {epoch}/{epochs}")
         seconds.append(time.perf_counter() - start)
         result = measure(model, traineval, test)
         print(f"{name}, epoch {epoch}: loss {loss:.3f}, test accuracy {result['accuracy']:.2%}, "

@@ -4,9 +4,14 @@
   a ``Report`` collects them per quantity and case and turns them into nbgrader partial credit.
 - Oracles: ``autograd_reference`` (PyTorch autograd in float64 with a random upstream gradient)
   and ``numerical_gradient`` (central differences, for students' own checks).
-- Grading a student's function fairly: ``call_student`` (catches its exceptions and calls into
-  forbidden references; ``call_student_many`` for many calls at once), ``forbid_calls``,
-  ``isolate`` (grade one task on its own) and ``own_code``.
+- Grading a student's function fairly: ``call_student`` (catches its exceptions;
+  ``call_student_many`` for many calls at once), ``isolate`` (grade one task on its own),
+  ``within_budget`` (a time limit measured by the caller).
+- An early hint for students: where the student's code runs in this process (their own checks,
+  ``validate``), ``call_student`` also refuses course objects (``own_code``) and watches calls
+  into ``forbidden`` ones (``forbid_calls``). While grading, the grader checks the same rules on
+  the submitted source (``autograder.integrity``); nothing the student's kernel reports about
+  itself decides a score.
 
 Arrays are numpy arrays or torch tensors; every comparison happens on the CPU in float64.
 """
@@ -560,22 +565,30 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
 
     ``fn`` gets deep copies of the arguments (it can't change the grader's inputs). On failure
     each of ``quantities`` (default: all the report's) fails in ``case`` and (False, None) is
-    returned: ``fn`` is not the student's own (``own_code``), it called one of ``forbidden``,
-    it raised, or it returned other than a tuple/list of ``outputs`` values (when given).
+    returned: it raised, or it returned other than a tuple/list of ``outputs`` values (when
+    given); and, where ``fn`` runs in this process (not a grader's proxy), ``fn`` is not the
+    student's own (``own_code``) or it called one of ``forbidden``: the early hint. A grader's
+    call runs nothing but ``fn`` in the student's kernel and checks its result here.
 
     Returns:
         (True, fn's result) or (False, None).
     """
     quantities = report.quantities if quantities is None else list(quantities)
-    request = (fn, args, kwargs, name, tuple(forbidden), outputs)
     try:
-        ok, result, problem = fn.remote_run(_run_student, *request) if is_remote(fn) \
-            else _run_student(*request)
+        if is_remote(fn):  # no watching in the kernel: the grader checks the source instead
+            ok, result, problem = fn.remote_run(_run_student, fn, args, kwargs, name, (),
+                                                watch=False)
+        else:
+            ok, result, problem = _run_student(fn, args, kwargs, name, tuple(forbidden))
     except RemoteError as exc:
         ok, result, problem = False, None, str(exc)
+    if ok and outputs is not None and not (isinstance(result, (tuple, list))
+                                           and len(result) == outputs):
+        ok, problem = False, (f"{name} returned {_describe(result)}; expected a tuple of "
+                              f"{outputs} values")
     if not ok:
         report.fail(quantities, case, problem)
-    return ok, result
+    return ok, result if ok else None
 
 
 def call_student_many(report: Report, case: str, fn: Any, /, arguments: Iterable[tuple], *,
@@ -590,10 +603,11 @@ def call_student_many(report: Report, case: str, fn: Any, /, arguments: Iterable
         ``quantities``, default all the report's).
     """
     quantities = report.quantities if quantities is None else list(quantities)
-    request = (fn, [tuple(args) for args in arguments], name, tuple(forbidden))
+    calls = [tuple(args) for args in arguments]
     try:
-        ok, results, problem = fn.remote_run(_run_student_many, *request) if is_remote(fn) \
-            else _run_student_many(*request)
+        ok, results, problem = (fn.remote_run(_run_student_many, fn, calls, name, (), watch=False)
+                                if is_remote(fn) else
+                                _run_student_many(fn, calls, name, tuple(forbidden)))
     except RemoteError as exc:
         ok, results, problem = False, [], str(exc)
     if not ok:
@@ -601,26 +615,28 @@ def call_student_many(report: Report, case: str, fn: Any, /, arguments: Iterable
     return ok, results
 
 
-def _run_student_many(fn: Any, arguments: list[tuple], name: str,
-                      forbidden: tuple) -> tuple[bool, list[Any], str]:
+def _run_student_many(fn: Any, arguments: list[tuple], name: str, forbidden: tuple, *,
+                      watch: bool = True) -> tuple[bool, list[Any], str]:
     """``call_student_many``'s work where ``fn`` lives."""
     results = []
     for args in arguments:
-        ok, result, problem = _run_student(fn, args, {}, name, forbidden, None)
+        ok, result, problem = _run_student(fn, args, {}, name, forbidden, watch=watch)
         if not ok:
             return False, [], problem
         results.append(result)
     return True, results, ""
 
 
-def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple,
-                 outputs: int | None, *, copy_args: bool = True) -> tuple[bool, Any, str]:
+def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple, *,
+                 copy_args: bool = True, watch: bool = True) -> tuple[bool, Any, str]:
     """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why).
 
     ``copy_args=False`` passes the arguments themselves: ``student_autograd``'s inputs, whose
-    gradients a copy would cut off (they are made for this one call anyway).
+    gradients a copy would cut off (they are made for this one call anyway). ``watch=False``
+    (a grader's call, in the student's kernel) skips ``own_code`` and ``forbid_calls``: what
+    they would find there is the student's kernel's word, which grades must not rest on.
     """
-    problem = own_code(fn, name)
+    problem = own_code(fn, name) if watch else None
     if problem:
         return False, None, problem
     if copy_args:
@@ -636,9 +652,20 @@ def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple
                              "(no course references or automatic gradients)")
     if error is not None:
         return False, None, _raised(error)
-    if outputs is not None and not (isinstance(result, (tuple, list)) and len(result) == outputs):
-        return False, None, f"{name} returned {_describe(result)}; expected a tuple of {outputs} values"
     return True, result, ""
+
+
+def within_budget(report: Report, case: str, quantities: Iterable[str], seconds: float,
+                  budget: float | None) -> bool:
+    """Whether a call that took ``seconds`` met ``budget`` (None: no budget); when not, each of
+    ``quantities`` fails in ``case``: 'took 12.3 s, more than the 2 s budget: a numerical
+    gradient?'. The caller measures ``seconds`` around its own call (the grader around its
+    request), so the student's kernel has no say in it."""
+    if budget is None or seconds <= budget:
+        return True
+    report.fail(quantities, case, f"took {seconds:.1f} s, more than the {budget:g} s budget: "
+                "a numerical gradient?")
+    return False
 
 
 def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str, Any],
@@ -668,22 +695,32 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
         try:
             ok, y, grads, failures = fn.remote_run(
                 _student_autograd_report, case, fn, inputs, list(wrt), name=name, grad_out=grad_out,
-                module=module, seed=seed, quantities=quantities, forbidden=tuple(forbidden),
+                module=module, seed=seed, quantities=quantities,
                 device=None if device is None else str(device))
         except RemoteError as exc:
             ok, y, grads = False, None, {}
             failures = [(q, verdict(q, False, str(exc), case=case).message) for q in quantities]
-        for quantity, message in failures:
-            report.add(Comparison(quantity, case, False, message))
+        for quantity, message in failures:  # the kernel's word can only fail its own quantities
+            if quantity in quantities:
+                report.add(Comparison(quantity, case, False, str(message)))
         return ok, y, grads
+    return _autograd_here(report, case, fn, inputs, list(wrt), name=name, grad_out=grad_out,
+                          module=module, seed=seed, quantities=quantities,
+                          forbidden=tuple(forbidden), device=device)
+
+
+def _autograd_here(report: Report, case: str, fn: Any, inputs: Mapping[str, Any], wrt: list[str],
+                   *, name: str, grad_out: Any, module: Any, seed: int | None,
+                   quantities: list[str], forbidden: tuple, device: str | torch.device | None,
+                   watch: bool = True) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray]]:
+    """``student_autograd`` where ``fn`` lives (``watch``: as in ``_run_student``)."""
     device = config.device() if device is None else torch.device(device)
-    wrt = list(wrt)
     tensors = {k: _to_tensor(v, device, k in wrt) for k, v in inputs.items()}
     if module is not None:
         module.double().to(device).zero_grad(set_to_none=True)
     with _no_tf32(device):
-        ok, y, problem = _run_student(fn, (), tensors, name, tuple(forbidden), None,
-                                      copy_args=False)
+        ok, y, problem = _run_student(fn, (), tensors, name, forbidden, copy_args=False,
+                                      watch=watch)
         if not ok:
             report.fail(quantities, case, problem)
         if ok and not (isinstance(y, torch.Tensor) and y.is_floating_point()):
@@ -713,7 +750,9 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
 def _student_autograd_report(case: str, fn: Any, inputs: Mapping[str, Any], wrt: list[str], *,
                              quantities: list[str], **options: Any,
                              ) -> tuple[bool, Any, dict[str, np.ndarray], list[tuple[str, str]]]:
-    """``student_autograd`` where the student's code lives; failures come back as data."""
+    """``student_autograd`` in the student's kernel, for the grader: nothing is watched there
+    (``_run_student``'s ``watch``); failures come back as data."""
     report = Report(quantities=quantities)
-    ok, y, grads = student_autograd(report, case, fn, inputs, wrt, quantities=quantities, **options)
+    ok, y, grads = _autograd_here(report, case, fn, inputs, wrt, quantities=quantities,
+                                  forbidden=(), watch=False, **options)
     return ok, y, grads, [(c.quantity, c.message) for c in report if not c.ok]

@@ -1,4 +1,5 @@
-"""Run numpy networks built from ``dlcourse.layers``: a network is a list of layers, bottom first.
+"""Run numpy networks of layers (the given ``dlcourse.layers`` and the student's own ``FC``,
+``ReLU``, ...): a network is a list of layers, bottom first; the loss is the caller's too.
 
     logits = forward_pass(net, x)
     grads = backward_pass(net, loss, logits, y)     # [[param, grad], ..., name] per layer

@@ -4,7 +4,8 @@
 
 Copies the three split files as they are and writes ``glove_6b_50d_sst_train.npz``: the 50-d GloVe
 vectors of the words of the train vocabulary (all the lab's embedding matrix uses), in float16,
-``words`` (n,) str and ``vectors`` (n, 50) float16, in the vocabulary's order.
+``words`` (n,) str and ``vectors`` (n, 50) float16, in the vocabulary's order (the instructors'
+reference ``Vocab``: this script is not part of the student handout).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 
 import numpy as np
 
+from autograder.reference import lab3 as reference
 from dlcourse import config
 from dlcourse.data import sst
 
@@ -29,7 +31,8 @@ def main() -> int:
     sst.BUNDLED_DIR.mkdir(parents=True, exist_ok=True)
     for split in sst.SPLITS:
         shutil.copyfile(source / f"sst_{split}_raw.csv", sst.BUNDLED_DIR / f"sst_{split}_raw.csv")
-    vocab = sst.Vocab(sst.token_frequencies(sst.read_instances(source / "sst_train_raw.csv")))
+    instances = reference.read_instances(source / "sst_train_raw.csv")
+    vocab = reference.Vocab(reference.token_frequencies(instances))
     glove = sst.read_glove(glove_file)
     words = [word for word in vocab.itos if word in glove]
     np.savez_compressed(sst.BUNDLED_GLOVE, words=np.array(words),

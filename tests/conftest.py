@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import nbformat
 import pytest
 
 from autograder.course import Course
+from autograder.integrity import RULES_FILE
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -53,6 +55,13 @@ for x in [-1.5, 7.0]:
 report.points(2)'''
 """A task checked with dlcourse.check, as the labs' are: the target of the tampering corpus."""
 
+TOY_RULES = {"square": ["AUTODIFF", "NUMERIC", {
+    "why": "that is a library's square: multiply x by itself",
+    "uses": ["numpy.square", "numpy.power", "math.pow", "operator.pow", "torch.square",
+             "torch.pow"]}]}
+"""The toy lab's own rules, as a course declares a lab's in its folder (autograder.integrity):
+``square`` is to be written as a product, not taken from a library or a derivative."""
+
 
 @pytest.fixture(scope="module")
 def one_torch_thread():
@@ -96,6 +105,7 @@ def toy_course(tmp_path_factory) -> Course:
     root = tmp_path_factory.mktemp("toy")
     (root / "solutions" / "toy").mkdir(parents=True)
     nbformat.write(toy_notebook(), root / "solutions" / "toy" / "toy.ipynb")
+    (root / "solutions" / "toy" / RULES_FILE).write_text(json.dumps(TOY_RULES))
     course = Course(root / "course", solutions=root / "solutions", cell_timeout=5)
     course.assign("toy")
     return course

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlcourse import metrics
+from dlcourse.data import gaussian
 from dlcourse.check import (Comparison, Report, autograd_reference, call_student,
                             call_student_many, case_label, compare, forbid_calls, isolate,
                             numerical_gradient, own_code, seed_all, student_autograd,
@@ -320,8 +320,9 @@ def test_isolate_substitutes_existing_globals_and_restores_them():
 def test_own_code_refuses_dlcourse_objects_and_non_callables():
     assert own_code(_reference, "f") is None
     assert own_code(_Model, "Model") is None
-    assert "dlcourse.metrics.eval_AP from the dlcourse package" in own_code(metrics.eval_AP, "AP")
-    assert "from the dlcourse package" in own_code(functools.partial(metrics.eval_AP), "eval_AP")
+    assert "dlcourse.data.gaussian.sample_gmm_2d from the dlcourse package" in own_code(
+        gaussian.sample_gmm_2d, "AP")
+    assert "from the dlcourse package" in own_code(functools.partial(gaussian.sample_gmm_2d), "eval_AP")
     assert own_code(None, "eval_AP") == "eval_AP is None, not a function"
 
 

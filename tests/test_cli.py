@@ -31,3 +31,13 @@ def test_no_submission_found_is_an_error_naming_the_layouts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "no submission of lab0 found" in err and "Moodle" in err
     assert err.count("\n") == 1
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    from tests.conftest import toy_notebook, write_submission
+    write_submission(tmp_path / "in", "ana", "lab0", toy_notebook())
+    code = main(["autograde", str(tmp_path / "in"), "--lab", "lab0", "--course-dir",
+                 str(tmp_path / "course"), "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in err
+    assert err.count("\n") == 1

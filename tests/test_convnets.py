@@ -5,7 +5,9 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix, precision_score, recall_score
 
+from autograder.reference.lab2 import FC, NumpyConvolution, ReLU
 from dlcourse import convnets
+from dlcourse.layers import Convolution
 from dlcourse.net import forward_pass
 
 pytestmark = pytest.mark.lab2
@@ -29,7 +31,7 @@ def test_the_pytorch_mnist_model_is_the_numpy_network():
     """With the numpy network's parameters, MnistConvNet gives the same logits."""
     np.random.seed(0)
     x = np.random.randn(3, 1, 28, 28)
-    net = convnets.numpy_mnist_net(x)
+    net = convnets.numpy_mnist_net(x, FC=FC, ReLU=ReLU)
     for layer in net:
         if layer.has_params:
             layer.bias = np.random.randn(*layer.bias.shape)
@@ -41,6 +43,17 @@ def test_the_pytorch_mnist_model_is_the_numpy_network():
             getattr(model, name).bias.copy_(torch.from_numpy(layer.bias))
         expected = model(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(forward_pass(net, x), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_the_numpy_network_takes_its_graded_layers_from_the_caller():
+    """The course gives no FC or ReLU: numpy_mnist_net has no default for them."""
+    x = np.zeros((2, 1, 28, 28))
+    with pytest.raises(TypeError, match="FC"):
+        convnets.numpy_mnist_net(x)
+    net = convnets.numpy_mnist_net(x, FC=FC, ReLU=ReLU, Convolution=NumpyConvolution)
+    assert [type(layer).__name__ for layer in net].count("NumpyConvolution") == 2
+    assert type(convnets.numpy_mnist_net(x, FC=FC, ReLU=ReLU)[0]) is Convolution
+    assert sum(isinstance(layer, FC) for layer in net) == 2
 
 
 @pytest.mark.parametrize("model, shape", [(convnets.MnistConvNet, (2, 1, 28, 28)),

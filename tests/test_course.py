@@ -89,6 +89,15 @@ def test_feedback_shows_results_but_never_hidden_test_source(graded, toy_course)
     assert "HIDDEN TESTS" not in text
 
 
+def test_feedback_names_each_task_and_renders_formulas_offline(graded, toy_course):
+    toy_course.feedback("toy", "correct")
+    html = toy_course.feedback_file("correct", "toy").read_text()
+    contents = html[html.index('id="toc"'):html.index("</ol>")]
+    assert '>double</a>' in contents and '>square</a>' in contents and "Test cell" not in contents
+    assert "cdn" not in html.lower() and 'src="../../_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full' in html
+    assert (toy_course.root / "feedback" / "_mathjax" / "MathJax.js").is_file()
+
+
 def test_feedback_starts_with_the_grading_notes(graded, toy_course):
     toy_course.feedback("toy", "reordered")
     html = toy_course.feedback_file("reordered", "toy").read_text()
@@ -104,3 +113,17 @@ def test_duplicate_grade_ids_in_solutions_are_refused_clearly(tmp_path):
     course = Course(tmp_path / "course", solutions=tmp_path / "solutions")
     with pytest.raises(GradingError, match=r"duplicate grade ids: 'double' in cells \[3, 6\]"):
         course.assign("toy")
+
+
+def test_record_scores_owns_every_score_of_an_autograded_cell(toy_course):
+    """A manual score or extra credit on a test cell came from no TA (a kernel writing the
+    gradebook, say): recording the grader's scores resets it."""
+    from nbgrader.api import Gradebook
+
+    toy_course.record_scores("mallory", "toy", {"double": 2.0})
+    with Gradebook(toy_course.coursedir.db_url, toy_course.coursedir.course_id) as gb:
+        for grade in gb.find_submission_notebook("toy", "toy", "mallory").grades:
+            grade.manual_score, grade.extra_credit = 2.0, 5.0
+        gb.db.commit()
+    toy_course.record_scores("mallory", "toy", {"double": 2.0})
+    assert toy_course.scores("toy", "mallory") == {"mallory": {"double": 2.0, "square": 0.0}}

@@ -1,8 +1,9 @@
-"""dlcourse.data: reference random 2D Gaussians."""
+"""Random 2D Gaussians: Lab 0's references (instructors only) and the course's mixture sampler."""
 import numpy as np
 import pytest
 
-from dlcourse.data import Random2DGaussian, sample_gauss_2d, sample_gmm_2d
+from autograder.reference.lab0 import Random2DGaussian, sample_gauss_2d
+from dlcourse.data import sample_gmm_2d
 
 
 def test_random2dgaussian_mean_in_box_and_covariance_valid():
@@ -60,3 +61,17 @@ def test_sample_gmm_2d():
     per_component = Y_.reshape(6, 30)
     assert np.all(per_component == per_component[:, :1])  # one class per component
     assert len(set(per_component[:, 0])) == 2  # with this seed both classes occur
+
+
+def test_sample_gmm_2d_draws_the_components_lab0_draws():
+    """A seed gives the course's usual data: each component is a Random2DGaussian's draw."""
+    np.random.seed(7)
+    X, Y_ = sample_gmm_2d(ncomponents=3, nclasses=2, nsamples=4)
+    np.random.seed(7)
+    expected, classes = [], []
+    for _ in range(3):
+        G = Random2DGaussian()
+        expected.append(G)
+        classes.append(np.random.randint(2))
+    np.testing.assert_allclose(X, np.vstack([G.get_sample(4) for G in expected]), rtol=1e-12)
+    np.testing.assert_array_equal(Y_, np.repeat(classes, 4))

@@ -54,10 +54,10 @@ def test_nearest_class_mean_compares_euclidean_distances():
     assert embeddings.nearest_class_mean(features, reps).tolist() == [0, 1, 1]
 
 
-def test_evaluate_is_top1_accuracy():
+def test_class_mean_accuracy_is_top1_accuracy():
     reps = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     x, y = np.array([[3.0, 1.0], [1.0, 3.0], [2.0, 0.5], [0.5, 2.0]]), np.array([0, 1, 1, 1])
-    assert embeddings.evaluate(Flatten(), reps, loader(x, y, batch_size=3)) == 0.75
+    assert embeddings.class_mean_accuracy(Flatten(), reps, loader(x, y, batch_size=3)) == 0.75
 
 
 def test_embed_refuses_features_without_a_batch_dimension():
@@ -87,11 +87,25 @@ def test_average_precision_of_known_rankings():
 @pytest.mark.parametrize("scores, relevant, message", [
     (np.zeros((2, 3)), np.ones((3, 2)), "must be two arrays of one shape"),
     (np.array([[0.0, np.nan]]), np.ones((1, 2)), "NaN"),
+    (np.array([[0.0, -np.inf]]), np.ones((1, 2)), "infinity"),
     (np.zeros((2, 3)), np.array([[1, 0, 0], [0, 0, 0]]), "query 1 has no relevant item"),
 ])
 def test_average_precision_refuses_bad_input(scores, relevant, message):
     with pytest.raises(ValueError, match=message):
         embeddings.average_precision(scores, relevant)
+
+
+def test_average_precision_is_no_answer_to_lab0s_eval_AP(capsys):
+    """Given code ranks with scikit-learn's AP, which Lab 0's eval_AP may not call: a wrapper
+    around it earns nothing (a hand-written AP here would be the answer, renamed)."""
+    from dlcourse.tasks.lab0 import check_eval_AP
+
+    def eval_AP(ranked_labels):
+        y = np.asarray(ranked_labels)
+        return float(embeddings.average_precision(np.arange(len(y))[None], y[None])[0])
+
+    assert check_eval_AP(eval_AP, seed=1, N=10).points(2) == 0
+    assert "average_precision_score: write your own code" in capsys.readouterr().out
 
 
 def test_retrieval_ap_ranks_by_distance_as_sklearn():
@@ -123,37 +137,68 @@ def test_exclude_self_leaves_each_query_out_of_its_own_ranking():
 
 # ----------------------------------------------------------------------------- training, plots
 
-class Linear(nn.Module):
+class LinearEmbedding(nn.Module):
+    """A one-number embedding of (B, 1, 1, 2) images; records the batch sizes it embeds."""
+
     def __init__(self):
         super().__init__()
-        self.layer = nn.Linear(2, 1)
+        self.layer, self.seen = nn.Linear(2, 1), []
+
+    def get_features(self, img):
+        self.seen.append(len(img))
+        return self.layer(img.reshape(len(img), -1))  # (B, 1)
 
 
-def squared_error(model, batch):
-    x, y = batch
-    return ((model.layer(x).squeeze(1) - y) ** 2).mean()
+def squared_error(features, labels):
+    return ((features.squeeze(1) - labels) ** 2).mean()
 
 
-def test_train_epoch_steps_the_optimizer_and_returns_the_mean_loss():
+def regression_data(n=64, batch_size=8):
+    x = torch.randn(n, 1, 1, 2)
+    return DataLoader(TensorDataset(x, x.reshape(n, 2) @ torch.tensor([2.0, -1.0])),
+                      batch_size=batch_size)
+
+
+def test_train_embedding_epoch_steps_the_optimizer_and_returns_the_mean_loss():
     torch.manual_seed(0)
-    x = torch.randn(64, 2)
-    data = DataLoader(TensorDataset(x, x @ torch.tensor([2.0, -1.0])), batch_size=8)
-    model = Linear()
+    data, model = regression_data(), LinearEmbedding()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    first = embeddings.train_epoch(model, data, optimizer, squared_error)
-    later = [embeddings.train_epoch(model, data, optimizer, squared_error) for _ in range(5)]
+    first = embeddings.train_embedding_epoch(model, data, optimizer, squared_error)
+    later = [embeddings.train_embedding_epoch(model, data, optimizer, squared_error)
+             for _ in range(5)]
     assert model.training and later[-1] < 0.01 * first
     with torch.no_grad():
-        mean = np.mean([squared_error(model, b).item() for b in data])
-    assert embeddings.train_epoch(model, data, torch.optim.SGD(model.parameters(), lr=0.0),
-                                  squared_error) == pytest.approx(mean)
+        mean = np.mean([squared_error(model.get_features(x), y).item() for x, y in data])
+    assert embeddings.train_embedding_epoch(
+        model, data, torch.optim.SGD(model.parameters(), lr=0.0), squared_error) == \
+        pytest.approx(mean)
 
 
-def test_train_epoch_refuses_an_empty_loader():
-    model = Linear()
+def test_train_embedding_epoch_embeds_a_triplet_batch_in_one_pass():
+    torch.manual_seed(0)
+    anchor, positive, negative = torch.randn(3, 12, 1, 1, 2)
+    data = DataLoader(TensorDataset(anchor, positive, negative, torch.arange(12)), batch_size=4)
+    model, calls = LinearEmbedding(), []
+
+    def loss_fn(a, p, n, labels):
+        calls.append((a.detach(), p.detach(), n.detach(), labels.tolist()))
+        return (a - p).pow(2).mean() - (a - n).pow(2).mean()
+
+    embeddings.train_embedding_epoch(model, data, torch.optim.SGD(model.parameters(), lr=0.0),
+                                     loss_fn)
+    assert model.seen == [12, 12, 12]  # anchors, positives and negatives together
+    a, p, n, labels = calls[0]
+    with torch.no_grad():
+        for got, images in zip((a, p, n), (anchor, positive, negative)):
+            torch.testing.assert_close(got, model.layer(images[:4].reshape(4, 2)))
+    assert labels == [0, 1, 2, 3]
+
+
+def test_train_embedding_epoch_refuses_an_empty_loader():
+    model = LinearEmbedding()
     with pytest.raises(ValueError, match="no batch"):
-        embeddings.train_epoch(model, [], torch.optim.SGD(model.parameters(), lr=0.1),
-                               squared_error)
+        embeddings.train_embedding_epoch(model, [], torch.optim.SGD(model.parameters(), lr=0.1),
+                                         squared_error)
 
 
 def test_plot_pca_draws_one_coloured_group_per_class():
@@ -168,13 +213,11 @@ def test_plot_pca_draws_one_coloured_group_per_class():
     plt.close(fig)
 
 
-def test_train_epoch_steps_the_cosine_schedule_once_per_batch():
-    x = torch.randn(32, 2)
-    data = DataLoader(TensorDataset(x, x.sum(dim=1)), batch_size=8)  # 4 batches
-    model = Linear()
+def test_train_embedding_epoch_steps_the_cosine_schedule_once_per_batch():
+    data, model = regression_data(n=32), LinearEmbedding()  # 4 batches
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = embeddings.cosine_schedule(optimizer, steps=2 * len(data))
-    embeddings.train_epoch(model, data, optimizer, squared_error, scheduler=scheduler)
+    embeddings.train_embedding_epoch(model, data, optimizer, squared_error, scheduler=scheduler)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)  # half way: cos(pi/2)
-    embeddings.train_epoch(model, data, optimizer, squared_error, scheduler=scheduler)
+    embeddings.train_embedding_epoch(model, data, optimizer, squared_error, scheduler=scheduler)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)

@@ -1,14 +1,17 @@
-"""dlcourse.layers: every layer's forward, backward_inputs and backward_params against PyTorch
-autograd in float64 with a random upstream gradient (the oracle runs on CUDA too, where present)."""
+"""dlcourse.layers (given) and Lab 2's references (``autograder.reference.lab2``: the graded
+layers and losses, the numpy convolution backward): every layer's forward, backward_inputs and
+backward_params against PyTorch autograd in float64 with a random upstream gradient (the oracle
+runs on CUDA too, where present)."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.reference.lab2 import (FC, L2Regularizer, NumpyConvolution, ReLU, RegularizedLoss,
+                                       SoftmaxCrossEntropyWithLogits, col2im, conv_backward)
+from dlcourse import layers
 from dlcourse.check import autograd_reference, numerical_gradient, upstream_gradient
-from dlcourse.layers import (FC, Convolution, Flatten, L2Regularizer, MaxPooling, ReLU,
-                             RegularizedLoss, SoftmaxCrossEntropyWithLogits, col2im, conv2d, im2col,
-                             same_padding)
+from dlcourse.layers import Convolution, Flatten, MaxPooling, conv2d, im2col, same_padding
 
 pytestmark = pytest.mark.lab2
 
@@ -40,12 +43,13 @@ CONV_CASES = [(2, 3, 7, 6, 4, 3, 1), (2, 3, 7, 6, 4, 3, 2), (2, 2, 8, 9, 3, 4, 3
               (3, 2, 6, 6, 3, 5, 1), (2, 1, 28, 28, 4, 5, 1), (1, 2, 4, 4, 2, 5, 1), (2, 2, 9, 7, 3, 2, 1)]
 
 
+@pytest.mark.parametrize("layer", [Convolution, NumpyConvolution])  # given, and numpy backward
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("N, C, H, W, filters, k, stride", CONV_CASES)
-def test_convolution_matches_autograd(N, C, H, W, filters, k, stride, device):
+def test_convolution_matches_autograd(N, C, H, W, filters, k, stride, device, layer):
     rng = np.random.default_rng(N * 1000 + H * 10 + k)
     x = rng.standard_normal((N, C, H, W))
-    conv = Convolution(x, filters, k, "conv", stride=stride)
+    conv = layer(x, filters, k, "conv", stride=stride)
     conv.bias = rng.standard_normal(filters)  # zero-initialised: make the bias count
     y, g, grad_x, (grad_w, grad_b) = backward(conv, x, seed=1)
     expected, grads = autograd_reference(
@@ -80,6 +84,37 @@ def test_im2col_columns_are_patches_and_col2im_is_its_adjoint():
     # <im2col(x), c> = <x, col2im(c)> for every x and c: col2im is im2col's transpose
     c = rng.standard_normal(cols.shape)
     assert np.sum(cols * c) == pytest.approx(np.sum(x * col2im(c, x.shape, 3, stride=2)), rel=1e-12)
+
+
+@pytest.mark.parametrize("N, C, H, W, filters, k", [(2, 3, 6, 7, 4, 5), (1, 2, 4, 3, 3, 1),
+                                                  (3, 1, 5, 5, 2, 3)])
+def test_conv_backward_is_the_layers_backward(N, C, H, W, filters, k):
+    """The bonus's reference gives what the given layer's (PyTorch) backward pass gives."""
+    rng = np.random.default_rng(k)
+    x, g = rng.standard_normal((N, C, H, W)), rng.standard_normal((N, filters, H, W))
+    conv = Convolution(x, filters, k, "c")
+    conv.forward(x)
+    (_, grad_w), (_, grad_b), _ = conv.backward_params(g)
+    for mine, expected in zip(conv_backward(x, conv.weights, g),
+                              (conv.backward_inputs(g), grad_w, grad_b)):
+        assert_close(mine, expected)
+
+
+def test_float32_stays_float32():
+    """The benchmark runs the given layer in float32: its torch backward keeps the dtype."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    conv = Convolution(x, 4, 3, "c")
+    conv.weights = conv.weights.astype(np.float32)
+    y = conv.forward(x)
+    (_, grad_w), _, _ = conv.backward_params(np.ones_like(y))
+    assert y.dtype == conv.backward_inputs(np.ones_like(y)).dtype == grad_w.dtype == np.float32
+
+
+def test_the_given_layers_hold_no_graded_answer():
+    """FC, ReLU, the losses and the numpy convolution backward are the student's: not given."""
+    for name in ("FC", "ReLU", "SoftmaxCrossEntropyWithLogits", "L2Regularizer",
+                 "RegularizedLoss", "log_softmax", "col2im"):
+        assert not hasattr(layers, name), name
 
 
 def test_conv2d_is_the_layers_forward():

@@ -1,10 +1,12 @@
-"""dlcourse.rnn: the NumPy RNN reference against autograd, and gradient clipping."""
+"""Lab 3, part 0: the NumPy RNN references (autograder.reference.lab3) against autograd, and
+gradient clipping; the given output layer and gradient keys (dlcourse.rnn)."""
 from functools import partial
 
 import numpy as np
 import pytest
 import torch
 
+from autograder.reference import lab3 as ref
 from dlcourse import rnn
 from dlcourse.check import autograd_reference, numerical_gradient
 
@@ -30,12 +32,12 @@ def _inputs(seed, N=3, T=5, D=4, H=6, C=3):
 @pytest.mark.parametrize("dense", [False, True])
 def test_forward_and_bptt_match_autograd(dense):
     p = _inputs(0)
-    h = rnn.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
+    h = ref.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
     logits, grads = autograd_reference(partial(_logits, dense=dense), p, rnn.GRADIENTS, seed=1)
     np.testing.assert_allclose(rnn.rnn_logits(h, p["W_hy"], p["b_y"], dense=dense), logits, rtol=1e-12)
     d_logits = np.random.default_rng(2).standard_normal(logits.shape)
     _, grads = autograd_reference(partial(_logits, dense=dense), p, rnn.GRADIENTS, grad_out=d_logits)
-    mine = rnn.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
+    mine = ref.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
     assert set(mine) == set(rnn.GRADIENTS)
     for name in rnn.GRADIENTS:
         np.testing.assert_allclose(mine[name], grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
@@ -46,11 +48,11 @@ def test_bptt_matches_central_differences():
     d_logits = np.random.default_rng(4).standard_normal((2, 2))
 
     def logits(W_hh):
-        h = rnn.rnn_forward(p["x"], p["h0"], p["W_xh"], W_hh, p["b_h"])
+        h = ref.rnn_forward(p["x"], p["h0"], p["W_xh"], W_hh, p["b_h"])
         return rnn.rnn_logits(h, p["W_hy"], p["b_y"], dense=False)
 
-    h = rnn.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
-    grads = rnn.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
+    h = ref.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
+    grads = ref.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
     np.testing.assert_allclose(grads["W_hh"], numerical_gradient(logits, p["W_hh"].copy(), grad_out=d_logits),
                                rtol=1e-6, atol=1e-9)
 
@@ -63,8 +65,8 @@ def test_gradient_reaching_early_steps_vanishes_or_explodes_with_the_recurrent_w
     x, h0 = np.zeros((1, T, H)), np.zeros((1, H))
     norms = {}
     for rho in (0.8, 1.2):
-        h = rnn.rnn_forward(x, h0, np.eye(H), rho * Q, np.zeros(H))
-        dx = rnn.rnn_backward(np.ones((1, H)), x, h0, h, np.eye(H), rho * Q, np.eye(H))["x"]
+        h = ref.rnn_forward(x, h0, np.eye(H), rho * Q, np.zeros(H))
+        dx = ref.rnn_backward(np.ones((1, H)), x, h0, h, np.eye(H), rho * Q, np.eye(H))["x"]
         norms[rho] = np.linalg.norm(dx[0], axis=1)  # (T,)
         np.testing.assert_allclose(norms[rho][:-1] / norms[rho][1:], rho, rtol=1e-12)
     assert norms[0.8][0] < 1e-2 * norms[0.8][-1] and norms[1.2][0] > 1e2 * norms[1.2][-1]
@@ -72,9 +74,9 @@ def test_gradient_reaching_early_steps_vanishes_or_explodes_with_the_recurrent_w
 
 def test_clip_gradients_scales_only_large_gradients():
     grads = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0, 4.0]])}
-    assert rnn.global_norm(grads) == 5.0
-    clipped = rnn.clip_gradients(grads, 1.0)
+    assert ref.global_norm(grads) == 5.0
+    clipped = ref.clip_gradients(grads, 1.0)
     np.testing.assert_allclose(clipped["a"], [0.6, 0.0])
     np.testing.assert_allclose(clipped["b"], [[0.0, 0.8]])
-    same = rnn.clip_gradients(grads, 10.0)
+    same = ref.clip_gradients(grads, 10.0)
     assert all(np.array_equal(same[k], grads[k]) for k in grads) and same is not grads

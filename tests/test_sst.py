@@ -1,4 +1,6 @@
-"""dlcourse.data.sst: the SST files (real and bundled), the course's control outputs, GloVe."""
+"""dlcourse.data.sst: the SST files (real and bundled) and GloVe; with the
+references of Lab 3's data tasks (autograder.reference.lab3): the course's control outputs, the
+vocabulary, batches and embedding."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +13,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from autograder.reference import lab3 as ref
 from dlcourse import config
 from dlcourse.data import sst
 from dlcourse.data.mnist import BundledDataWarning
@@ -33,7 +36,7 @@ COUNTS = {"train": (6920, 3610), "valid": (1821, 909), "test": (872, 444)}  # li
 
 @pytest.fixture(scope="module")
 def splits():
-    return sst.datasets()
+    return ref.datasets()
 
 
 # ----------------------------------------------------------------------------- files
@@ -43,7 +46,7 @@ def splits():
 def test_real_files_are_read_in_place_with_the_documented_counts(split, recwarn):
     path = sst.split_path(split)
     assert path == REAL / f"sst_{split}_raw.csv" and not recwarn.list
-    instances = sst.read_instances(path)
+    instances = ref.read_instances(path)
     lines, positive = COUNTS[split]
     assert len(instances) == lines
     assert Counter(i.label for i in instances) == {"positive": positive, "negative": lines - positive}
@@ -63,13 +66,13 @@ def test_unknown_split_is_a_clear_error():
 
 
 def test_lines_split_on_the_last_comma_space():
-    assert sst.parse_line("yet the act is still charming here, positive\n") == sst.Instance(
+    assert ref.parse_line("yet the act is still charming here, positive\n") == sst.Instance(
         "yet the act is still charming here".split(), "positive")
-    assert sst.parse_line("well , it 's bad, sadly, negative").text == ["well", ",", "it", "'s", "bad,", "sadly"]
+    assert ref.parse_line("well , it 's bad, sadly, negative").text == ["well", ",", "it", "'s", "bad,", "sadly"]
     with pytest.raises(ValueError, match="not an SST line"):
-        sst.parse_line("no label here")
+        ref.parse_line("no label here")
     with pytest.raises(ValueError, match="not an SST line"):
-        sst.parse_line("a text, neutral")
+        ref.parse_line("a text, neutral")
 
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -86,14 +89,14 @@ def test_vocab_control_outputs_of_the_course(splits):
 
 def test_vocab_order_specials_ties_and_limits():
     frequencies = Counter({"b": 2, "a": 3, "c": 2, "d": 1, "e": 3})
-    vocab = sst.Vocab(frequencies)
+    vocab = ref.Vocab(frequencies)
     assert vocab.itos == ["<PAD>", "<UNK>", "a", "e", "b", "c", "d"]  # ties: order of frequencies
     assert vocab.stoi == {w: i for i, w in enumerate(vocab.itos)} and len(vocab) == 7
-    assert sst.Vocab(frequencies, max_size=4).itos == ["<PAD>", "<UNK>", "a", "e"]  # specials count
-    assert sst.Vocab(frequencies, min_freq=2).itos == ["<PAD>", "<UNK>", "a", "e", "b", "c"]  # >=
-    assert sst.Vocab(frequencies, max_size=2).itos == ["<PAD>", "<UNK>"]
+    assert ref.Vocab(frequencies, max_size=4).itos == ["<PAD>", "<UNK>", "a", "e"]  # specials count
+    assert ref.Vocab(frequencies, min_freq=2).itos == ["<PAD>", "<UNK>", "a", "e", "b", "c"]  # >=
+    assert ref.Vocab(frequencies, max_size=2).itos == ["<PAD>", "<UNK>"]
     with pytest.raises(ValueError, match="max_size"):
-        sst.Vocab(frequencies, max_size=1)
+        ref.Vocab(frequencies, max_size=1)
     encoded = vocab.encode(["e", "zebra", "a"])
     assert encoded.dtype == torch.long and encoded.tolist() == [3, 1, 2]
     assert vocab.encode([]).shape == (0,)
@@ -115,7 +118,7 @@ def test_datasets_share_the_train_vocabulary(splits):
 
 
 def test_pad_collate_fn_in_a_dataloader(splits):
-    loader = DataLoader(splits[0], batch_size=5, shuffle=False, collate_fn=sst.pad_collate_fn)
+    loader = DataLoader(splits[0], batch_size=5, shuffle=False, collate_fn=ref.pad_collate_fn)
     texts, labels, lengths = next(iter(loader))
     expected = [splits[0][i][0] for i in range(5)]
     assert texts.shape == (5, max(map(len, expected))) and texts.dtype == torch.long
@@ -123,7 +126,7 @@ def test_pad_collate_fn_in_a_dataloader(splits):
     for row, text in zip(texts, expected):
         assert row[:len(text)].tolist() == text.tolist() and not row[len(text):].any()
     assert labels.tolist() == [int(splits[0][i][1]) for i in range(5)]
-    padded, _, _ = sst.pad_collate_fn([(torch.tensor([5]), torch.tensor(1)),
+    padded, _, _ = ref.pad_collate_fn([(torch.tensor([5]), torch.tensor(1)),
                                        (torch.tensor([6, 7]), torch.tensor(0))], pad_index=9)
     assert padded.tolist() == [[5, 9], [6, 7]]
 
@@ -185,15 +188,15 @@ def test_bundle_script_says_what_is_missing(tmp_path, monkeypatch, capsys):
 
 
 def test_load_embedding_rows():
-    vocab = sst.Vocab(Counter({"good": 3, "bad": 2, "zyzzyva": 1}))
+    vocab = ref.Vocab(Counter({"good": 3, "bad": 2, "zyzzyva": 1}))
     vectors = {"good": np.array([1, 2], np.float32), "bad": np.array([3, 4], np.float32),
                "elsewhere": np.array([5, 6], np.float32)}
     torch.manual_seed(0)
-    emb = sst.load_embedding(vocab, vectors)
+    emb = ref.load_embedding(vocab, vectors)
     W = emb.weight
     assert W.shape == (5, 2) and W.dtype == torch.float32 and not W.requires_grad
     assert emb.padding_idx == 0 and not W[0].any()
     assert W[vocab.stoi["good"]].tolist() == [1, 2] and W[vocab.stoi["bad"]].tolist() == [3, 4]
     assert W[1].abs().sum() > 0 and W[4].abs().sum() > 0  # <UNK> and zyzzyva: random
-    random_only = sst.load_embedding(vocab, None, dim=7).weight
+    random_only = ref.load_embedding(vocab, None, dim=7).weight
     assert random_only.shape == (5, 7) and not random_only[0].any()

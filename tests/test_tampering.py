@@ -53,3 +53,10 @@ def test_tricks_cost_no_other_student_anything(graded, toy_course):
     assert graded["honest"]["toy:square"] == 2 and graded["honest"]["toy:double"] == 2
     honest = toy_course.root / "autograded" / "honest" / "toy" / "toy.ipynb"
     nbformat.read(honest, as_version=4)  # still a notebook: not overwritten by writes_gradebook
+
+
+def test_a_broken_rule_is_explained_in_the_feedback(graded, toy_course):
+    """The grader's check of the source says what was refused and why, in the test cell."""
+    path = toy_course.root / "autograded" / "forward_mode_ad" / "toy" / "toy.ipynb"
+    outputs = str([c.get("outputs") for c in nbformat.read(path, as_version=4).cells])
+    assert "square uses torch.func.jvp: derive the gradient by hand" in outputs

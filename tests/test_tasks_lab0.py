@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlcourse import metrics
-from dlcourse.data import gaussian
+from autograder.reference import lab0 as reference
+from dlcourse.data.gaussian import sample_gmm_2d
 from dlcourse.tasks import lab0
 from dlcourse.tasks.lab0 import TASKS
 
@@ -178,7 +178,7 @@ class OffByOneGaussian(Random2DGaussian):
         return super().get_sample(n + 1)
 
 
-class CopiedGaussian(gaussian.Random2DGaussian):  # inherits the course's code
+class CopiedGaussian(reference.Random2DGaussian):  # inherits the instructors' code
     pass
 
 
@@ -257,7 +257,7 @@ def accuracy_as_count(Y, Y_):
 
 
 def wraps_reference(Y, Y_):
-    return metrics.eval_perf_binary(Y, Y_)
+    return reference.eval_perf_binary(Y, Y_)
 
 
 def ap_wrong_direction(ranked_labels):
@@ -322,11 +322,11 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("random2dgaussian", FixedMeanGaussian, {"spread"}),
     ("random2dgaussian", OffByOneGaussian, {"shape"}),
     ("random2dgaussian", CopiedGaussian, {"shape", "spread"}),
-    ("random2dgaussian", gaussian.Random2DGaussian, {"shape", "spread"}),
+    ("random2dgaussian", reference.Random2DGaussian, {"shape", "spread"}),
     ("sample_gauss_2d", float_labels, {"shapes"}),
     ("sample_gauss_2d", labels_from_one, {"labels"}),
     ("sample_gauss_2d", one_gaussian, {"labels"}),
-    ("sample_gauss_2d", lambda C, N: gaussian.sample_gauss_2d(C, N), {"shapes", "labels"}),
+    ("sample_gauss_2d", lambda C, N: reference.sample_gauss_2d(C, N), {"shapes", "labels"}),
     ("binlogreg_loss_grad", grad_w_wrong_sign, {"grad_w"}),
     ("binlogreg_loss_grad", grad_b_not_averaged, {"grad_b"}),
     ("binlogreg_loss_grad", naive_binlogreg_loss, {"loss"}),
@@ -340,9 +340,9 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("eval_perf_binary", precision_recall_swapped, {"recall", "precision"}),
     ("eval_perf_binary", accuracy_as_count, {"accuracy"}),
     ("eval_perf_binary", wraps_reference, {"accuracy", "recall", "precision"}),
-    ("eval_perf_binary", metrics.eval_perf_binary, {"accuracy", "recall", "precision"}),
+    ("eval_perf_binary", reference.eval_perf_binary, {"accuracy", "recall", "precision"}),
     ("eval_AP", ap_wrong_direction, {"AP"}),
-    ("eval_AP", metrics.eval_AP, {"AP"}),
+    ("eval_AP", reference.eval_AP, {"AP"}),
     ("stable_softmax", naive_softmax, {"large_logits"}),
     ("stable_softmax", softmax_crashes_on_large, {"large_logits"}),
     ("stable_softmax", lambda S: stable_softmax(S.T).T, {"probs", "large_logits"}),
@@ -353,7 +353,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("logreg_classify", unnormalised_scores, {"probs"}),
     ("eval_perf_multi", confusion_transposed, {"confusion_matrix"}),
     ("eval_perf_multi", multi_precision_recall_swapped, {"precision", "recall"}),
-    ("eval_perf_multi", lambda Y, Y_: metrics.eval_perf_multi(Y, Y_),
+    ("eval_perf_multi", lambda Y, Y_: reference.eval_perf_multi(Y, Y_),
      {"accuracy", "confusion_matrix", "precision", "recall"}),
 ] + [(task, stub, set(lab0.QUANTITIES[task])) for task in TASKS]
 
@@ -374,9 +374,9 @@ def test_messages_name_the_problem():
     report, _ = grade("binlogreg_loss_grad", grad_w_wrong_sign)
     assert any(c.message.startswith("grad_w [seed=1, N=6, D=2]: max abs error") and " at index (" in
                c.message for c in report)
-    assert "calls dlcourse.metrics.eval_perf_binary" in str(grade("eval_perf_binary",
+    assert "calls autograder.reference.lab0.eval_perf_binary" in str(grade("eval_perf_binary",
                                                                   wraps_reference)[0])
-    assert "from the dlcourse package; write your own" in str(grade("eval_AP", metrics.eval_AP)[0])
+    assert "calls autograder.reference.lab0.eval_AP" in str(grade("eval_AP", reference.eval_AP)[0])
     text = str(grade("binlogreg_loss_grad", binlogreg_autograd)[0])
     assert "calls torch." in text and "automatic gradients" in text
     text = str(grade("eval_AP", stub)[0])
@@ -413,6 +413,60 @@ def test_sample_gauss_2d_is_graded_with_the_reference_gaussian():
     assert grade("sample_gauss_2d", in_notebook)[1] == TASKS["sample_gauss_2d"]
 
 
+def gmm_gaussian_class():
+    class GmmGaussian:  # one mixture component of the course's Lab 1 sampler
+        def get_sample(self, n):
+            return sample_gmm_2d(1, 1, n)[0]
+    return GmmGaussian
+
+
+@pytest.mark.parametrize("task, submission", [
+    ("random2dgaussian", gmm_gaussian_class()),
+    ("sample_gauss_2d", lambda C, N: (np.vstack([sample_gmm_2d(1, 1, N)[0] for _ in range(C)]),
+                                      np.repeat(np.arange(C), N))),
+])
+def test_the_course_mixture_sampler_is_not_a_gaussian_of_ones_own(task, submission):
+    report, points = grade(task, submission)
+    assert points == 0 and "calls dlcourse.data.gaussian.sample_gmm_2d" in str(report)
+
+
+def _uses_reference(submission) -> bool:
+    """True for a wrong submission that is, inherits or calls an instructors' reference."""
+    if isinstance(submission, type):
+        return any(c.__module__ == reference.__name__ for c in submission.__mro__)
+    code = getattr(submission, "__code__", None)
+    return submission.__module__ == reference.__name__ or "reference" in code.co_names
+
+
+@pytest.fixture
+def handout(monkeypatch, tmp_path):
+    """The student handout's situation: controls recorded from the references, then no references."""
+    from dlcourse import reference as references
+    with references.recording() as recorded:
+        for task, (check, cases, correct) in CASES.items():
+            check(correct, **cases[0])
+    references.write_controls(recorded, tmp_path)
+    monkeypatch.setattr(references, "CONTROLS", tmp_path)
+    monkeypatch.setattr(references, "_loaded", {})
+    monkeypatch.setattr(references, "available", lambda lab: False)
+    monkeypatch.setattr(references, "reference", lambda lab, name: None)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.usefixtures("handout")
+def test_visible_checks_work_without_the_references():
+    """Lab 0's expected values come from oracles: the handout grades as the grader does, except
+    that sample_gauss_2d runs on the student's own Random2DGaussian."""
+    for task, (check, cases, correct) in CASES.items():
+        assert grade(task, correct)[1] == TASKS[task], task
+    for task, submission, lost in WRONG:
+        if not _uses_reference(submission):  # the handout has no reference to copy
+            assert failing(grade(task, submission)[0]) == lost, (task, submission)
+    notebook = {**globals(), "Random2DGaussian": FixedMeanGaussian}
+    own_gaussian = types.FunctionType(sample_gauss_2d.__code__, notebook)
+    assert failing(grade("sample_gauss_2d", own_gaussian)[0]) == {"labels"}
+
+
 def test_eval_AP_needs_cases_or_seed_and_N():
     with pytest.raises(ValueError):
         lab0.check_eval_AP(eval_AP, seed=1)
@@ -446,3 +500,23 @@ def test_library_implementations_of_a_task_are_rejected():
     assert points == 0 and "calls sklearn.metrics" in str(report)
     report, points = grade("stable_softmax", lambda S: softmax(S, axis=1))
     assert points == 0 and "calls scipy.special" in str(report)
+
+
+@pytest.mark.parametrize("task", ["binlogreg_loss_grad", "logreg_loss_grad"])
+def test_a_gradient_slower_than_the_time_budget_loses_the_gradients_only(task):
+    """The hidden case with a large D gives a time budget an O(N D) derivation meets and an
+    O(N D^2) numerical gradient can't (figures: the report of issue 13); here a correct but slow
+    function stands for the numerical one."""
+    import time
+
+    check, cases, correct = CASES[task]
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return correct(*args, **kwargs)
+
+    case = dict(cases[1], time_budget=0.1)
+    report = check(slow, **case)
+    assert failing(report) == set(lab0.QUANTITIES[task][1:])
+    assert "more than the 0.1 s budget: a numerical gradient?" in str(report)
+    assert check(correct, **dict(case, time_budget=10.0)).ok

@@ -1,18 +1,22 @@
 """dlcourse.tasks.lab1: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
 import copy
+import re
 import shutil
 import types
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 from sklearn.svm import SVC
 from torch import nn
 
+import dlcourse.reference
 from autograder.course import SOLUTIONS
+from autograder.reference import lab1 as reference
 from autograder.validate import run_notebook, task_results
-from dlcourse import fc
+from dlcourse.reference import NoControl, recording, write_controls
 from dlcourse.tasks import lab1
 from dlcourse.tasks.lab1 import TASKS
 
@@ -635,7 +639,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("ptlogreg", LogregSummedLoss, {"loss"}),
     ("ptlogreg", LogregLogits, {"probs"}),
     ("ptlogreg", LogregNumpy, {"probs"}),
-    ("ptlogreg", fc.PTLogreg, {"parameters", "probs", "loss"}),
+    ("ptlogreg", reference.PTLogreg, {"parameters", "probs", "loss"}),
     ("ptlogreg", LogregNotAModule, {"parameters", "probs", "loss"}),
     ("ptdeep", DeepLinear, {"parameters", "probs", "loss"}),
     ("ptdeep", DeepActivationOnOutput, {"probs", "loss"}),
@@ -645,7 +649,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("train", train_without_regulariser, {"regularised"}),
     ("train", train_returns_nothing, {"losses", "regularised"}),
     ("train", train_regularises_biases, {"regularised"}),
-    ("train", fc.train, {"losses", "regularised"}),
+    ("train", reference.train, {"losses", "regularised"}),
     ("eval", eval_returns_tensor, {"probs"}),
     ("eval", eval_float32, {"probs"}),
     ("eval", eval_classes, {"probs"}),
@@ -692,7 +696,8 @@ def test_messages_name_the_problem():
     assert "b1 and b2 must start at zero" in str(grade("fcann2_train", fcann2_train_one_step_too_many)[0])
     assert "expected weights.0 (3, 2), biases.0 (3,)" in str(grade("ptdeep", DeepLinear)[0])
     assert "does not depend on its inputs through autograd" in str(grade("ptlogreg", LogregNumpy)[0])
-    assert "from the dlcourse package; write your own" in str(grade("ptlogreg", fc.PTLogreg)[0])
+    assert "calls autograder.reference.lab1.PTLogreg.__init__: write your own code" in str(
+        grade("ptlogreg", reference.PTLogreg)[0])
     assert "return a numpy array" in str(grade("eval", eval_returns_tensor)[0])
     assert "the first epoch visits the samples in their stored order" in str(
         grade("train_mb", train_mb_in_order)[0])
@@ -718,15 +723,106 @@ def test_a_wrong_dependency_does_not_cascade(task, fn, name, wrong):
 
 @pytest.mark.parametrize("param_lambda, scale", [(0.0, 1.0), (0.3, 1.0), (0.0, 300.0)])
 def test_numpy_reference_equals_autograd(param_lambda, scale):
-    """The fast reference that trains in check_fcann2_train is the autograd oracle's twin."""
+    """The reference that stands in for fcann2_loss_grad in check_fcann2_train is the autograd
+    oracle's twin."""
     rng = np.random.default_rng(7)
     X, Y_ = rng.standard_normal((20, 3)), rng.integers(0, 4, 20)
     params = lab1._fcann2_params(rng, 3, 6, 4, scale)
-    loss, grads = lab1._fcann2_numpy(X, Y_, *params, param_lambda)
+    loss, grads = reference.fcann2_loss_grad(X, Y_, *params, param_lambda)
     ref_loss, ref_grads = lab1._fcann2_reference(X, Y_, *params, param_lambda)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     for grad, ref in zip(grads, ref_grads):
         np.testing.assert_allclose(grad, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("task", list(CASES))
+def test_references_pass_their_checks(task, monkeypatch):
+    """The instructors' references (forbidden as a student's code, hence unforbidden here) get
+    full points: what the grader substitutes and the handout's controls come from is right."""
+    monkeypatch.setattr(lab1, "_references", lambda *names: ())
+    submitted = getattr(reference, CASES[task][2].__name__)
+    report, points = grade(task, submitted)
+    assert points == TASKS[task], str(report)
+
+
+# ----------------------------------------------------------------------------- the handout
+
+def visible_test_cells() -> dict[str, str]:
+    """Task -> the visible part of its test cell in the solution notebook (what the handout has)."""
+    nb = nbformat.read(SOLUTIONS / "lab1" / "lab1.ipynb", as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.source.split("### BEGIN HIDDEN TESTS")[0]
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def run_visible(task: str, names: dict) -> float:
+    """The visible checks of ``task``'s test cell with the student's ``names``: points earned."""
+    namespace = dict(names)
+    exec(visible_test_cells()[task], namespace)
+    return namespace["report"].points(TASKS[task])
+
+
+def test_reference_module_defines_every_name_the_test_cells_pass():
+    """The release step binds these names to the references to record the control outputs."""
+    cells = visible_test_cells()
+    assert set(cells) == set(TASKS)
+    passed = {name for source in cells.values() for name in re.findall(r"check_\w+\((\w+)", source)}
+    assert passed == {"fcann2_loss_grad", "fcann2_train", "fcann2_classify", "linreg_grads",
+                      "PTLogreg", "train", "eval", "PTDeep", "KSVMWrap", "train_mb", "BatchNorm"}
+    assert all(callable(getattr(reference, name, None)) for name in passed)
+
+
+@pytest.fixture
+def handout(tmp_path, monkeypatch, capsys):
+    """The student handout's situation: control outputs recorded from the references (as the
+    release step does: the visible test cells with the student's names bound to them), then the
+    references made unavailable."""
+    with recording() as recorded:
+        for task in TASKS:
+            run_visible(task, vars(reference))
+    assert write_controls(recorded, tmp_path) == [tmp_path / "lab1.json"]
+    monkeypatch.setattr(dlcourse.reference, "available", lambda lab: False)
+    monkeypatch.setattr(dlcourse.reference, "reference", lambda lab, name: None)
+    monkeypatch.setattr(dlcourse.reference, "CONTROLS", tmp_path)
+    monkeypatch.setattr(dlcourse.reference, "_loaded", {})
+    capsys.readouterr()
+    return recorded["lab1"]
+
+
+HANDOUT_WRONG = [  # (task, the wrong submission's name, the wrong submission)
+    ("fcann2_loss_grad", "fcann2_loss_grad", fcann2_no_relu_mask),
+    ("fcann2_train", "fcann2_train", fcann2_train_without_lambda),
+    ("train", "train", train_without_regulariser),
+    ("eval", "eval", eval_float32),
+    ("train_mb", "train_mb", train_mb_ignores_schedule),
+    ("early_stopping", "train_mb", train_mb_best_epoch_from_zero),
+    ("ksvmwrap", "KSVMWrap", SVMLinear),
+    ("batchnorm", "BatchNorm", BNBiasedRunningVar),
+]
+
+
+def test_visible_checks_work_without_the_references(handout):
+    """In the handout a correct submission gets full points from the visible checks (expected
+    trajectories from the control outputs) and wrong ones lose points; a case the handout has no
+    control output for says that the grader checks it."""
+    assert {key.split("/")[0] for key in handout} == {"train", "eval", "train_mb",
+                                                      "early_stopping"}
+    assert lab1._references("train", "eval") == ()
+    for task in TASKS:
+        assert run_visible(task, globals()) == TASKS[task], task
+    for task, name, wrong in HANDOUT_WRONG:
+        assert run_visible(task, {**globals(), name: wrong}) < TASKS[task], task
+    with pytest.raises(NoControl, match="the grader checks this case"):
+        lab1.check_train(train, seed=1061, N=30, D=4, C=5, param_niter=6, param_delta=0.2)
+
+
+def test_in_the_handout_later_tasks_run_on_the_students_own_functions(handout):
+    """Without the references nothing is substituted: a wrong fcann2_loss_grad shows in
+    fcann2_train too (in the grader it does not, test_a_wrong_dependency_does_not_cascade)."""
+    notebook = {**globals(), "fcann2_loss_grad": fcann2_no_relu_mask}
+    in_notebook = types.FunctionType(fcann2_train.__code__, notebook, "fcann2_train",
+                                     fcann2_train.__defaults__)
+    assert run_visible("fcann2_train", {**notebook, "fcann2_train": in_notebook}) < TASKS[
+        "fcann2_train"]
 
 
 def test_checks_refuse_cases_that_cannot_see_the_quantity():

@@ -1,12 +1,16 @@
 """dlcourse.tasks.lab2: every check gives full points to a correct submission and takes exactly
-the broken quantities' points from realistic wrong ones."""
+the broken quantities' points from realistic wrong ones; the visible checks work without the
+instructors' references too (the student handout)."""
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from dlcourse import layers
+from autograder.reference import lab2 as ref
+from dlcourse import reference
 from dlcourse.check import numerical_gradient
-from dlcourse.layers import im2col, variance_scaling_initializer, zero_init
+from dlcourse.layers import Convolution, im2col, variance_scaling_initializer, zero_init
 from dlcourse.tasks import lab2
 from dlcourse.tasks.lab2 import TASKS
 
@@ -90,19 +94,6 @@ class RegularizedLoss:
         return [r.backward_params() for r in self.regularizer_losses]
 
 
-def eval_numerical_gradient(f, x, df, h=1e-5):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = f(x)
-        x[i] = old - h
-        minus = f(x)
-        x[i] = old
-        grad[i] = np.sum((plus - minus) * df) / (2 * h)
-    return grad
-
-
 def conv_backward(x, weights, grad_out):
     F, C, k, _ = weights.shape
     N, _, H, W = x.shape
@@ -140,9 +131,6 @@ CASES = {
         dict(seed=1, N=4, C=3, shapes=[(3, 2)], weight_decays=[0.1]),
         dict(seed=1241, N=6, C=5, shapes=[(2, 1, 3, 3), (5, 4)], weight_decays=[1e-2, 0.5])],
         RegularizedLoss),
-    "eval_numerical_gradient": (lab2.check_eval_numerical_gradient, [
-        dict(seed=1, shape=(3,), outputs=2), dict(seed=1251, shape=(2, 1, 3, 2), outputs=4)],
-        eval_numerical_gradient),
     "conv_backward": (lab2.check_conv_backward, [
         dict(seed=1, N=2, C=1, H=5, W=5, filters=2, k=3),
         dict(seed=1261, N=2, C=3, H=6, W=7, filters=4, k=5)], conv_backward),
@@ -157,7 +145,7 @@ def grade(task, submission):
 
 
 def test_tasks_table_matches_the_contract():
-    assert sum(TASKS.values()) == 21
+    assert sum(TASKS.values()) == 19
     assert set(TASKS) == set(lab2.QUANTITIES) == set(CASES)
 
 
@@ -206,7 +194,7 @@ class FCAutograd(FC):
         return [[self.weights, W.grad.numpy()], [self.bias, b.grad.numpy()], self.name]
 
 
-class FCFromCourse(layers.FC):
+class FCFromCourse(ref.FC):
     pass
 
 
@@ -274,32 +262,15 @@ class RegularizedLossWithoutParams(RegularizedLoss):
     has_params = False
 
 
-def forward_difference(f, x, df, h=1e-5):
-    grad, fx = np.zeros_like(x), f(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        grad[i] = np.sum((f(x) - fx) * df) / h
-        x[i] = old
-    return grad
+class FCNumerical(FC):
+    def backward_inputs(self, grads):
+        x = self.inputs.copy()
+        return numerical_gradient(lambda v: v @ self.weights.T + self.bias, x, grad_out=grads)
 
 
-def ignores_df(f, x, df, h=1e-5):
-    return eval_numerical_gradient(f, x, np.ones_like(df), h)
-
-
-def does_not_restore_x(f, x, df, h=1e-5):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        x[i] += h
-        plus = f(x)
-        x[i] -= 2 * h
-        grad[i] = np.sum((plus - f(x)) * df) / (2 * h)
-    return grad
-
-
-def course_numerical_gradient(f, x, df, h=1e-5):
-    return numerical_gradient(f, x, grad_out=df, eps=h)
+class RegularizedLossSwappedArguments(RegularizedLoss):
+    def backward_inputs(self, x, y):
+        return self.data_loss.backward_inputs(y, x)
 
 
 def kernel_not_flipped(x, weights, grad_out):
@@ -318,12 +289,32 @@ def grad_b_mean(x, weights, grad_out):
     return grad_x, grad_w, grad_out.mean(axis=(0, 2, 3))
 
 
-def reference_layer_backward(x, weights, grad_out):
-    conv = layers.Convolution(x, weights.shape[0], weights.shape[-1], "c")
+def given_layer_backward(x, weights, grad_out, layer=Convolution):
+    conv = layer(x, weights.shape[0], weights.shape[-1], "c")
     conv.weights = weights
     conv.forward(x)
     (_, grad_w), (_, grad_b), _ = conv.backward_params(grad_out)
     return conv.backward_inputs(grad_out), grad_w, grad_b
+
+
+def reference_layer_backward(x, weights, grad_out):
+    return given_layer_backward(x, weights, grad_out, ref.NumpyConvolution)
+
+
+def torch_conv_gradients(x, weights, grad_out):
+    g = torch.from_numpy(grad_out)
+    grad_x = torch.nn.grad.conv2d_input(x.shape, torch.from_numpy(weights), g,
+                                        padding=weights.shape[-1] // 2)
+    grad_w = torch.nn.grad.conv2d_weight(torch.from_numpy(x), weights.shape, g,
+                                         padding=weights.shape[-1] // 2)
+    return grad_x.numpy(), grad_w.numpy(), grad_out.sum(axis=(0, 2, 3))
+
+
+def reference_col2im(x, weights, grad_out):
+    F, C, k, _ = weights.shape
+    grad_y = grad_out.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, H W N)
+    grad_x = ref.col2im(weights.reshape(F, -1).T @ grad_y, x.shape, k)
+    return grad_x, (grad_y @ im2col(x, k).T).reshape(weights.shape), grad_out.sum(axis=(0, 2, 3))
 
 
 def hinge_with_own_class(logits, target, delta=1.0):
@@ -361,34 +352,38 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("FC", FCOwnInit, ALL["FC"]),
     ("FC", FCAutograd, {"grad_weights", "grad_bias"}),
     ("FC", FCFromCourse, ALL["FC"]),
-    ("FC", layers.FC, ALL["FC"]),
+    ("FC", ref.FC, ALL["FC"]),
+    ("FC", FCNumerical, {"backward_inputs"}),
     ("ReLU", ReLUWrongMask, {"backward_inputs"}),
     ("ReLU", LeakyReLU, {"forward", "backward_inputs"}),
     ("ReLU", ReLUWithParams, {"forward"}),
-    ("ReLU", layers.ReLU, ALL["ReLU"]),
+    ("ReLU", ref.ReLU, ALL["ReLU"]),
     ("SoftmaxCrossEntropyWithLogits", NaiveSoftmaxCE, {"large_logits"}),
     ("SoftmaxCrossEntropyWithLogits", SummedCE, {"loss", "large_logits"}),
     ("SoftmaxCrossEntropyWithLogits", GradNotAveragedCE, {"grad_inputs", "large_logits"}),
-    ("SoftmaxCrossEntropyWithLogits", layers.SoftmaxCrossEntropyWithLogits,
+    ("SoftmaxCrossEntropyWithLogits", ref.SoftmaxCrossEntropyWithLogits,
      ALL["SoftmaxCrossEntropyWithLogits"]),
     ("L2Regularizer", L2NoHalf, {"loss"}),
     ("L2Regularizer", L2GradTwice, {"grad_weights"}),
+    ("L2Regularizer", ref.L2Regularizer, ALL["L2Regularizer"]),
     ("RegularizedLoss", DataLossOnly, {"loss"}),
     ("RegularizedLoss", FlatRegularizerGrads, {"grad_params"}),
     ("RegularizedLoss", RegularizedLossWithoutParams, {"grad_params"}),
-    ("RegularizedLoss", layers.RegularizedLoss, ALL["RegularizedLoss"]),
-    ("eval_numerical_gradient", forward_difference, {"gradient"}),
-    ("eval_numerical_gradient", ignores_df, {"gradient"}),
-    ("eval_numerical_gradient", does_not_restore_x, {"gradient"}),
-    ("eval_numerical_gradient", course_numerical_gradient, {"gradient"}),
+    ("RegularizedLoss", RegularizedLossSwappedArguments, {"grad_inputs"}),
+    ("RegularizedLoss", ref.RegularizedLoss, ALL["RegularizedLoss"]),
     ("conv_backward", kernel_not_flipped, {"grad_inputs"}),
     ("conv_backward", grad_w_channels_swapped, {"grad_weights"}),
     ("conv_backward", grad_b_mean, {"grad_bias"}),
+    ("conv_backward", given_layer_backward, ALL["conv_backward"]),
     ("conv_backward", reference_layer_backward, ALL["conv_backward"]),
+    ("conv_backward", torch_conv_gradients, ALL["conv_backward"]),
+    ("conv_backward", reference_col2im, ALL["conv_backward"]),
+    ("conv_backward", ref.conv_backward, ALL["conv_backward"]),
     ("multiclass_hinge_loss", hinge_with_own_class, {"loss"}),
     ("multiclass_hinge_loss", hinge_summed, {"loss", "grad_logits"}),
     ("multiclass_hinge_loss", hinge_in_numpy, {"loss", "grad_logits"}),
     ("multiclass_hinge_loss", hinge_library, {"loss", "grad_logits"}),
+    ("multiclass_hinge_loss", ref.multiclass_hinge_loss, {"loss", "grad_logits"}),
 ] + [(task, Stub if task[0].isupper() else stub, ALL[task]) for task in TASKS]
 
 
@@ -412,13 +407,41 @@ def test_messages_name_the_problem():
     assert "FC.weights has shape (4, 2); expected (2, 4) (weights: (num_outputs, num_inputs))" in text
     text = str(grade("SoftmaxCrossEntropyWithLogits", NaiveSoftmaxCE)[0])
     assert "large_logits [seed=1, N=4, C=3, logits times 1000: loss]: yours has nan" in text
-    text = str(grade("FC", layers.FC)[0])
-    assert "FC is dlcourse.layers.dense.FC from the dlcourse package; write your own" in text
+    text = str(grade("FC", ref.FC)[0])
+    assert "calls autograder.reference.lab2.FC.__init__: write your own code" in text
     text = str(grade("FC", FCFromCourse)[0])
-    assert "calls dlcourse.layers.dense.FC.__init__" in text
-    text = str(grade("conv_backward", reference_layer_backward)[0])
+    assert "calls autograder.reference.lab2.FC.__init__" in text
+    text = str(grade("conv_backward", given_layer_backward)[0])
     assert "calls dlcourse.layers.conv.Convolution" in text
+    text = str(grade("RegularizedLoss", RegularizedLossSwappedArguments)[0])
+    assert "the data loss was given other logits or targets than RegularizedLoss got" in text
     assert "raised NotImplementedError: Lab 2, task x" in str(grade("ReLU", Stub)[0])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
+def test_visible_checks_grade_without_the_references(monkeypatch, tmp_path):
+    """The student handout: no ``autograder.reference``, only the control outputs recorded when
+    it was built. Every Lab 2 oracle is autograd, so there are none to record, and each visible
+    case still gives a correct submission full points and a wrong one fewer."""
+    visible = {task: (check, cases[:1], correct) for task, (check, cases, correct) in CASES.items()}
+    with reference.recording() as recorded:
+        for task, cell in visible.items():
+            assert run_graded_cell(cell, TASKS[task], cell[2])[1] == TASKS[task]
+    assert "lab2" not in recorded  # no control outputs: nothing for a student to read answers from
+    reference.write_controls(recorded, tmp_path)
+    monkeypatch.setattr(reference, "CONTROLS", tmp_path)
+    monkeypatch.setattr(reference, "_loaded", {})
+    monkeypatch.setattr(reference, "available", lambda lab: False)
+    monkeypatch.setattr(reference, "reference", lambda lab, name: None)
+    monkeypatch.setitem(sys.modules, "autograder.reference.lab2", None)  # an import fails too
+    for task, cell in visible.items():
+        report, points = run_graded_cell(cell, TASKS[task], cell[2])
+        assert points == TASKS[task], str(report)
+    for task, wrong, lost in WRONG:
+        if getattr(wrong, "__module__", "").startswith(__name__) and wrong not in (
+                FCFromCourse, reference_layer_backward, reference_col2im):  # those need references
+            report, points = run_graded_cell(visible[task], TASKS[task], wrong)
+            assert failing(report) and failing(report) <= lost, (task, wrong, str(report))
 
 
 def test_a_transposed_gradient_of_a_square_layer_is_caught_by_value():

@@ -7,6 +7,7 @@ import sys
 import types
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-from dlcourse import rnn, sentiment
-from dlcourse.data import sst
+import nbformat
+
+from autograder.reference import lab3 as reference
+from dlcourse import reference as references
 from dlcourse.tasks import lab3
 from dlcourse.tasks.lab3 import TASKS
 
@@ -245,18 +248,22 @@ def test_correct_submission_gets_full_points(task, capsys):
     assert f"{task}: {len(lab3.QUANTITIES[task])} of" in capsys.readouterr().out  # printed
 
 
-@pytest.mark.parametrize("task, module, name", [
-    ("rnn_step_forward", rnn, "rnn_step_forward"), ("rnn_forward", rnn, "rnn_forward"),
-    ("rnn_backward", rnn, "rnn_backward"), ("clip_gradients", rnn, "clip_gradients"),
-    ("vocab", sst, "Vocab"), ("nlp_dataset", sst, "NLPDataset"), ("pad_collate_fn", sst, "pad_collate_fn"),
-    ("load_embedding", sst, "load_embedding"), ("baseline_model", sentiment, "BaselineModel"),
-    ("recurrent_model", sentiment, "RecurrentModel"), ("train_epoch", sentiment, "train_epoch"),
-    ("evaluate", sentiment, "evaluate")])
-def test_the_course_references_meet_the_contract(task, module, name):
-    """The checks grade the package's references as correct when their code is typed into a
-    notebook, and refuse the package's own objects."""
-    assert grade(task, getattr(module, name))[1] == 0
-    assert grade(task, typed_in(module)[name])[1] == TASKS[task]
+REFERENCES = {"rnn_step_forward": "rnn_step_forward", "rnn_forward": "rnn_forward",
+              "rnn_backward": "rnn_backward", "clip_gradients": "clip_gradients", "vocab": "Vocab",
+              "nlp_dataset": "NLPDataset", "pad_collate_fn": "pad_collate_fn",
+              "load_embedding": "load_embedding", "baseline_model": "BaselineModel",
+              "recurrent_model": "RecurrentModel", "train_epoch": "train_epoch",
+              "evaluate": "evaluate"}
+"""Task id -> the name its solution cell defines (and the reference module)."""
+
+
+@pytest.mark.parametrize("task", list(REFERENCES))
+def test_the_instructors_references_meet_the_contract(task):
+    """The checks grade the references as correct when their code is typed into a notebook,
+    and refuse the reference objects themselves."""
+    name = REFERENCES[task]
+    assert grade(task, getattr(reference, name))[1] == 0
+    assert grade(task, typed_in(reference)[name])[1] == TASKS[task]
 
 
 def typed_in(module):
@@ -511,6 +518,12 @@ def evaluate_f1_of_negatives(model, loader):
     return {**result, "f1": (2 * M[0, 0] / (2 * M[0, 0] + M[0, 1] + M[1, 0])).item()}
 
 
+def evaluate_with_scikit_learn(model, loader):
+    """scikit-learn's metrics are the check's oracle: they would do the task for the student."""
+    from sklearn.metrics import f1_score
+    return {**evaluate(model, loader), "f1": f1_score([0, 1, 1], [0, 1, 0])}
+
+
 def evaluate_probability_threshold(model, loader):
     """Thresholding sigmoid(logit) at 0.5 is the same as logit > 0: full marks."""
     return evaluate(model, loader)
@@ -566,6 +579,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("evaluate", evaluate_in_train_mode, {"loss", "accuracy", "f1", "confusion_matrix"}),
     ("evaluate", evaluate_confusion_transposed, {"confusion_matrix"}),
     ("evaluate", evaluate_f1_of_negatives, {"f1"}),
+    ("evaluate", evaluate_with_scikit_learn, set(lab3.QUANTITIES["evaluate"])),
 ] + [(task, stub, set(lab3.QUANTITIES[task])) for task in TASKS]
 
 
@@ -589,7 +603,7 @@ def test_rnn_forward_is_graded_with_the_oracle_step():
 
 
 def test_rnn_backward_may_recompute_the_states_with_rnn_forward():
-    """The oracle standing in for rnn_forward is plain NumPy: calling it is not calling autograd."""
+    """The reference standing in for rnn_forward is plain NumPy: calling it is allowed."""
     def recomputes(d_logits, x, h0, h, W_xh, W_hh, W_hy):
         h = rnn_forward(x, h0, W_xh, W_hh, np.zeros(W_hh.shape[0]))  # a bias of zeros: wrong states
         return rnn_backward(d_logits, x, h0, h, W_xh, W_hh, W_hy)
@@ -616,7 +630,8 @@ def test_messages_name_the_problem():
     assert "✗ min_freq [seed=1, n_words=30, min_freq=3]: itos has" in text
     text = str(grade("load_embedding", embedding_trainable)[0])
     assert "freeze=True" in text
-    assert "from the dlcourse package; write your own" in str(grade("vocab", sst.Vocab)[0])
+    text = str(grade("vocab", reference.Vocab)[0])
+    assert "calls autograder.reference.lab3.Vocab" in text and "write your own code" in text
 
 
 def test_checks_are_reproducible():
@@ -637,3 +652,61 @@ def test_grading_on_cuda_gives_the_same_points(monkeypatch):
     monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
     assert grade("rnn_backward", rnn_backward)[1] == TASKS["rnn_backward"]
     assert grade("rnn_backward", bptt_drops_future)[1] == TASKS["rnn_backward"] - 5
+
+
+# ----------------------------------------------------------------------------- the student handout
+
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "lab3" / "lab3.ipynb"
+
+
+def visible_cells() -> dict[str, tuple[str, float]]:
+    """Task id -> (the visible part of its test cell, its points), from the solution notebook."""
+    cells = {}
+    for cell in nbformat.read(SOLUTION, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and meta.get("grade_id") in TASKS:
+            source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            cells[meta["grade_id"]] = (source, meta["points"])
+    return cells
+
+
+def run_visible(task: str, cell: tuple[str, float], submission) -> float:
+    """The visible part of ``task``'s test cell with ``submission`` as the student's name."""
+    source, points = cell
+    namespace = {REFERENCES[task]: submission}
+    exec(compile(source, f"<{task} test cell>", "exec"), namespace)
+    return namespace["report"].points(points)
+
+
+HANDOUT_WRONG = [("rnn_backward", bptt_drops_future), ("vocab", VocabTiesAlphabetical),
+                 ("nlp_dataset", DatasetPositiveZero), ("pad_collate_fn", collate_time_first),
+                 ("baseline_model", BaselineMeanOverPadding),
+                 ("recurrent_model", RecurrentNoPacking),
+                 ("train_epoch", train_without_clipping),
+                 ("evaluate", evaluate_confusion_transposed)]
+
+
+def test_visible_checks_work_in_the_handout_from_control_outputs(monkeypatch, tmp_path, capsys):
+    """Without the references (the student handout), the visible checks compare with the
+    control outputs recorded from them: a correct submission keeps full points, wrong ones
+    lose points, and the hidden cases (no controls) say they are the grader's."""
+    cells = visible_cells()
+    assert set(cells) == set(TASKS)
+    with references.recording() as recorded:
+        for task, cell in cells.items():
+            assert run_visible(task, cell, getattr(reference, REFERENCES[task])) == 0  # refused
+    references.write_controls(recorded, tmp_path)
+    monkeypatch.setattr(references, "CONTROLS", tmp_path)
+    monkeypatch.setattr(references, "_loaded", {})
+    monkeypatch.setattr(references, "available", lambda lab: False)
+    monkeypatch.setattr(references, "reference", lambda lab, name: None)
+    for task, cell in cells.items():
+        assert run_visible(task, cell, CASES[task][2]) == TASKS[task], task
+    for task, wrong in HANDOUT_WRONG:
+        assert run_visible(task, cells[task], wrong) < TASKS[task], task
+    notebook = {**globals(), "rnn_step_forward": step_W_hh_transposed}
+    in_notebook = types.FunctionType(rnn_forward.__code__, notebook, "rnn_forward")
+    assert run_visible("rnn_forward", cells["rnn_forward"], in_notebook) == 0  # the student's step
+    with pytest.raises(references.NoControl, match="the grader checks this case"):
+        lab3.check_vocab(Vocab, seed=1001, n_words=80, max_size=40, min_freq=5)
+    capsys.readouterr()

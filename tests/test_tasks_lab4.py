@@ -1,14 +1,20 @@
 """dlcourse.tasks.lab4: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
 import random
+import re
 from collections import defaultdict
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+import dlcourse.reference
+from autograder.reference import lab4 as reference_lab4
 from dlcourse.data.mnist import load_mnist
+from dlcourse.reference import NoControl
 from dlcourse.tasks import lab4
 from dlcourse.tasks.lab4 import TASKS
 
@@ -424,6 +430,31 @@ def test_messages_explain_the_mistake():
     assert "normalises 8 channels, expected 1: normalisation comes before the convolution" in text
 
 
+class KernelProxy:
+    """A grader's proxy of the student's MNISTMetricDataset (``is_remote``): its kernel has a /tmp
+    of its own, so the check must write the data files through ``remote_run``."""
+
+    __dlcourse_remote__ = True
+
+    def __init__(self):
+        self.ran, self.roots = [], []
+
+    def __call__(self, root, *args):
+        self.roots.append(root)
+        return MNISTMetricDataset(root, *args)
+
+    def remote_run(self, fn, *args, **kwargs):
+        self.ran.append(fn.__name__)
+        return fn(*args, **kwargs)
+
+
+def test_dataset_files_are_written_where_the_students_code_runs():
+    proxy = KernelProxy()
+    assert lab4.check_mnist_metric_dataset(proxy, seed=1).points(4) == 4
+    assert proxy.ran.count("_new_mnist_folder") == proxy.ran.count("_remove_folder") == 1
+    assert len(set(proxy.roots)) == 1 and not Path(proxy.roots[0]).exists()
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("task", ["triplet_loss", "contrastive_loss", "simple_metric_embedding",
@@ -433,3 +464,79 @@ def test_grading_on_cuda_gives_full_points(task, monkeypatch):
     monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
     report, points = grade(task, CASES[task][2])
     assert points == TASKS[task], str(report)
+
+
+# ----------------------------------------------------------------------------- references, handout
+
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "lab4" / "lab4.ipynb"
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n", re.S)
+NAMES = {"mnist_metric_dataset": "MNISTMetricDataset", "triplet_loss": "triplet_loss",
+         "contrastive_loss": "contrastive_loss", "simple_metric_embedding": "SimpleMetricEmbedding",
+         "identity_model": "IdentityModel", "batch_hard_triplet_loss": "batch_hard_triplet_loss"}
+"""Task id -> the name its test cell passes as the student's."""
+HANDOUT_WRONG = {"mnist_metric_dataset": PositiveMayBeAnchor, "triplet_loss": no_margin,
+                 "contrastive_loss": halved_contrastive, "simple_metric_embedding": AveragePooled,
+                 "identity_model": UnflattenedIdentity, "batch_hard_triplet_loss": nearest_positive}
+
+
+def notebook_cells():
+    """(solution cells' sources, {task: its visible test cell}) of the solution notebook."""
+    solutions, visible = [], {}
+    for cell in nbformat.read(SOLUTION, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            solutions.append(cell.source)
+        elif meta.get("grade"):
+            visible[meta["grade_id"]] = HIDDEN.sub("", cell.source)
+    return solutions, visible
+
+
+def run_cell(source, names):
+    """A test cell run with ``names`` bound: the points its last line gives."""
+    *body, last = source.strip().splitlines()
+    namespace = dict(names)
+    exec("\n".join(body), namespace)
+    return eval(last, namespace)
+
+
+def test_reference_module_defines_every_name_of_the_solution_cells():
+    solutions, visible = notebook_cells()
+    defined = {name for source in solutions
+               for name in re.findall(r"^(?:def|class) (\w+)", source, re.M)}
+    assert set(visible) == set(TASKS) and set(NAMES.values()) <= defined
+    assert [name for name in sorted(defined) if not hasattr(reference_lab4, name)] == []
+
+
+@pytest.mark.parametrize("task", list(CASES))
+def test_references_get_full_points_on_every_case(task):
+    report, points = grade(task, getattr(reference_lab4, NAMES[task]))
+    assert points == TASKS[task], str(report)
+
+
+@pytest.fixture
+def handout(tmp_path, monkeypatch):
+    """The student handout's view: control outputs recorded from the references by running the
+    visible test cells (as ``python -m autograder release`` does), then no references at all."""
+    _, visible = notebook_cells()
+    with dlcourse.reference.recording() as recorded:
+        for task, source in visible.items():
+            assert run_cell(source, vars(reference_lab4)) == TASKS[task]
+    dlcourse.reference.write_controls(recorded, tmp_path)
+    monkeypatch.setattr(dlcourse.reference, "CONTROLS", tmp_path)
+    monkeypatch.setattr(dlcourse.reference, "_loaded", {})
+    monkeypatch.setattr(dlcourse.reference, "available", lambda lab: False)
+    monkeypatch.setattr(dlcourse.reference, "reference", lambda lab, name: None)
+    return visible
+
+
+def test_handout_checks_grade_the_visible_cases_without_references(handout):
+    correct = {name: CASES[task][2] for task, name in NAMES.items()}
+    for task, source in handout.items():
+        assert run_cell(source, correct) == TASKS[task], task
+        wrong = {**correct, NAMES[task]: HANDOUT_WRONG[task]}
+        assert run_cell(source, wrong) < TASKS[task], task
+
+
+def test_handout_leaves_hidden_cases_to_the_grader(handout):
+    with pytest.raises(NoControl, match="the grader checks this case"):
+        lab4.check_contrastive_loss(contrastive_loss, seed=1031, B=25, D=32, margin=2.0)

@@ -12,22 +12,18 @@ When a file is not there, the copy bundled in the repository's ``data/sst/`` is 
 vectors of the train vocabulary's words in float16 (``glove_6b_50d_sst_train.npz``, made by
 ``scripts/bundle_sst.py``; see ``data/README.md``).
 
-This module also holds the course's references for what students write in Lab 3: ``Instance``,
-``Vocab``, ``NLPDataset``, ``pad_collate_fn`` and ``load_embedding``. Labels are numericalised
-as ``LABELS``: negative 0, positive 1.
+What students write in Lab 3 (reading the files into ``Instance``s, ``Vocab``, ``NLPDataset``,
+``pad_collate_fn``, ``load_embedding``) is not here: the instructors' references are in
+``autograder.reference.lab3``. Given: the files' paths, ``Instance``, the GloVe readers, and the
+labels' numbers ``LABELS`` (negative 0, positive 1).
 """
 from __future__ import annotations
 
 import warnings
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 
 from dlcourse import config
 from dlcourse.data.mnist import BundledDataWarning
@@ -73,111 +69,7 @@ class Instance:
     label: str
 
 
-def parse_line(line: str) -> Instance:
-    """``"yet the act is still charming here, positive"`` -> Instance(text=[...7 tokens], label).
-
-    The text may itself contain ``", "``: the label follows the last one.
-    """
-    text, sep, label = line.rstrip("\r\n").rpartition(", ")
-    if not sep or label not in LABELS:
-        raise ValueError(f"not an SST line '<text>, <positive|negative>': {line[:80]!r}")
-    return Instance(text.split(), label)
-
-
-def read_instances(path: str | Path) -> list[Instance]:
-    """Every line of an SST csv file as an Instance, in file order."""
-    with open(path, encoding="utf-8") as f:
-        return [parse_line(line) for line in f if line.strip()]
-
-
-def token_frequencies(instances: Iterable[Instance]) -> Counter[str]:
-    """Token -> count over the texts; tokens listed in order of first appearance."""
-    return Counter(token for instance in instances for token in instance.text)
-
-
-# ----------------------------------------------------------------------------- vocabulary, dataset
-
-class Vocab:
-    """Token <-> index: ``<PAD>`` = 0, ``<UNK>`` = 1, then tokens by decreasing frequency.
-
-    Ties keep the order of ``frequencies`` (a stable sort), so a Counter of the train file gives
-    the course's indices (the=2, a=3, and=4, ...).
-
-    Args:
-        frequencies: token -> count (built on the train split only).
-        max_size: most entries kept, the two special symbols included; -1 keeps all.
-        min_freq: a token is kept when its count is >= min_freq (the specials always are).
-
-    Attributes:
-        itos: list of tokens, index -> token.
-        stoi: dict token -> index.
-    """
-
-    def __init__(self, frequencies: Mapping[str, int], max_size: int = -1, min_freq: int = 0) -> None:
-        if max_size != -1 and max_size < 2:
-            raise ValueError(f"max_size={max_size} leaves no room for <PAD> and <UNK>; "
-                             "use -1 (keep all) or a size >= 2")
-        ranked = sorted(frequencies, key=lambda token: frequencies[token], reverse=True)  # stable
-        kept = [token for token in ranked if frequencies[token] >= min_freq]
-        if max_size != -1:
-            kept = kept[:max_size - 2]
-        self.itos = [PAD, UNK] + kept
-        self.stoi = {token: index for index, token in enumerate(self.itos)}
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, tokens: Sequence[str]) -> torch.Tensor:
-        """(L,) int64 tensor of the tokens' indices; unknown tokens -> 1 (``<UNK>``)."""
-        unk = self.stoi[UNK]
-        return torch.tensor([self.stoi.get(token, unk) for token in tokens], dtype=torch.long)
-
-
-class NLPDataset(torch.utils.data.Dataset):
-    """SST instances, numericalised on access.
-
-    ``dataset[i]`` -> (text (L,) int64, label () int64 with negative 0, positive 1).
-    """
-
-    def __init__(self, instances: list[Instance], vocab: Vocab) -> None:
-        self.instances = instances
-        self.vocab = vocab
-
-    @classmethod
-    def from_file(cls, path: str | Path, vocab: Vocab | None = None, max_size: int = -1,
-                  min_freq: int = 0) -> NLPDataset:
-        """Read an SST csv file; without ``vocab``, build one from this file's tokens (train)."""
-        instances = read_instances(path)
-        if vocab is None:
-            vocab = Vocab(token_frequencies(instances), max_size=max_size, min_freq=min_freq)
-        return cls(instances, vocab)
-
-    def __len__(self) -> int:
-        return len(self.instances)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        instance = self.instances[index]
-        return self.vocab.encode(instance.text), torch.tensor(LABELS[instance.label])
-
-
-def pad_collate_fn(batch: Sequence[tuple[torch.Tensor, torch.Tensor]],
-                   pad_index: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A DataLoader's list of (text (L_i,), label ()) -> texts (B, max L_i) padded with
-    ``pad_index``, labels (B,), lengths (B,) int64."""
-    texts, labels = zip(*batch)
-    lengths = torch.tensor([len(text) for text in texts], dtype=torch.long)
-    return pad_sequence(list(texts), batch_first=True, padding_value=pad_index), torch.stack(labels), lengths
-
-
-def datasets(root: str | Path | None = None, max_size: int = -1,
-             min_freq: int = 0) -> tuple[NLPDataset, NLPDataset, NLPDataset]:
-    """(train, valid, test) datasets sharing the vocabulary built on train."""
-    train = NLPDataset.from_file(split_path("train", root), max_size=max_size, min_freq=min_freq)
-    return (train, NLPDataset.from_file(split_path("valid", root), train.vocab),
-            NLPDataset.from_file(split_path("test", root), train.vocab))
-
-
-# ----------------------------------------------------------------------------- GloVe, embeddings
+# ----------------------------------------------------------------------------- GloVe
 
 def read_glove(path: str | Path) -> dict[str, np.ndarray]:
     """A file in the GloVe text format (``word v1 ... vd`` a line, any d) -> word -> (d,) float32."""
@@ -212,21 +104,3 @@ def load_glove(path: str | Path | None = None, root: str | Path | None = None) -
                   BundledDataWarning, stacklevel=2)
     with np.load(BUNDLED_GLOVE) as f:
         return {str(word): vector.astype(np.float32) for word, vector in zip(f["words"], f["vectors"])}
-
-
-def load_embedding(vocab: Vocab, vectors: Mapping[str, np.ndarray] | None = None,
-                   dim: int = 300) -> nn.Embedding:
-    """Frozen embedding of the vocabulary: (len(vocab.itos), d) float32 weights.
-
-    Row i is ``vectors[vocab.itos[i]]`` where the word has a vector, N(0, 1) (``torch.randn``)
-    otherwise, zeros for ``<PAD>`` (index 0, also ``padding_idx``). ``d`` is the vectors'
-    dimension, or ``dim`` when ``vectors`` is None (every row random).
-    """
-    if vectors:
-        dim = len(next(iter(vectors.values())))
-    weight = torch.randn(len(vocab.itos), dim)
-    for index, word in enumerate(vocab.itos):
-        if vectors is not None and word in vectors:
-            weight[index] = torch.as_tensor(vectors[word], dtype=torch.float32)
-    weight[vocab.stoi[PAD]] = 0
-    return nn.Embedding.from_pretrained(weight, padding_idx=vocab.stoi[PAD], freeze=True)

@@ -5,15 +5,21 @@ Every ``check_<task>(fn, *, seed, ...)``:
 1. seeds ``random``/``np.random``/torch with ``seed`` (``seed_all``) and draws its inputs from
    ``np.random.default_rng(seed)``; the case label names the seed and the sizes;
 2. calls the student's ``fn`` through ``call_student``: it must be the student's own code, must not
-   call the course's reference (``dlcourse.metrics``, ``dlcourse.data``) or this module's oracles
-   (nor autograd, for hand-derived gradients), and an exception costs only this case;
+   call the instructors' references (``autograder.reference.lab0``, where installed), the course's
+   mixture sampler or this module's oracles (nor autograd, for hand-derived gradients), and an
+   exception costs only this case;
 3. compares each quantity of the task with an independent oracle: PyTorch autograd in float64 for
    losses, gradients and probabilities, scikit-learn for the metrics;
 4. prints the report and returns it.
 
 Tasks that build on another one are graded on their own: ``*_train`` runs with the oracle's
 gradient (and softmax) substituted for the student's (``isolate``), ``logreg_classify`` and
-``logreg_loss_grad`` with the oracle's softmax, ``sample_gauss_2d`` with the reference ``Random2DGaussian``.
+``logreg_loss_grad`` with the oracle's softmax, ``sample_gauss_2d`` with the reference
+``Random2DGaussian`` where the references are installed (the grader); in the student handout it
+runs on the student's own ``Random2DGaussian``, as the notebook does.
+
+Every expected value comes from an oracle (autograd, scikit-learn) or a statistical test, so the
+handout needs no control outputs for this lab.
 
 Student functions are called as: ``Random2DGaussian().get_sample(n)``, ``sample_gauss_2d(C, N)``,
 ``*_loss_grad(X, Y_, w, b, param_lambda=...)`` -> (loss, grad_w, grad_b),
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import reprlib
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -36,10 +43,11 @@ import torch.nn.functional as F
 from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix,
                              precision_score, recall_score)
 
-from dlcourse import metrics
+from dlcourse import reference as references
 from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare, isolate,
-                            numerical_gradient, show, start_case, verdict)
-from dlcourse.data import gaussian
+                            is_remote, numerical_gradient, show, start_case, verdict,
+                            within_budget)
+from dlcourse.data.gaussian import sample_gmm_2d
 
 TASKS: dict[str, int] = {
     "random2dgaussian": 2,
@@ -73,9 +81,25 @@ QUANTITIES: dict[str, tuple[str, ...]] = {
 }
 """Task id -> the quantities graded (each one an equal share of the task's points)."""
 
-# the course's references and the library used as oracle: either would do the task for the student
-_METRICS = (metrics.eval_perf_binary, metrics.eval_perf_multi, metrics.eval_AP, accuracy_score,
-            average_precision_score, confusion_matrix, precision_score, recall_score)
+
+def _forbidden(fn: Any, names: tuple[str, ...], others: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What ``fn`` must not call: ``others`` and the named Lab 0 references where they exist.
+
+    References are None in the handout; and a grading kernel (``fn`` a grader's proxy) cannot
+    import them, so forbidding them there would only ship their source into the student's kernel.
+    """
+    if is_remote(fn):
+        return others
+    found = (references.reference("lab0", name) for name in names)
+    return tuple(r for r in found if r is not None) + others
+
+
+# the instructors' references and the library used as oracle: either would do the task
+_METRICS = ("eval_perf_binary", "eval_perf_multi", "eval_AP")
+_METRIC_ORACLES = (accuracy_score, average_precision_score, confusion_matrix, precision_score,
+                   recall_score)
+# a mixture sampler draws the Gaussians of Lab 0 for the student: not their own generator
+_GAUSSIANS = ("Random2DGaussian", "sample_gauss_2d")
 # hand-derived gradients: automatic or numerical differentiation would skip the exercise
 _AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
              autograd_reference, numerical_gradient)
@@ -223,7 +247,7 @@ def _gaussian_samples(report: Report, case: str, cls: Any, n: int, count: int,
                       quantity: str) -> list[Any] | None:
     """``cls().get_sample(n)`` of ``count`` fresh instances; None after recording a failure."""
     samples = []
-    forbidden = (gaussian.Random2DGaussian, gaussian.sample_gauss_2d)
+    forbidden = _forbidden(cls, _GAUSSIANS, (sample_gmm_2d,))
     for _ in range(count):
         ok, G = call_student(report, case, cls, name="Random2DGaussian", quantities=[quantity],
                              forbidden=forbidden)
@@ -307,12 +331,16 @@ def _class_means_problem(X: Any, Y_: Any, C: int) -> str | None:
 
 def check_sample_gauss_2d(sample_gauss_2d: Any, *, seed: int, C: int, N: int) -> Report:
     """'shapes': X is (C*N, 2) float, Y_ (C*N,) int; 'labels': each class 0..C-1 appears exactly
-    N times and the classes' means differ. Runs with the reference Random2DGaussian."""
+    N times and the classes' means differ. Runs with the reference Random2DGaussian where the
+    references are installed (the grader); in the handout with the student's own."""
     report, _ = _start("sample_gauss_2d", seed)
     case = case_label(seed=seed, C=C, N=N)
     student = partial(call_student, report, case, sample_gauss_2d, name="sample_gauss_2d",
-                      forbidden=(gaussian.sample_gauss_2d,), outputs=2)
-    with isolate(sample_gauss_2d, Random2DGaussian=gaussian.Random2DGaussian):
+                      forbidden=_forbidden(sample_gauss_2d, ("sample_gauss_2d",),
+                                           (sample_gmm_2d,)),
+                      outputs=2)
+    gaussian = references.reference("lab0", "Random2DGaussian")
+    with isolate(sample_gauss_2d, **({} if gaussian is None else {"Random2DGaussian": gaussian})):
         ok, out = student(C, N)
         # class means are told apart on a large sample; N may be a handful
         ok_large, large = (student(C, _SPREAD_SAMPLES, quantities=["labels"]) if ok
@@ -333,18 +361,25 @@ def check_sample_gauss_2d(sample_gauss_2d: Any, *, seed: int, C: int, N: int) ->
 # ----------------------------------------------------------------------------- binary logreg
 
 def check_binlogreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, param_lambda: float = 0.0,
-                              scale: float = 1.0) -> Report:
-    """loss, grad_w, grad_b of fn(X, Y_, w, b, param_lambda=...) against autograd."""
+                              scale: float = 1.0, time_budget: float | None = None) -> Report:
+    """loss, grad_w, grad_b of fn(X, Y_, w, b, param_lambda=...) against autograd. With
+    ``time_budget`` (seconds, measured here around the call) the gradients fail when the call
+    takes longer: with a large D an O(N D) derivation meets it, an O(N D^2) numerical gradient
+    can't."""
     report, rng = _start("binlogreg_loss_grad", seed)
     case = case_label(seed=seed, N=N, D=D, **_lambda_scale(param_lambda, scale))
     X = scale * rng.standard_normal((N, D))  # (N, D)
     Y_ = rng.integers(0, 2, N)  # (N,)
     w, b = rng.standard_normal(D), float(rng.standard_normal())  # (D,), scalar
+    started = time.perf_counter()
     ok, out = call_student(report, case, fn, X, Y_, w, b, param_lambda=param_lambda, outputs=3,
                            name="binlogreg_loss_grad",
                            forbidden=_AUTOGRAD + (_binlogreg_loss, _binlogreg_reference))
+    seconds = time.perf_counter() - started
     if ok:
-        _compare_all(report, case, out, _binlogreg_reference(X, Y_, w, b, param_lambda))
+        timely = within_budget(report, case, ["grad_w", "grad_b"], seconds, time_budget)
+        _compare_all(report, case, out if timely else out[:1],
+                     _binlogreg_reference(X, Y_, w, b, param_lambda))
     return show(report)
 
 
@@ -388,7 +423,7 @@ def check_eval_perf_binary(fn: Any, *, seed: int, N: int) -> Report:
     case = case_label(seed=seed, N=N)
     Y, Y_ = _predictions(rng, N, 2)
     ok, out = call_student(report, case, fn, Y, Y_, name="eval_perf_binary", outputs=3,
-                           forbidden=_METRICS)
+                           forbidden=_forbidden(fn, _METRICS, _METRIC_ORACLES))
     if ok:
         expected = (accuracy_score(Y_, Y), recall_score(Y_, Y, zero_division=0),
                     precision_score(Y_, Y, zero_division=0))
@@ -411,7 +446,8 @@ def check_eval_AP(fn: Any, *, seed: int | None = None, N: int | None = None,
         runs.append((case_label(seed=seed, N=N), labels,
                      average_precision_score(labels, np.arange(N))))
     for case, labels, ap in runs:
-        ok, out = call_student(report, case, fn, labels, name="eval_AP", forbidden=_METRICS)
+        ok, out = call_student(report, case, fn, labels, name="eval_AP",
+                               forbidden=_forbidden(fn, _METRICS, _METRIC_ORACLES))
         if ok:
             report.add(compare("AP", out, np.float64(ap), case=case))
     return show(report)
@@ -424,7 +460,7 @@ def check_eval_perf_multi(fn: Any, *, seed: int, N: int, C: int) -> Report:
     case = case_label(seed=seed, N=N, C=C)
     Y, Y_ = _predictions(rng, N, C)
     ok, out = call_student(report, case, fn, Y, Y_, name="eval_perf_multi", outputs=4,
-                           forbidden=_METRICS)
+                           forbidden=_forbidden(fn, _METRICS, _METRIC_ORACLES))
     if ok:
         classes = np.arange(C)
         M = confusion_matrix(Y_, Y, labels=classes)  # (C, C) int
@@ -456,20 +492,25 @@ def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1
 
 
 def check_logreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, C: int,
-                           param_lambda: float = 0.0, scale: float = 1.0) -> Report:
+                           param_lambda: float = 0.0, scale: float = 1.0,
+                           time_budget: float | None = None) -> Report:
     """loss, grad_W, grad_b of fn(X, Y_, W, b, param_lambda=...) against autograd; runs with the
-    oracle as ``stable_softmax``."""
+    oracle as ``stable_softmax``. ``time_budget``: as in ``check_binlogreg_loss_grad``."""
     report, rng = _start("logreg_loss_grad", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, **_lambda_scale(param_lambda, scale))
     X = scale * rng.standard_normal((N, D))  # (N, D)
     Y_ = rng.integers(0, C, N)  # (N,)
     W, b = rng.standard_normal((C, D)), rng.standard_normal(C)  # (C, D), (C,)
     with isolate(fn, stable_softmax=_stable_softmax_reference):  # its own task
+        started = time.perf_counter()
         ok, out = call_student(report, case, fn, X, Y_, W, b, param_lambda=param_lambda,
                                outputs=3, name="logreg_loss_grad",
                                forbidden=_AUTOGRAD + (_logreg_loss, _logreg_reference))
+        seconds = time.perf_counter() - started
     if ok:
-        _compare_all(report, case, out, _logreg_reference(X, Y_, W, b, param_lambda))
+        timely = within_budget(report, case, ["grad_W", "grad_b"], seconds, time_budget)
+        _compare_all(report, case, out if timely else out[:1],
+                     _logreg_reference(X, Y_, W, b, param_lambda))
     return show(report)
 
 

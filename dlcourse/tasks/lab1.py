@@ -4,32 +4,48 @@ Every ``check_<task>(student, *, seed, ...)`` seeds everything with ``seed`` and
 from ``np.random.default_rng(seed)``, calls the student's code only through ``call_student`` and
 ``student_autograd`` (an exception or a call into a course reference costs only that case),
 compares each quantity with an oracle, prints the report and returns it. Oracles: PyTorch autograd
-in float64 for losses, gradients and probabilities (``autograd_reference``), the course's reference
-training loops (``dlcourse.fc``) for trajectories, scikit-learn's ``SVC`` for ``KSVMWrap`` and
-``torch.nn.functional.batch_norm`` for ``BatchNorm``.
+in float64 for losses, gradients, probabilities and fcann2's gradient descent
+(``autograd_reference``), scikit-learn's ``SVC`` for ``KSVMWrap``,
+``torch.nn.functional.batch_norm`` for ``BatchNorm``, and for the trajectories of ``train``,
+``train_mb`` and early stopping (and ``eval``'s probabilities) the instructors' references
+(``autograder.reference.lab1``) through ``dlcourse.reference.expected``: computed where they are
+installed, the control outputs recorded for the visible cases in the student handout.
 
-Tasks that build on another one are graded on their own: ``fcann2_train`` runs with the oracle as
-``fcann2_loss_grad``; ``train``, ``eval``, ``train_mb`` and early stopping get a reference model
-(``dlcourse.fc.PTDeep`` in float64), and early stopping the reference ``eval``. Student models are
-given known parameters through ``load_state_dict`` and differentiated by ``student_autograd``.
-Randomness inside the student's code (initialisation, shuffling) is checked by its properties:
-the same seed gives the same initialisation, every epoch covers the data once in a new order.
+Tasks that build on another one are graded on their own where the references are installed (the
+grader): ``fcann2_train`` runs with the reference ``fcann2_loss_grad``, early stopping with the
+reference ``eval``. In the handout they run on the student's own earlier functions, as the
+notebook does. ``train``, ``eval``, ``train_mb`` and early stopping train a given model
+(``_Net``: ``torch.nn.Linear`` layers, float64, parameters drawn from the case's seed), the same
+in the grader and in the handout. Student models are given known parameters through
+``load_state_dict`` and differentiated by ``student_autograd``. Randomness inside the student's
+code (initialisation, shuffling) is checked by its properties: the same seed gives the same
+initialisation, every epoch covers the data once in a new order.
+
+Expected values that come from a reference are computed before the student's code runs, so that
+recording them (``python -m autograder release``, the references standing in for the student)
+does not depend on how the student's call goes.
 """
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.svm import SVC
+from torch import nn
 
-from dlcourse import config, fc
+from dlcourse import config
+from dlcourse import reference as references
 from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare, isolate,
                             numerical_gradient, show, start_case, student_autograd, verdict)
+
+T = TypeVar("T")
 
 TASKS: dict[str, int] = {
     "fcann2_loss_grad": 5,
@@ -66,12 +82,36 @@ QUANTITIES: dict[str, tuple[str, ...]] = {
 # hand-derived gradients: automatic or numerical differentiation would skip the exercise
 _AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
              autograd_reference, numerical_gradient)
-# the course's own PyTorch references: any of them would do a task for the student
-_FC = (fc.PTLogreg, fc.PTDeep, fc.cross_entropy, fc.l2_penalty, fc.train, fc.train_mb,
-       fc.eval_probs, fc.predict)
-# training tasks get a reference model, whose methods they may call
-_TRAINING = (fc.l2_penalty, fc.train, fc.train_mb, fc.eval_probs, fc.predict)
+# the instructors' PyTorch references (where installed): any of them would do a task
+_FC = ("PTLogreg", "PTDeep", "cross_entropy", "l2_penalty", "train", "train_mb", "eval", "predict")
+# training tasks get a given model, whose methods they may call
+_TRAINING = ("l2_penalty", "train", "train_mb", "eval", "predict")
 _PARAMS = ("W1", "b1", "W2", "b2")
+
+
+# ----------------------------------------------------------------------------- references
+
+def _reference(name: str) -> Any | None:
+    """``autograder.reference.lab1.<name>``, or None where the references are not installed (the
+    student handout, a grading kernel)."""
+    return references.reference("lab1", name)
+
+
+def _references(*names: str) -> tuple[Any, ...]:
+    """The installed references among ``names`` (none in the handout): calls a check forbids."""
+    return tuple(r for r in map(_reference, names) if r is not None)
+
+
+def _expected(key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` (from the references) where they are installed, else the control output
+    recorded for ``key`` when the handout was built (``NoControl`` for the grader's cases)."""
+    return references.expected("lab1", key, compute)
+
+
+def _isolated(fn: Any, **dependencies: Any) -> AbstractContextManager[list[str]]:
+    """``isolate(fn, ...)`` with those of ``dependencies`` that are installed: the grader grades a
+    task on its own, the handout runs it on the student's own earlier functions."""
+    return isolate(fn, **{k: v for k, v in dependencies.items() if v is not None})
 
 
 # ----------------------------------------------------------------------------- torch oracles
@@ -108,32 +148,13 @@ def _fcann2_reference(X: np.ndarray, Y_: np.ndarray, W1: np.ndarray, b1: np.ndar
     return float(loss), tuple(grads[k] for k in _PARAMS)
 
 
-def _fcann2_numpy(X: np.ndarray, Y_: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray,
-                  b2: np.ndarray, param_lambda: float = 0.0) -> tuple[float, tuple[np.ndarray, ...]]:
-    """_fcann2_reference by backpropagation in numpy: the same values (tests check it against
-    autograd), fast enough to stand in for fcann2_loss_grad at every step of a training run."""
-    N, rows = len(X), np.arange(len(X))
-    A1 = X @ W1.T + b1  # (N, H)
-    H1 = np.maximum(A1, 0)
-    S = H1 @ W2.T + b2  # (N, C)
-    S = S - S.max(axis=1, keepdims=True)
-    log_P = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-    loss = -log_P[rows, Y_].mean() + param_lambda * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
-    G = np.exp(log_P)
-    G[rows, Y_] -= 1
-    G /= N  # dL/dS (N, C)
-    G1 = (G @ W2) * (A1 > 0)  # dL/dA1 (N, H)
-    return float(loss), (G1.T @ X + 2 * param_lambda * W1, G1.sum(axis=0),
-                         G.T @ H1 + 2 * param_lambda * W2, G.sum(axis=0))
-
-
 def _logreg_probs(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.softmax(X @ W.T + b, dim=1)
 
 
 def _logreg_loss(X: torch.Tensor, Yoh_: torch.Tensor, W: torch.Tensor,
                  b: torch.Tensor) -> torch.Tensor:
-    return fc.cross_entropy(X @ W.T + b, Yoh_)
+    return F.cross_entropy(X @ W.T + b, Yoh_)  # one-hot rows as class probabilities
 
 
 def _deep_logits(X: torch.Tensor, activation: Any, **params: torch.Tensor) -> torch.Tensor:
@@ -152,7 +173,7 @@ def _deep_probs(X: torch.Tensor, *, activation: Any, **params: torch.Tensor) -> 
 
 def _deep_loss(X: torch.Tensor, Yoh_: torch.Tensor, *, activation: Any,
                **params: torch.Tensor) -> torch.Tensor:
-    return fc.cross_entropy(_deep_logits(X, activation, **params), Yoh_)
+    return F.cross_entropy(_deep_logits(X, activation, **params), Yoh_)
 
 
 def _batch_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, *, running_mean: np.ndarray,
@@ -192,10 +213,42 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
     return t.double() if t.is_floating_point() else t
 
 
-def _reference_model(seed: int, sizes: list[int]) -> fc.PTDeep:
-    """The course's PTDeep with ``sizes`` in float64 on the grading device, seeded."""
-    torch.manual_seed(seed)
-    return fc.PTDeep(sizes).double().to(config.device())
+class _Net(nn.Module):
+    """The model ``train``, ``eval``, ``train_mb`` and early stopping get: ``torch.nn.Linear``
+    layers of ``sizes`` = [D, H1, ..., C] with ReLU between them, float64; ``forward`` returns the
+    class probabilities (N, C), ``get_loss`` the mean cross-entropy with one-hot labels.
+
+    Given course code (the ``PTDeep`` task writes its layers by hand): the handout builds the very
+    model its control outputs were recorded with. Weights N(0, 1/in) from ``rng`` (numpy, so the
+    same on every machine and torch version), zero biases.
+    """
+
+    def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList()
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layer = nn.Linear(n_in, n_out, dtype=torch.float64)
+            with torch.no_grad():
+                layer.weight.copy_(torch.from_numpy(rng.standard_normal((n_out, n_in))
+                                                    / math.sqrt(n_in)))
+                layer.bias.zero_()
+            self.layers.append(layer)
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            X = torch.relu(layer(X))
+        return self.layers[-1](X)  # (N, C)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(X), dim=1)
+
+    def get_loss(self, X: torch.Tensor, Yoh_: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.logits(X), Yoh_)
+
+
+def _given_model(sizes: list[int], rng: np.random.Generator) -> _Net:
+    """``_Net(sizes)`` drawn from ``rng``, on the grading device."""
+    return _Net(sizes, rng).to(config.device())
 
 
 def _floats(x: Any, what: str, n: int | None = None) -> tuple[np.ndarray | None, str]:
@@ -263,7 +316,7 @@ def check_linreg_grads(fn: Any, *, seed: int, N: int) -> Report:
     X, Y = rng.standard_normal(N), rng.standard_normal(N)  # (N,), (N,)
     a, b = float(rng.standard_normal()), float(rng.standard_normal())
     ok, out = call_student(report, case, fn, X, Y, a, b, name="linreg_grads", outputs=2,
-                           forbidden=_AUTOGRAD + (_linreg_loss,))
+                           forbidden=_AUTOGRAD + (_linreg_loss,) + _references("linreg_grads"))
     if ok:
         _, grads = autograd_reference(_linreg_loss, dict(X=X, Y=Y, a=a, b=b), ["a", "b"])
         _compare_all(report, case, ("grad_a", "grad_b"), out, (grads["a"], grads["b"]))
@@ -291,7 +344,8 @@ def check_fcann2_loss_grad(fn: Any, *, seed: int, N: int, D: int, H: int, C: int
     params = _fcann2_params(rng, D, H, C, scale)
     ok, out = call_student(report, case, fn, X, Y_, *params, param_lambda=param_lambda, outputs=2,
                            name="fcann2_loss_grad",
-                           forbidden=_AUTOGRAD + (_fcann2_loss, _fcann2_reference))
+                           forbidden=_AUTOGRAD + (_fcann2_loss, _fcann2_reference)
+                           + _references("fcann2_loss_grad"))
     if not ok:
         return show(report)
     loss, grads = out
@@ -309,10 +363,11 @@ def check_fcann2_loss_grad(fn: Any, *, seed: int, N: int, D: int, H: int, C: int
 def _gradient_descent(params: tuple[np.ndarray, ...], X: np.ndarray, Y_: np.ndarray,
                       param_niter: int, param_delta: float,
                       param_lambda: float) -> list[np.ndarray]:
-    """param_niter steps of p <- p - param_delta * dL/dp from ``params``, oracle gradients."""
+    """param_niter steps of p <- p - param_delta * dL/dp from ``params``, autograd's gradients:
+    an oracle the handout has too (the student's initialisation is not known beforehand)."""
     params = list(params)
     for _ in range(param_niter):
-        _, grads = _fcann2_numpy(X, Y_, *params, param_lambda)
+        _, grads = _fcann2_reference(X, Y_, *params, param_lambda)
         params = [p - param_delta * g for p, g in zip(params, grads)]
     return params
 
@@ -340,17 +395,19 @@ def check_fcann2_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_hidd
                        param_niter: int, param_delta: float, param_lambda: float = 0.0) -> Report:
     """'init': fn(..., param_niter=0, seed=s) returns the initial (W1, b1, W2, b2): right shapes,
     random W1, zero biases, the same for the same seed, different for another; 'W1'..'b2':
-    fn(..., param_niter) equals gradient descent from that initialisation. Runs with a reference
-    as fcann2_loss_grad."""
+    fn(..., param_niter) equals gradient descent from that initialisation. Runs with the reference
+    fcann2_loss_grad where installed (the grader); in the handout with the student's own, so a
+    wrong fcann2_loss_grad shows here too."""
     report, rng = _start("fcann2_train", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, param_hidden=param_hidden, param_niter=param_niter,
                       param_delta=param_delta, param_lambda=param_lambda or None)
     X, Y_ = _classes(rng, N, D, C)
     student = partial(call_student, report, case, fn, X, Y_, param_hidden=param_hidden,
                       param_delta=param_delta, param_lambda=param_lambda, outputs=4,
-                      name="fcann2_train", forbidden=(_gradient_descent, _fcann2_reference))
+                      name="fcann2_train", forbidden=(_gradient_descent, _fcann2_reference)
+                      + _references("fcann2_train"))
     inits = []
-    with isolate(fn, fcann2_loss_grad=_fcann2_numpy):
+    with _isolated(fn, fcann2_loss_grad=_reference("fcann2_loss_grad")):
         for s in (seed, seed, seed + 1):  # same seed twice, then another
             ok, init = student(param_niter=0, seed=s, quantities=["init"])
             if not ok:
@@ -376,7 +433,7 @@ def check_fcann2_classify(fn: Any, *, seed: int, N: int, D: int, H: int, C: int,
     X = rng.standard_normal((N, D))
     params = _fcann2_params(rng, D, H, C, scale)
     ok, probs = call_student(report, case, fn, X, *params, name="fcann2_classify",
-                             forbidden=(_fcann2_probs,))
+                             forbidden=(_fcann2_probs,) + _references("fcann2_classify"))
     if ok:
         inputs = dict(zip(("X",) + _PARAMS, (X,) + params))
         expected = autograd_reference(_fcann2_probs, inputs, [])[0]
@@ -397,7 +454,7 @@ def _check_model(report: Report, case: str, model: Any, name: str, params: dict[
     for quantity, method, inputs, oracle in runs:
         ok, out, grads = student_autograd(report, case, getattr(model, method, None), inputs, ["X"],
                                           module=model, seed=seed, name=f"{name}.{method}",
-                                          quantities=[quantity], forbidden=_FC)
+                                          quantities=[quantity], forbidden=_references(*_FC))
         if ok:
             ref_out, ref_grads = autograd_reference(oracle, {**inputs, **params},
                                                     ["X", *params], seed=seed)
@@ -412,7 +469,8 @@ def check_ptlogreg(PTLogreg: Any, *, seed: int, N: int, D: int, C: int, scale: f
     case = case_label(seed=seed, N=N, D=D, C=C, scale=None if scale == 1 else scale)
     X, Y_ = rng.standard_normal((N, D)), rng.integers(0, C, N)
     params = {"W": scale * rng.standard_normal((C, D)), "b": rng.standard_normal(C)}
-    ok, model = call_student(report, case, PTLogreg, D, C, name="PTLogreg", forbidden=_FC)
+    ok, model = call_student(report, case, PTLogreg, D, C, name="PTLogreg",
+                             forbidden=_references(*_FC))
     if ok and _state(report, case, model, "PTLogreg", {"W": (C, D), "b": (C,)}, "parameters",
                      ["probs", "loss"]):
         _check_model(report, case, model, "PTLogreg", params, X, _onehot(Y_, C), seed,
@@ -441,7 +499,7 @@ def check_ptdeep(PTDeep: Any, *, seed: int, config: list[int], activation: Any, 
     shapes = _deep_shapes(config)
     params = {k: rng.standard_normal(s) for k, s in shapes.items()}
     ok, model = call_student(report, case, PTDeep, list(config), activation, name="PTDeep",
-                             forbidden=_FC)
+                             forbidden=_references(*_FC))
     if not ok:
         return show(report)
     ok_count, count = call_student(report, case, getattr(model, "count_params", None),
@@ -460,17 +518,17 @@ def check_ptdeep(PTDeep: Any, *, seed: int, config: list[int], activation: Any, 
 # ----------------------------------------------------------------------------- PyTorch training
 
 def _problem_data(seed: int, N: int, D: int, C: int, hidden: list[int]) -> tuple[Any, ...]:
-    """Seeded classification data and a reference model: (X, Y_, Yoh_ tensors, model)."""
+    """Seeded classification data and a given model: (X, Y_, Yoh_ tensors, model)."""
     rng = np.random.default_rng(seed)
     X, Y_ = _classes(rng, N, D, C)
-    return _tensor(X), Y_, _tensor(_onehot(Y_, C)), _reference_model(seed, [D, *hidden, C])
+    return _tensor(X), Y_, _tensor(_onehot(Y_, C)), _given_model([D, *hidden, C], rng)
 
 
 def check_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
                 param_delta: float, param_lambda: float = 0.1, hidden: list[int] = ()) -> Report:
     """fn(model, X, Yoh_, param_niter=..., param_delta=..., param_lambda=...) returns the list of
-    param_niter losses of full-batch gradient descent on a reference model: 'losses' with
-    param_lambda = 0, 'regularised' with the given param_lambda (> 0)."""
+    param_niter losses of full-batch gradient descent on a given model, as the reference train's:
+    'losses' with param_lambda = 0, 'regularised' with the given param_lambda (> 0)."""
     if not param_lambda > 0:
         raise ValueError("check_train needs param_lambda > 0 for 'regularised'")
     report, _ = _start("train", seed)
@@ -478,14 +536,15 @@ def check_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
                       param_delta=param_delta)
     X, _, Yoh_, model = _problem_data(seed, N, D, C, list(hidden))
     for quantity, lam in (("losses", 0.0), ("regularised", param_lambda)):
+        where = f"{case}, param_lambda={lam:g}"
+        expected = _expected(f"train/{where}/{quantity}", lambda: _reference("train")(
+            copy.deepcopy(model), X, Yoh_, param_niter, param_delta, lam))
         ok, losses = call_student(report, case, fn, model, X, Yoh_, param_niter=param_niter,
                                   param_delta=param_delta, param_lambda=lam, name="train",
-                                  quantities=[quantity], forbidden=_TRAINING)
+                                  quantities=[quantity], forbidden=_references(*_TRAINING))
         if not ok:
             continue
-        where = f"{case}, param_lambda={lam:g}"
         values, problem = _floats(losses, "train's return value", param_niter)
-        expected = fc.train(copy.deepcopy(model), X, Yoh_, param_niter, param_delta, lam)
         report.add(verdict(quantity, False, problem + " (the loss before each step)", case=where)
                    if problem else compare(quantity, values, np.array(expected), case=where))
     return show(report)
@@ -493,17 +552,19 @@ def check_train(fn: Any, *, seed: int, N: int, D: int, C: int, param_niter: int,
 
 def check_eval(fn: Any, *, seed: int, N: int, D: int, C: int, hidden: list[int] = ()) -> Report:
     """probs = fn(model, X) for numpy X (N, D): a numpy array (N, C) equal to the model's
-    probabilities (float64 for a float64 model)."""
+    probabilities (float64 for a float64 model), as the reference eval's."""
     report, rng = _start("eval", seed)
     case = case_label(seed=seed, N=N, D=D, C=C, hidden=list(hidden) or None)
-    model = _reference_model(seed, [D, *hidden, C])
+    model = _given_model([D, *hidden, C], rng)
     X = rng.standard_normal((N, D))
-    ok, probs = call_student(report, case, fn, model, X, name="eval", forbidden=_TRAINING)
+    expected = _expected(f"eval/{case}/probs", lambda: _reference("eval")(model, X))
+    ok, probs = call_student(report, case, fn, model, X, name="eval",
+                             forbidden=_references(*_TRAINING))
     if ok and not isinstance(probs, np.ndarray):
         report.add(verdict("probs", False, f"eval returned a {type(probs).__name__}; return a numpy "
                            "array (.detach().cpu().numpy())", case=case))
     elif ok:
-        report.add(compare("probs", probs, fc.eval_probs(model, X), case=case))
+        report.add(compare("probs", probs, expected, case=case))
     return show(report)
 
 
@@ -526,7 +587,7 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
                    param_epochs: int = 2, param_delta: float = 0.1, param_lambda: float = 0.0,
                    lr_gamma: float = 0.5, hidden: list[int] = ()) -> Report:
     """fn(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size, optimizer,
-    lr_gamma) on a reference model, three runs:
+    lr_gamma) on a given model, three runs (expected trajectories: the reference train_mb's):
 
     - 'full_batch': batch_size >= N, SGD: the losses equal full-batch gradient descent;
     - 'batches', 'shuffled': param_delta = 0 (the model stays put), ``batch_size``: ceil(N /
@@ -553,23 +614,31 @@ def check_train_mb(fn: Any, *, seed: int, N: int, D: int, C: int, batch_size: in
                                     optimizer=torch.optim.Adam, lr_gamma=lr_gamma))}
     for quantity, (data, args) in runs.items():
         quantities = ["batches", "shuffled"] if quantity == "batches" else [quantity]
+        expected = None if quantity == "batches" else _expected(
+            f"train_mb/{case}/{quantity}",
+            lambda: _reference("train_mb")(copy.deepcopy(model), *data, **common, **args)["loss"])
         ok, history = call_student(report, case, fn, model, *data, quantities=quantities,
-                                   name="train_mb", forbidden=_TRAINING, **common, **args)
+                                   name="train_mb", forbidden=_references(*_TRAINING),
+                                   **common, **args)
         losses = _history(report, case, history, quantities) if ok else None
         if losses is None:
             continue
-        if quantity == "batches":
+        if expected is None:
             _check_batches(report, case, losses, model, X, Yoh_, batch_size, param_epochs,
                            param_lambda)
             continue
-        expected = fc.train_mb(copy.deepcopy(model), *data, **common, **args)
-        values, problem = _floats(losses, "history['loss']", len(expected["loss"]))
+        values, problem = _floats(losses, "history['loss']", len(expected))
         report.add(verdict(quantity, False, problem, case=case) if problem
-                   else compare(quantity, values, np.array(expected["loss"]), case=case))
+                   else compare(quantity, values, np.array(expected), case=case))
     return show(report)
 
 
-def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: torch.Tensor,
+def _weight_penalty(model: _Net) -> float:
+    """Sum of the squared weights of the given model's layers (not the biases)."""
+    return sum(float((layer.weight ** 2).sum()) for layer in model.layers)
+
+
+def _check_batches(report: Report, case: str, losses: Any, model: _Net, X: torch.Tensor,
                    Yoh_: torch.Tensor, batch_size: int, param_epochs: int,
                    param_lambda: float) -> None:
     """'batches' and 'shuffled' from the losses of a run that does not move the model."""
@@ -579,7 +648,7 @@ def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: 
         report.fail(["batches", "shuffled"], case, problem)
         return
     with torch.no_grad():
-        penalty = param_lambda * fc.l2_penalty(model).item()
+        penalty = param_lambda * _weight_penalty(model)
         full = model.get_loss(X, Yoh_).item() + penalty
         in_order = np.array([model.get_loss(X[s:s + batch_size], Yoh_[s:s + batch_size]).item()
                              for s in range(0, len(X), batch_size)]) + penalty
@@ -606,11 +675,17 @@ def _check_batches(report: Report, case: str, losses: Any, model: fc.PTDeep, X: 
                        case=case))
 
 
+def _early_stopping_history(history: dict[str, Any]) -> dict[str, Any]:
+    """What early stopping grades of a train_mb history (the rest need not be recorded)."""
+    return {"val_accuracy": history["val_accuracy"], "best_epoch": history["best_epoch"]}
+
+
 def check_early_stopping(fn: Any, *, seed: int, N: int, M: int, D: int, C: int, param_epochs: int,
                          param_delta: float, hidden: list[int] = ()) -> Report:
-    """fn (train_mb) with X_val (M, D) and Y_val (M,) and batch_size >= N on a reference model:
+    """fn (train_mb) with X_val (M, D) and Y_val (M,) and batch_size >= N on a given model:
     'val_accuracy': the validation accuracy after each epoch; 'best_epoch': the (1-based) epoch
-    with the highest one, the earliest on ties. Runs with the reference as ``eval``."""
+    with the highest one, the earliest on ties (as the reference train_mb's). Runs with the
+    reference ``eval`` where installed (the grader); in the handout with the student's own."""
     report, rng = _start("early_stopping", seed)
     case = case_label(seed=seed, N=N, M=M, D=D, C=C, hidden=list(hidden) or None,
                       param_epochs=param_epochs, param_delta=param_delta)
@@ -619,13 +694,14 @@ def check_early_stopping(fn: Any, *, seed: int, N: int, M: int, D: int, C: int, 
     X_val = _tensor(X_val + rng.standard_normal(X_val.shape))  # noisier than training: it varies
     args = dict(param_epochs=param_epochs, param_delta=param_delta, batch_size=N, X_val=X_val,
                 Y_val=Y_val)
-    with isolate(fn, eval=fc.eval_probs):  # the reference may run as eval, not otherwise
+    expected = _expected(f"early_stopping/{case}/history", lambda: _early_stopping_history(
+        _reference("train_mb")(copy.deepcopy(model), X, Yoh_, **args)))
+    with _isolated(fn, eval=_reference("eval")):  # the reference may run as eval, not otherwise
         ok, history = call_student(report, case, fn, model, X, Yoh_, name="train_mb",
-                                   forbidden=(fc.l2_penalty, fc.train, fc.train_mb, fc.predict),
-                                   **args)
+                                   forbidden=_references("l2_penalty", "train", "train_mb",
+                                                         "predict"), **args)
     if not ok:
         return show(report)
-    expected = fc.train_mb(copy.deepcopy(model), X, Yoh_, **args)
     accuracies = _history(report, case, history, ["val_accuracy", "best_epoch"], key="val_accuracy")
     if accuracies is None:
         return show(report)
@@ -652,7 +728,7 @@ def check_ksvmwrap(KSVMWrap: Any, *, seed: int, N: int, C: int, param_svm_c: flo
     X_new = rng.standard_normal((20, 2)) * X.std(axis=0) + X.mean(axis=0)
     reference = SVC(C=param_svm_c, gamma=param_svm_gamma).fit(X, Y_)
     ok, svm = call_student(report, case, KSVMWrap, X, Y_, param_svm_c, param_svm_gamma,
-                           name="KSVMWrap")
+                           name="KSVMWrap", forbidden=_references("KSVMWrap"))
     if not ok:
         return show(report)
     for quantity, method, expected in (("predict", "predict", reference.predict(X_new)),
@@ -695,7 +771,8 @@ def check_batchnorm(BatchNorm: Any, *, seed: int, N: int, D: int, momentum: floa
     rm, rv = torch.tensor(state["running_mean"]), torch.tensor(state["running_var"])  # copies
     F.batch_norm(torch.tensor(x), rm, rv, training=True, momentum=momentum, eps=eps)  # updates rm, rv
     updated = {"running_mean": rm.numpy(), "running_var": rv.numpy()}
-    ok, bn = call_student(report, case, BatchNorm, D, eps=eps, momentum=momentum, name="BatchNorm")
+    ok, bn = call_student(report, case, BatchNorm, D, eps=eps, momentum=momentum, name="BatchNorm",
+                          forbidden=_references("BatchNorm"))
     if not (ok and _state(report, case, bn, "BatchNorm", {k: (D,) for k in state}, "train_output",
                           ["train_grads", "running_stats", "eval"])
             and _load(report, case, bn, "BatchNorm", state, list(QUANTITIES["batchnorm"]))):

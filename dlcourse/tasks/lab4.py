@@ -7,35 +7,50 @@ Every ``check_<task>(student, *, seed, ...)``:
 2. calls the student's code only through ``call_student`` (constructors, methods) and gets the
    gradients of the student's torch code only through ``student_autograd``, so the same check runs
    in the student's kernel or in a grader talking to it;
-3. compares each quantity with an oracle: ``torch.nn.TripletMarginLoss`` for the triplet loss,
-   PyTorch functions in float64 for the other losses and for the network, the images themselves
-   for the dataset;
+3. compares each quantity with an oracle: ``torch.nn.TripletMarginLoss`` (float64, autograd) for
+   the triplet loss, the images themselves for the dataset; the contrastive loss, the network,
+   ``IdentityModel`` and batch-hard mining with the instructors' references
+   (``autograder.reference.lab4``) where they are installed, and in the student handout with the
+   control outputs recorded from them for the visible cases (``dlcourse.reference.expected``);
 4. prints the report and returns it.
+
+Tasks that build on another one run on their own: ``contrastive_loss`` with PyTorch's
+``pairwise_distance`` as ``distance`` and ``batch_hard_triplet_loss`` with
+``torch.nn.TripletMarginLoss`` as ``triplet_loss`` (``isolate``), in the grader and in the handout
+alike: both stand-ins are PyTorch's, not answers.
 
 Distances follow PyTorch (``F.pairwise_distance``): d(x, y) = ||x - y + eps||_2 with eps = 1e-6,
 which keeps the gradient defined where x = y.
 
 The dataset check writes a small MNIST of random images (IDX files, torchvision's layout) into a
-temporary folder and gives the student's ``MNISTMetricDataset`` that folder as ``root``: items
-are compared with the images, and the samplers' indices are checked against the labels.
+temporary folder where the student's code runs (a sandboxed grading kernel has its own /tmp) and
+gives the student's ``MNISTMetricDataset`` that folder as ``root``: items are compared with the
+images, and the samplers' indices are checked against the labels.
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from functools import partial
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcourse import embeddings
-from dlcourse.check import (Report, autograd_reference, call_student, call_student_many, case_label,
-                            compare, isolate, show, start_case, student_autograd, verdict)
+from dlcourse import config, reference
+from dlcourse.check import (RemoteError, Report, autograd_reference, call_student,
+                            call_student_many, case_label, compare, is_remote, isolate, show,
+                            start_case, student_autograd, verdict)
 from dlcourse.data import mnist
+
+LAB = "lab4"
+T = TypeVar("T")
 
 TASKS: dict[str, int] = {
     "mnist_metric_dataset": 4,
@@ -61,10 +76,9 @@ KINDS = ("ordinary", "zero_distances", "inactive")
 """Kinds of loss cases: random triplets/pairs with some inside and some beyond the margin; every
 positive equal to its anchor (zero distances); every triplet/pair beyond the margin (loss 0)."""
 
-# the library losses that would do the task for the student, and this module's oracles
+# the library losses that would do the triplet loss for the student
 _TRIPLET_LIBRARY = (F.triplet_margin_loss, nn.TripletMarginLoss, nn.TripletMarginWithDistanceLoss,
                     F.triplet_margin_with_distance_loss)
-_EMBEDDINGS = (embeddings.compute_representations, embeddings.evaluate, embeddings.embed)
 _GAP = (0.2, 0.5)  # how far a triplet or pair is from the margin: eps-sized errors can't flip it
 _DRAWS = 40  # per anchor: an anchor drawn as its own positive shows (P > 0.5 up to 58 candidates)
 _MIN_DISTINCT_POSITIVES = 8  # of _DRAWS draws from >= 30 candidates (expected > 22)
@@ -74,6 +88,7 @@ _ZERO_HINT = (" (where x = y, d(x, y) = ||x - y + eps||_2 = eps sqrt(D) > 0 has 
 
 
 # ----------------------------------------------------------------------------- oracles
+# PyTorch's own, so the handout keeps them: they are not answers
 
 def _triplet_oracle(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
                     margin: Any = 1.0) -> torch.Tensor:
@@ -81,47 +96,9 @@ def _triplet_oracle(anchor: torch.Tensor, positive: torch.Tensor, negative: torc
     return nn.TripletMarginLoss(margin=float(margin))(anchor, positive, negative)
 
 
-def _contrastive_oracle(x1: torch.Tensor, x2: torch.Tensor, same: torch.Tensor,
-                        margin: Any = 1.0) -> torch.Tensor:
-    """mean_i [y_i d_i^2 + (1 - y_i) max(margin - d_i, 0)^2], d_i = ||x1_i - x2_i + eps||."""
-    d = F.pairwise_distance(x1, x2)  # (B,)
-    y = same.to(d.dtype)
-    return (y * d ** 2 + (1 - y) * torch.clamp(float(margin) - d, min=0) ** 2).mean()
-
-
 def _distance_oracle(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Row-wise ||x_i - y_i + eps||_2, (B, D) -> (B,): stands in for the student's distance."""
     return F.pairwise_distance(x, y, eps=eps)
-
-
-def _batch_hard_oracle(embeddings: torch.Tensor, labels: torch.Tensor,
-                       margin: Any = 1.0) -> torch.Tensor:
-    """Triplet loss over the anchors that have a positive and a negative in the batch, each with
-    its farthest positive and nearest negative."""
-    with torch.no_grad():
-        d = torch.cdist(embeddings, embeddings)  # (B, B)
-    same = labels[:, None] == labels[None, :]
-    positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=same.device)
-    negative = ~same
-    valid = positive.any(dim=1) & negative.any(dim=1)  # (B,)
-    hardest_positive = torch.where(positive, d, -torch.inf).argmax(dim=1)  # (B,)
-    hardest_negative = torch.where(negative, d, torch.inf).argmin(dim=1)  # (B,)
-    return _triplet_oracle(embeddings[valid], embeddings[hardest_positive[valid]],
-                           embeddings[hardest_negative[valid]], margin)
-
-
-def _embedding_oracle(img: torch.Tensor, *, norms: list[dict[str, torch.Tensor]],
-                      convs: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-    """The lab's network with given weights, in training mode: three blocks BatchNorm (batch
-    statistics) -> ReLU -> conv (no padding), max-pooling (3, 2) between them, global average
-    pooling. img (B, C, H, W) -> (B, E)."""
-    x = img
-    for i, (norm, conv) in enumerate(zip(norms, convs)):
-        if i:
-            x = F.max_pool2d(x, kernel_size=3, stride=2)
-        x = F.batch_norm(x, None, None, norm["weight"].to(x), norm["bias"].to(x), training=True)
-        x = F.conv2d(F.relu(x), conv["weight"].to(x), conv["bias"].to(x))  # (B, E, h, w)
-    return x.mean(dim=(2, 3))  # (B, E)
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -140,6 +117,35 @@ def _method(report: Report, case: str, obj: Any, name: str, quantities: list[str
 def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
     return start_case(task, QUANTITIES[task], seed)
 
+
+def _reference(name: str) -> Any | None:
+    """The instructors' reference ``name`` of this lab, None where they are not installed."""
+    return reference.reference(LAB, name)
+
+
+def _expected(key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` where the references are installed, else the handout's control output."""
+    return reference.expected(LAB, key, compute)
+
+
+def _forbidden(fn: Any, task_reference: str, others: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    """What ``fn`` must not call: ``others`` and the reference named ``task_reference`` where it
+    is installed. Not where ``fn`` is a grader's proxy (a grading kernel can't import references:
+    forbidding one would only ship its source there), nor when ``fn`` is the reference itself
+    (the release step records control outputs by running the checks on the references)."""
+    found = None if is_remote(fn) else _reference(task_reference)
+    return others if found is None or found is fn else (found, *others)
+
+
+def _expected_autograd(task: str, case: str, compute: Callable[[], tuple[Any, dict[str, Any]]],
+                       wrt: list[str], output: str = "loss") -> tuple[Any, dict[str, Any]]:
+    """(output, {input: gradient}) of the reference, ``compute()`` run once, where the references
+    are installed; else the handout's control outputs. One key per quantity:
+    ``<task>/<case>/<output>`` and ``<task>/<case>/grad_<input>``."""
+    once = cache(compute)
+    y = _expected(f"{task}/{case}/{output}", lambda: once()[0])
+    grads = {k: _expected(f"{task}/{case}/grad_{k}", lambda k=k: once()[1][k]) for k in wrt}
+    return y, grads
 
 
 def _check_kind(kind: str) -> None:
@@ -184,17 +190,50 @@ def _write_idx(path: Path, data: np.ndarray) -> None:
     path.write_bytes(header + np.ascontiguousarray(data, dtype=np.uint8).tobytes())
 
 
-def write_fake_mnist(root: Path, rng: np.random.Generator, n_train: int, n_test: int) -> None:
-    """Random-noise 'MNIST' under ``root/MNIST/raw`` (torchvision's layout, as
-    :func:`dlcourse.data.mnist.load_mnist` reads it): images (n, 28, 28) uint8, labels 0..9 each
-    on a tenth of the images, in random order."""
-    raw = Path(root) / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
+def fake_mnist(rng: np.random.Generator, n_train: int,
+               n_test: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Random-noise 'MNIST': split ('train', 'test') -> (images (n, 28, 28) uint8, labels (n,)
+    uint8), labels 0..9 each on a tenth of the images, in random order."""
+    data = {}
     for split, n in (("train", n_train), ("test", n_test)):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
-        for name, data in zip(mnist.FILES[split], (images, labels)):
-            _write_idx(raw / name, data)
+        data[split] = images, rng.permutation(np.arange(n) % 10).astype(np.uint8)
+    return data
+
+
+def write_mnist(root: str | Path, data: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """``data`` (as ``fake_mnist`` makes it) as IDX files under ``root/MNIST/raw``
+    (torchvision's layout, as :func:`dlcourse.data.mnist.load_mnist` reads it); returns root."""
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for split, arrays in data.items():
+        for name, array in zip(mnist.FILES[split], arrays):
+            _write_idx(raw / name, array)
+    return str(root)
+
+
+def _new_mnist_folder(data: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """A new temporary folder with ``data`` as MNIST files (run where the student's code runs)."""
+    return write_mnist(tempfile.mkdtemp(prefix="dlcourse-lab4-"), data)
+
+
+def _remove_folder(folder: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _student_mnist(student: Any, data: dict[str, tuple[np.ndarray, np.ndarray]]) -> Iterator[str]:
+    """A folder with ``data`` as MNIST files where ``student``'s code runs, removed afterwards:
+    in the grader that is the student's sandboxed kernel, which sees none of the grader's files
+    (its /tmp is its own), so the files are written there."""
+    def run(fn: Callable[..., Any], *args: Any) -> Any:
+        return student.remote_run(fn, *args) if is_remote(student) else fn(*args)
+
+    folder = run(_new_mnist_folder, data)
+    try:
+        yield folder
+    finally:
+        run(_remove_folder, folder)
 
 
 def _integer(x: Any) -> int | None:
@@ -347,17 +386,16 @@ def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: i
         raise ValueError("n_train must be >= 400: the sampling checks need ~36 images per class")
     report, rng = _start("mnist_metric_dataset", seed)
     case = case_label(seed=seed, n_train=n_train, n_test=n_test, remove_class=remove_class)
-    with tempfile.TemporaryDirectory(prefix="dlcourse-lab4-") as root:
-        write_fake_mnist(Path(root), rng, n_train, n_test)
-        data = mnist.load_mnist(root, download=False)
-        splits = {"train": data.train, "traineval": data.train, "test": data.test}
-        datasets = {}
-        for split in splits:
-            ok, datasets[split] = call_student(
-                report, case, MNISTMetricDataset, root, split, None, name="MNISTMetricDataset",
-                quantities=["items", "positive", "negative"] if split == "train" else ["items"])
-        ok, without = call_student(report, case, MNISTMetricDataset, root, "train", remove_class,
-                                   name="MNISTMetricDataset", quantities=["remove_class"])
+    files = fake_mnist(rng, n_train, n_test)
+    with tempfile.TemporaryDirectory(prefix="dlcourse-lab4-") as root:  # the check's own copy
+        data = mnist.load_mnist(write_mnist(root, files), download=False)
+    splits = {"train": data.train, "traineval": data.train, "test": data.test}
+    try:
+        datasets, without = _student_datasets(report, case, MNISTMetricDataset, files,
+                                              remove_class)
+    except RemoteError as exc:  # the kernel died or hung: nothing to grade
+        report.fail(report.quantities, case, str(exc))
+        return show(report)
     kept = data.train.y != remove_class
     _check_items(report, case, datasets, splits, rng)
     if datasets["train"] is not None:
@@ -366,6 +404,22 @@ def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: i
         _check_removed(report, case, without, mnist.Split(data.train.x[kept], data.train.y[kept]),
                        remove_class, rng)
     return show(report)
+
+
+def _student_datasets(report: Report, case: str, MNISTMetricDataset: Any,
+                      files: dict[str, tuple[np.ndarray, np.ndarray]],
+                      remove_class: int) -> tuple[dict[str, Any], Any]:
+    """The student's datasets of every split, and 'train' without ``remove_class``, built on
+    ``files`` (None where the constructor failed: recorded)."""
+    datasets = {}
+    with _student_mnist(MNISTMetricDataset, files) as root:
+        for split in ("train", "traineval", "test"):
+            _, datasets[split] = call_student(
+                report, case, MNISTMetricDataset, root, split, None, name="MNISTMetricDataset",
+                quantities=["items", "positive", "negative"] if split == "train" else ["items"])
+        _, without = call_student(report, case, MNISTMetricDataset, root, "train", remove_class,
+                                  name="MNISTMetricDataset", quantities=["remove_class"])
+    return datasets, without
 
 
 def _check_items(report: Report, case: str, datasets: dict[str, Any],
@@ -446,8 +500,9 @@ def check_triplet_loss(fn: Any, *, seed: int, B: int, D: int, margin: float = 1.
                       kind=None if kind == "ordinary" else kind)
     inputs = _triplet_inputs(rng, B, D, margin, kind)
     wrt = ["anchor", "positive", "negative"]
+    forbidden = _forbidden(fn, "triplet_loss", _TRIPLET_LIBRARY + (_triplet_oracle,))
     ok, y, grads = student_autograd(report, case, fn, inputs, wrt, name="triplet_loss",
-                                    seed=seed, forbidden=_TRIPLET_LIBRARY + (_triplet_oracle,))
+                                    seed=seed, forbidden=forbidden)
     if ok:
         _compare_gradients(report, case, (y, grads),
                            autograd_reference(_triplet_oracle, inputs, wrt, seed=seed),
@@ -476,9 +531,9 @@ def _pair_inputs(rng: np.random.Generator, B: int, D: int, margin: float,
 def check_contrastive_loss(fn: Any, *, seed: int, B: int, D: int, margin: float = 1.0,
                            kind: str = "ordinary") -> Report:
     """loss = fn(x1, x2, same, margin) for (B, D) float64 tensors and int64 same (B,), and its
-    gradients with respect to x1 and x2, against
+    gradients with respect to x1 and x2, against the reference's
     mean_i [same_i d_i^2 + (1 - same_i) max(margin - d_i, 0)^2] (``kind``: see KINDS). Runs with
-    the oracle as ``distance`` (when the student's code has one)."""
+    PyTorch's ``pairwise_distance`` as ``distance`` (when the student's code has one)."""
     _check_kind(kind)
     report, rng = _start("contrastive_loss", seed)
     case = case_label(seed=seed, B=B, D=D, margin=None if margin == 1 else margin,
@@ -487,10 +542,12 @@ def check_contrastive_loss(fn: Any, *, seed: int, B: int, D: int, margin: float 
     wrt = ["x1", "x2"]
     with isolate(fn, distance=_distance_oracle):  # the distance is graded in triplet_loss
         ok, y, grads = student_autograd(report, case, fn, inputs, wrt, name="contrastive_loss",
-                                        seed=seed, forbidden=(_contrastive_oracle,))
+                                        seed=seed, forbidden=_forbidden(fn, "contrastive_loss"))
     if ok:
-        _compare_gradients(report, case, (y, grads),
-                           autograd_reference(_contrastive_oracle, inputs, wrt, seed=seed),
+        loss = _reference("contrastive_loss")
+        _compare_gradients(report, case, (y, grads), _expected_autograd(
+                               "contrastive_loss", case,
+                               lambda: autograd_reference(loss, inputs, wrt, seed=seed), wrt),
                            {k: f"grad_{k}" for k in wrt},
                            hint=_ZERO_HINT if kind == "zero_distances" else "")
     return show(report)
@@ -515,20 +572,23 @@ def check_batch_hard_triplet_loss(fn: Any, *, seed: int, B: int, D: int, C: int,
                                   margin: float = 1.0, singleton: bool = False) -> Report:
     """loss = fn(embeddings, labels, margin) for embeddings (B, D) float64 and int64 labels (B,),
     and its gradient, against the triplet loss of each anchor with a positive and a negative in
-    the batch, its farthest positive and nearest negative. Runs with the oracle as
-    ``triplet_loss``; distances with or without PyTorch's eps both pass (rtol 1e-4)."""
+    the batch, its farthest positive and nearest negative (the reference's). Runs with
+    ``torch.nn.TripletMarginLoss`` as ``triplet_loss``; distances with or without PyTorch's eps
+    both pass (rtol 1e-4)."""
     report, rng = _start("batch_hard_triplet_loss", seed)
     case = case_label(seed=seed, B=B, D=D, C=C, margin=None if margin == 1 else margin,
                       singleton=singleton or None)
     inputs = _batch_inputs(rng, B, D, C, margin, singleton)
+    wrt = ["embeddings"]
     with isolate(fn, triplet_loss=_triplet_oracle):  # its own task
-        ok, y, grads = student_autograd(report, case, fn, inputs, ["embeddings"],
+        ok, y, grads = student_autograd(report, case, fn, inputs, wrt,
                                         name="batch_hard_triplet_loss", seed=seed,
-                                        forbidden=(_batch_hard_oracle,))
+                                        forbidden=_forbidden(fn, "batch_hard_triplet_loss"))
     if ok:
-        _compare_gradients(report, case, (y, grads),
-                           autograd_reference(_batch_hard_oracle, inputs, ["embeddings"],
-                                              seed=seed),
+        loss = _reference("batch_hard_triplet_loss")
+        _compare_gradients(report, case, (y, grads), _expected_autograd(
+                               "batch_hard_triplet_loss", case,
+                               lambda: autograd_reference(loss, inputs, wrt, seed=seed), wrt),
                            {"embeddings": "grad_embeddings"}, atol=1e-5, rtol=1e-4)
     return show(report)
 
@@ -576,17 +636,56 @@ def _layout(state: Any, C: int, E: int) -> tuple[list[str], list[str]] | str:
     return norms, convs
 
 
+def _network_weights(rng: np.random.Generator, C: int,
+                     E: int) -> dict[str, list[dict[str, torch.Tensor]]]:
+    """Weights for the lab's network, drawn: 'norms' and 'convs', one {'weight', 'bias'} per
+    block in order. BatchNorm scales near 1, convolutions as PyTorch initialises them; float32
+    values, so that loading them into a float32 model and then running it in float64 is exact."""
+    weights: dict[str, list[dict[str, torch.Tensor]]] = {"norms": [], "convs": []}
+    for channels in (C, E, E):
+        bound = 1 / np.sqrt(9 * channels)  # fan-in of a 3x3 convolution
+        norm = dict(weight=rng.uniform(0.5, 1.5, channels),
+                    bias=0.1 * rng.standard_normal(channels))
+        conv = dict(weight=rng.uniform(-bound, bound, (E, channels, 3, 3)),
+                    bias=rng.uniform(-bound, bound, E))
+        for kind, values in (("norms", norm), ("convs", conv)):
+            weights[kind].append({k: torch.as_tensor(v, dtype=torch.float32)
+                                  for k, v in values.items()})
+    return weights
+
+
+def _named(layout: tuple[list[str], list[str]],
+           weights: dict[str, list[dict[str, torch.Tensor]]]) -> dict[str, torch.Tensor]:
+    """``weights`` under the state-dict keys of a network whose ``_layout`` is ``layout``."""
+    norms, convs = layout
+    return {f"{module}.{key}": value
+            for kind, modules in (("norms", norms), ("convs", convs))
+            for module, values in zip(modules, weights[kind]) for key, value in values.items()}
+
+
+def _reference_features(weights: dict[str, list[dict[str, torch.Tensor]]], inputs: dict[str, Any],
+                        C: int, E: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Output and input gradient of the reference network with ``weights``, in training mode."""
+    model = _reference("SimpleMetricEmbedding")(C, emb_size=E)
+    state = model.state_dict()
+    model.load_state_dict({**state, **_named(_layout(state, C, E), weights)})
+    model = model.double().to(config.device()).train()
+    return autograd_reference(model.get_features, inputs, ["img"], seed=seed)
+
+
 def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: int,
                                   input_channels: int = 1, emb_size: int = 32, H: int = 28,
                                   W: int = 28) -> Report:
     """``SimpleMetricEmbedding(input_channels, emb_size=...)``: 'parameters': its state dict is
     three BatchNorm2d and three 3x3 Conv2d (with bias) of the lab's channels; 'output_shape':
-    get_features(img) is (B, emb_size), also for B = 1; 'output': its values and the gradient with
-    respect to img (random upstream gradient) equal the lab's network with the same weights, in
-    training mode (H, W >= 23)."""
+    get_features(img) is (B, emb_size), also for B = 1; 'output': with weights drawn by the check
+    (``load_state_dict``), its values and the gradient with respect to img (random upstream
+    gradient) equal the reference network's with the same weights, in training mode
+    (H, W >= 23)."""
     report, rng = _start("simple_metric_embedding", seed)
     case = case_label(seed=seed, B=B, input_channels=input_channels, emb_size=emb_size,
                       H=None if H == 28 else H, W=None if W == 28 else W)
+    weights = _network_weights(rng, input_channels, emb_size)
     ok, model = call_student(report, case, SimpleMetricEmbedding, input_channels,
                              emb_size=emb_size, name="SimpleMetricEmbedding")
     if ok:
@@ -604,13 +703,27 @@ def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: i
         elif layout is not None:
             report.add(verdict("parameters", True, "3 x (BatchNorm2d, ReLU, 3x3 Conv2d)",
                                case=case))
-        _check_features(report, case, model, state, layout, rng, B, input_channels, emb_size, H, W)
+            if not _load(report, case, model, {**state, **_named(layout, weights)}):
+                layout = None  # 'output' failed: only the shape is left to check
+        _check_features(report, case, model, layout, weights, rng, B, input_channels, emb_size,
+                        H, W)
     return show(report)
 
 
-def _check_features(report: Report, case: str, model: Any, state: Any, layout: Any,
-                    rng: np.random.Generator, B: int, C: int, E: int, H: int, W: int) -> None:
-    """'output_shape' and, when the layout is the lab's, 'output' of model.get_features."""
+def _load(report: Report, case: str, model: Any, state: dict[str, torch.Tensor]) -> bool:
+    """``model.load_state_dict(state)``; False after recording why it failed for 'output'."""
+    load = _method(report, case, model, "load_state_dict", ["output"])
+    ok, _ = ((False, None) if load is None else
+             call_student(report, case, load, state, quantities=["output"],
+                          name="SimpleMetricEmbedding.load_state_dict"))
+    return ok
+
+
+def _check_features(report: Report, case: str, model: Any, layout: Any,
+                    weights: dict[str, list[dict[str, torch.Tensor]]], rng: np.random.Generator,
+                    B: int, C: int, E: int, H: int, W: int) -> None:
+    """'output_shape' and, when the layout is the lab's (``weights`` loaded), 'output' of
+    model.get_features."""
     quantities = ["output_shape", "output"] if isinstance(layout, tuple) else ["output_shape"]
     train, get_features = (_method(report, case, model, name, quantities)
                            for name in ("train", "get_features"))
@@ -635,20 +748,18 @@ def _check_features(report: Report, case: str, model: Any, state: Any, layout: A
         report.add(verdict("output", False, f"get_features(img) has {y.size} values, expected "
                            f"{B * E}", case=case))
         return
-    norms, convs = layout
-    weights = {kind: [{k: state[f"{m}.{k}"].double() for k in ("weight", "bias")} for m in names]
-               for kind, names in (("norms", norms), ("convs", convs))}
     # same seed: the upstream gradient has the same numbers whether y is (B, E) or squeezed
-    y_ref, grads_ref = autograd_reference(partial(_embedding_oracle, **weights), inputs, ["img"],
-                                          seed=upstream_seed)
+    y_ref, grads_ref = _expected_autograd(
+        "simple_metric_embedding", case,
+        lambda: _reference_features(weights, inputs, C, E, upstream_seed), ["img"], "output")
     report.add(compare("output", y.reshape(B, E), y_ref, case=case))
     report.add(compare("output", grads["img"], grads_ref["img"], case=case + ", d/d img"))
 
 
 def check_identity_model(IdentityModel: Any, *, seed: int, B: int, C: int = 1, H: int = 28,
                          W: int = 28) -> Report:
-    """'features': IdentityModel().get_features(img) equals img (B, C, H, W) flattened to
-    (B, C*H*W), also for B = 1."""
+    """'features': IdentityModel().get_features(img) equals the reference's, img (B, C, H, W)
+    flattened to (B, C*H*W), also for B = 1."""
     report, rng = _start("identity_model", seed)
     case = case_label(seed=seed, B=B, C=C, H=H, W=W)
     img = torch.as_tensor(rng.random((B, C, H, W)))  # float64
@@ -657,5 +768,8 @@ def check_identity_model(IdentityModel: Any, *, seed: int, B: int, C: int = 1, H
     ok, features = (call_student(report, case, get_features, img, name="IdentityModel.get_features")
                     if get_features is not None else (False, None))
     if ok:
-        report.add(compare("features", features, img.reshape(B, -1), case=case))
+        identity = _reference("IdentityModel")
+        report.add(compare("features", features, _expected(
+            f"identity_model/{case}/features", lambda: identity().get_features(img)),
+            case=case))
     return show(report)
