@@ -59,6 +59,8 @@ def test_handout_has_the_student_files_only(handout):
 def test_no_solution_hidden_test_or_instructor_file(handout):
     secret = {p.read_bytes() for d in (SOLUTIONS, release.REPO / "autograder")
               for p in d.rglob("*") if p.is_file() and p.suffix in (".py", ".ipynb")}
+    secret -= {p.read_bytes() for p in (release.REPO / "labs").rglob("*.ipynb")}  # the untouched
+    assert secret  # samples are the student notebooks; the rest stays instructor-only
     for path in handout.files():
         data = (handout.root / path).read_bytes()
         assert data not in secret, path
