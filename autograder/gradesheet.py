@@ -69,7 +69,7 @@ class Gradesheet:
         the total and the percentage; the first line gives the maxima."""
         labs = self.labs
         width = max([len(s) for s in self.rows] + [len("student")])
-        cell = max([len(lab) for lab in labs] + [len(f"{_num(self.max)}")]) + 2
+        cell = max([len(lab) for lab in labs] + [len(_num(self.max)), len("total")]) + 2
         lines = [f"{'student':<{width}}" + "".join(f"{lab:>{cell}}" for lab in labs)
                  + f"{'total':>{cell}}{'%':>8}",
                  f"{'(max)':<{width}}" + "".join(f"{_num(self.lab_max(lab)):>{cell}}" for lab in labs)
