@@ -234,8 +234,6 @@ def _read(candidate: _Candidate, workdir: Path, root: Path) -> Submission:
         path = _notebook_in(path, lab, sub.notes)
         if path is None:
             return sub
-    elif path.name != f"{lab}.ipynb":
-        sub.notes.append(f"graded '{path.name}' as {lab}.ipynb")
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # any parse failure is the student's file, not our crash

@@ -282,3 +282,16 @@ def test_graded_code_that_imports_a_package_the_course_lacks_is_refused():
 def test_putting_a_module_the_notebook_wrote_on_the_path_counts_for_every_task(trick):
     writes = "open('my_helpers.py', 'w').write('import torch')\n"
     assert problems(HONEST, writes + trick) != []
+
+
+@pytest.mark.parametrize("task, solution, used", [
+    ("eval_AP", "from dlcourse.embeddings import average_precision\n"
+     "def eval_AP(labels):\n    return average_precision(-np.arange(len(labels)), labels)[0]",
+     "dlcourse.embeddings.average_precision"),
+    ("eval_perf_multi", "from dlcourse import convnets\n"
+     "def eval_perf_multi(Y, Y_):\n    return convnets.evaluate(None, Y, Y_)",
+     "dlcourse.convnets.evaluate"),
+])
+def test_given_code_that_computes_a_graded_metric_is_refused(task, solution, used):
+    [line] = problems(solution, task=task)
+    assert line.startswith(f"{task} uses {used}")
