@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from . import generate, grading, release, samples, validate
@@ -26,38 +25,25 @@ from .config import CELL_TIMEOUT
 from .course import DEFAULT_COURSE_DIR, MEMORY_LIMIT, Course, GradingError, Outcome, lab_ids
 from .execute import NOTEBOOK_TIMEOUT
 from .gradesheet import gradesheet, read_roster
-from .submissions import collect
 
 
 def cmd_assign(course: Course, args: argparse.Namespace) -> int:
     if args.check:
-        with tempfile.TemporaryDirectory() as scratch:  # leave the real gradebook alone
-            stale = generate.stale(generate.generated_files(Course(Path(scratch)), args.labs), args.labs)
+        stale = generate.stale_files(args.labs)
         for path in stale:
             print(f"stale: {path.relative_to(generate.REPO)}")
-        print("generated files are stale: run `python -m autograder assign`" if stale else "generated files are up to date")
+        print("generated files are stale: run `python -m autograder assign`" if stale
+              else "generated files are up to date")
         return 1 if stale else 0
-    files = generate.generated_files(course, args.labs)
-    changed = generate.write(files, args.labs, force=getattr(args, "force", False))
-    for path in changed:
-        print(f"wrote {path.relative_to(generate.REPO)}")
-    print(f"assigned {', '.join(args.labs)}: {len(changed)} file(s) changed")
+    _assign(course, args.labs, force=args.force)
     return 0
 
 
-def grade_folder(course: Course, submissions: Path, labs: list[str], *, workers: int = 1,
-                 scheduler: str | None = None, force: bool = False,
-                 id_pattern: str | None = None, assign: bool = False) -> list[Outcome]:
-    """Grade every submission found of the labs, with a progress bar and an ETA; files set
-    aside or not understood are listed first. ``assign``: (re)assign the labs in ``course``
-    once submissions were found (the gradebook must know each lab's current version)."""
-    found = collect(submissions, labs, course.root / "incoming", id_pattern=id_pattern)
-    for line in found.report():
-        print(line)
-    for lab in labs if assign else ():
-        course.assign(lab)
-    return grading.run(course, grading.make_jobs(course, found), workers=workers,
-                       scheduler=scheduler, force=force)
+def _assign(course: Course, labs: list[str], *, force: bool = False) -> None:
+    changed = generate.assign(course, labs, force=force)
+    for path in changed:
+        print(f"wrote {path.relative_to(generate.REPO)}")
+    print(f"assigned {', '.join(labs)}: {len(changed)} file(s) changed")
 
 
 def _roster(args: argparse.Namespace) -> list[str] | None:
@@ -74,10 +60,14 @@ def print_results(course: Course, labs: list[str], outcomes: list[Outcome],
 
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
     course.check_sandbox()  # before anything else: one line saying why not
-    outcomes = grade_folder(course, Path(args.submissions), args.labs, workers=args.jobs,
+    roster = _roster(args)  # a wrong roster path is told before grading, not after
+    outcomes = grading.grade_folder(course, Path(args.submissions), args.labs, workers=args.jobs,
                             scheduler=args.scheduler, force=args.force, id_pattern=args.id_pattern,
                             assign=True)
-    print_results(course, args.labs, outcomes, _roster(args))
+    print_results(course, args.labs, outcomes, roster)
+    if message := grading.overloaded_message(outcomes):
+        print(f"error: {message}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -107,8 +97,8 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     """The whole instructor loop on the bundled samples, checked against their expected scores."""
     course.check_sandbox()
-    cmd_assign(course, argparse.Namespace(check=False, labs=args.labs))  # also assigns in course
-    outcomes = grade_folder(course, samples.SAMPLES_DIR, args.labs, workers=args.jobs, force=True)
+    _assign(course, args.labs)  # also assigns in course
+    outcomes = grading.grade_folder(course, samples.SAMPLES_DIR, args.labs, workers=args.jobs, force=True)
     for lab in args.labs:
         course.feedback(lab)
     sheet = gradesheet(course, args.labs)
@@ -130,14 +120,7 @@ def cmd_release(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_validate(_course: Course, args: argparse.Namespace) -> int:
-    path = Path(args.notebook)
-    if not path.is_file():
-        print(f"{path}: no such notebook; give the path of your lab's .ipynb file", file=sys.stderr)
-        return 2
-    nb = validate.run_notebook(path, cell_timeout=args.timeout)
-    results = validate.task_results(nb)
-    print(validate.report(path, nb, results))
-    return 0 if all(r.ok for r in results) else 1
+    return validate.validate(Path(args.notebook), cell_timeout=args.timeout)
 
 
 def parser() -> argparse.ArgumentParser:

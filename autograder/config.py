@@ -12,7 +12,8 @@ or show them what they should not see:
   proxies of the student's code; one fixed kernel, in an OS sandbox whose settings (what it
   must not see, its memory) are this configuration's, so each course grades with its own; a
   per-cell timeout and a per-notebook time limit; a dead kernel costs only the cells it did not
-  reach; output capped; stderr kept but not fatal (``StderrToStdout``).
+  reach; output capped; stderr kept but not fatal (``StderrToStdout``); bonus tasks saved as
+  extra credit (``SaveTaskGrades``).
 - generate_feedback: hidden tests are removed from the feedback (stock feedback shows them).
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
     ComputeChecksums, GetGrades, IncludeHeaderFooter, LimitOutput,
-    LockCells, OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells,
+    LockCells, OverwriteCells, OverwriteKernelspec, SaveCells,
 )
 from traitlets.config import Config
 
@@ -32,7 +33,8 @@ import nbgrader
 
 from .execute import NOTEBOOK_TIMEOUT, GradingExecute
 from .sandbox import Limits
-from .preprocessors import DropDuplicateIds, ReportEditedCells, RestoreCellOrder, StderrToStdout, TaskStubs
+from .preprocessors import (DropDuplicateIds, ReportEditedCells, RestoreCellOrder,
+                            SaveTaskGrades, StderrToStdout, TaskStubs)
 
 COURSE_ID = "dlcourse"
 KERNEL = "python3"
@@ -89,7 +91,7 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
     c.GradingExecute.visible = list(map(str, visible))
     c.GradingExecute.unsafe_no_sandbox = unsafe_no_sandbox
     c.Autograde.autograde_preprocessors = [
-        GradingExecute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        GradingExecute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveTaskGrades,
         AssignLatePenalties, CheckCellMetadata,
     ]
 

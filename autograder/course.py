@@ -17,10 +17,13 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jupyter_server_mathjax
 import nbformat
@@ -30,18 +33,22 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.utils import capture_log, temp_attrs
 from nbgrader.coursedir import CourseDirectory
 
+from dlcourse import check, tasks
 from dlcourse.config import data_root
 from dlcourse.validate import duplicate_grade_ids
 
-from . import nofollow, sandbox
+from . import nofollow, points, sandbox
 from .config import CELL_TIMEOUT, MATHJAX, nbgrader_config
-from .execute import NOTEBOOK_TIMEOUT, STOPPED
+from .execute import NOTEBOOK_TIMEOUT, OVERLOADED, STOPPED, TIMED_OUT
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
 DEFAULT_COURSE_DIR = REPO / "autograder" / "course"
 MEMORY_LIMIT = 4 * 2**30
 """Bytes of memory (RLIMIT_DATA) a student's kernel may use (None: no limit)."""
+SECRET_FILE = "hidden_secret"
+"""The course's secret for hidden cases, in its folder (``course_secret``): a student's kernel
+never sees the course folder."""
 KERNEL_SEES = (REPO / "dlcourse", REPO / "data", *(REPO / "autograder" / name for name in
                                                     ("__init__.py", "kernel.py", "sandbox.py")))
 """All of the repository a student's kernel sees while grading: the course package, its bundled
@@ -64,6 +71,28 @@ def _use_this_environment() -> None:
     bindir = str(Path(sys.executable).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def course_secret(root: Path) -> str:
+    """The secret the hidden cases' seeds are drawn from (``dlcourse.check.hidden``):
+    ``$DLCOURSE_HIDDEN_SECRET`` if set, else the course folder's ``hidden_secret`` file, made on
+    first use. A new term starts a new one (a new course folder, or delete the file), so that
+    last term's feedback tells nothing about this term's hidden cases."""
+    if os.environ.get(check.SECRET_ENV):
+        return os.environ[check.SECRET_ENV]
+    path = root / SECRET_FILE
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(secrets.token_hex(16) + "\n")
+        print(f"hidden cases: made a new secret in {path}; start a new one each term (delete the "
+              "file, or grade in a new course folder)", file=sys.stderr)
+    except FileExistsError:
+        pass  # made before (or meanwhile, by another process)
+    secret = path.read_text().strip()
+    if not secret:
+        raise GradingError(f"{path} is empty: delete it to make a new secret, or set "
+                           f"${check.SECRET_ENV}")
+    return secret
 
 
 def import_checks(lab: str) -> None:
@@ -99,6 +128,9 @@ class Outcome:
     student: str
     lab: str
     notes: list[str] = field(default_factory=list)
+    infrastructure: str | None = None
+    """Why this is no grade, when the grading failed and the student did not (the machine was
+    overloaded: ``autograder.execute``); such a submission is graded again."""
 
 
 class Course:
@@ -107,15 +139,16 @@ class Course:
     def __init__(self, root: Path = DEFAULT_COURSE_DIR, *, solutions: Path = SOLUTIONS,
                  cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
                  memory_limit: int | None = MEMORY_LIMIT, db_url: str | None = None,
-                 unsafe_no_sandbox: bool = False):
+                 unsafe_no_sandbox: bool = False, hidden_secret: str | None = None):
+        """``hidden_secret``: what hidden cases' seeds are drawn from (None: ``course_secret``)."""
         _use_this_environment()
         self.root = Path(root).resolve()
         self.solutions = Path(solutions)
         self.memory_limit = memory_limit
         self.unsafe_no_sandbox = unsafe_no_sandbox
-        self.settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
-                         "memory_limit": memory_limit, "unsafe_no_sandbox": unsafe_no_sandbox}
-        """What a copy of this course needs to grade the same way (``autograder.grading``)."""
+        self._settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
+                          "memory_limit": memory_limit, "unsafe_no_sandbox": unsafe_no_sandbox}
+        self._hidden_secret = hidden_secret
         self.root.mkdir(parents=True, exist_ok=True)
         db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
         gradebook = [db_url.removeprefix("sqlite:///")] if db_url.startswith("sqlite:///") else []
@@ -127,28 +160,59 @@ class Course:
         self.coursedir = CourseDirectory(config=config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What a copy of this course needs to grade the same way (``autograder.grading``): its
+        limits and its secret (read, or made, only once something is graded: ``course_secret``)."""
+        if self._hidden_secret is None:
+            self._hidden_secret = course_secret(self.root)
+        return {**self._settings, "hidden_secret": self._hidden_secret}
+
     # -- paths ---------------------------------------------------------------------------------
+    def source_folder(self, lab: str) -> Path:
+        """The lab as assigned: its solutions folder, with the points declared (``assign``)."""
+        return self.root / "source" / lab
+
     def release_notebook(self, lab: str) -> Path:
         return self.root / "release" / lab / f"{lab}.ipynb"
 
     def submitted_folder(self, student: str, lab: str) -> Path:
-        return self.root / "submitted" / student / lab
+        return self.root / self.submitted(student, lab)
 
     def feedback_file(self, student: str, lab: str) -> Path:
         return self.root / "feedback" / student / lab / f"{lab}.html"
 
+    # A submission's folders are where a hostile notebook may have left links: they are read and
+    # written through ``nofollow``, by these paths relative to the root.
+    @staticmethod
+    def submitted(student: str, lab: str, name: str = "") -> str:
+        """``submitted/<student>/<lab>[/<name>]``: what the student handed in."""
+        return "/".join(filter(None, ("submitted", student, lab, name)))
+
+    @staticmethod
+    def autograded(student: str, lab: str, name: str = "") -> str:
+        """``autograded/<student>/<lab>[/<name>]``: the notebook as graded (and grading's marks)."""
+        return "/".join(filter(None, ("autograded", student, lab, name)))
+
     # -- assign --------------------------------------------------------------------------------
     def assign(self, lab: str) -> Path:
-        """solutions/<lab>/ -> <course>/release/<lab>/ via nbgrader; returns the release notebook."""
+        """solutions/<lab>/ -> <course>/release/<lab>/ via nbgrader, with the points its task
+        table declares (``autograder.points``); returns the release notebook."""
         src = self.solutions / lab
         notebook = nbformat.read(src / f"{lab}.ipynb", as_version=4)
         if dups := duplicate_grade_ids(notebook):
             listed = "; ".join(f"'{gid}' in cells {cells}" for gid, cells in dups.items())
             raise GradingError(f"{src / lab}.ipynb: duplicate grade ids: {listed}. "
                                "Give every graded or solution cell its own grade id.")
-        dest = self.root / "source" / lab
+        if tasks.declared(lab):
+            try:
+                points.declare(lab, notebook)
+            except points.PointsMismatch as exc:
+                raise GradingError(str(exc)) from None
+        dest = self.source_folder(lab)
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        nbformat.write(notebook, dest / f"{lab}.ipynb")  # with the declared points
         self._check(self.api.generate_assignment(lab, force=True, create=True), f"generate {lab}")
         return self.release_notebook(lab)
 
@@ -162,13 +226,14 @@ class Course:
         """
         notes = list(notes or [])
         import_checks(lab)
+        check.use_secret(self.settings["hidden_secret"])
         self.check_sandbox()
-        nofollow.remove(self.root, f"submitted/{student}/{lab}")
+        nofollow.remove(self.root, self.submitted(student, lab))
         if notebook is None:
-            nofollow.make_folders(self.root, f"submitted/{student}/{lab}")
+            nofollow.make_folders(self.root, self.submitted(student, lab))
             self.record_scores(student, lab, {})
             return Outcome(student, lab, notes)
-        nofollow.write_bytes(self.root, f"submitted/{student}/{lab}/{lab}.ipynb",
+        nofollow.write_bytes(self.root, self.submitted(student, lab, f"{lab}.ipynb"),
                              notebook.read_bytes())
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             _submission(gb, student, lab)  # made here, nbgrader's autograde only updates it
@@ -191,39 +256,53 @@ class Course:
 
     def autograded_notebook(self, student: str, lab: str) -> nbformat.NotebookNode:
         """The autograded notebook, read without following links (``autograder.nofollow``)."""
-        data = nofollow.read_bytes(self.root, f"autograded/{student}/{lab}/{lab}.ipynb")
+        data = nofollow.read_bytes(self.root, self.autograded(student, lab, f"{lab}.ipynb"))
         return nbformat.reads(data.decode(), as_version=4)
 
     def _execution_notes(self, student: str, lab: str) -> list[str]:
-        """Why cells were not run (a dead kernel, the notebook's time limit), from their outputs."""
+        """Cells that ran past the time limit per cell, and why cells were not run (a dead or
+        hung kernel, the notebook's time limit, an overloaded machine), from their outputs."""
+        notes = []
         for cell in self.autograded_notebook(student, lab).cells:
             for output in cell.get("outputs", []):
-                if output.output_type == "error" and output.ename in STOPPED:
-                    return [f"{output.evalue}; later cells were not run and their tests score 0"]
-        return []
+                if output.output_type != "error":
+                    continue
+                if output.ename == TIMED_OUT:
+                    notes.append(output.evalue)
+                elif output.ename == OVERLOADED:
+                    return notes + [f"not graded: {output.evalue}"]
+                elif output.ename in STOPPED:
+                    return notes + [f"{output.evalue}; later cells were not run and their tests "
+                                    "score 0"]
+        return notes
 
     def _add_notes_cell(self, student: str, lab: str, notes: list[str]) -> None:
         """Put the grading notes first in the autograded notebook, so feedback shows them."""
         nb = self.autograded_notebook(student, lab)
         text = "**Grading notes**\n\n" + "\n".join(f"- {note}" for note in notes)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(text, id="grading-notes"))
-        nofollow.write_bytes(self.root, f"autograded/{student}/{lab}/{lab}.ipynb",
+        nofollow.write_bytes(self.root, self.autograded(student, lab, f"{lab}.ipynb"),
                              nbformat.writes(nb).encode())
 
     def record_scores(self, student: str, lab: str, scores: dict[str, float]) -> None:
-        """Set a submission's automatic scores (task -> points; a task not given scores 0).
+        """Set a submission's automatic scores (task -> points; a task not given scores 0; a
+        bonus task's points are saved as extra credit, as ``SaveTaskGrades`` does).
 
         Every score field of an autograded-only cell (a code test cell, not a manually graded
         answer) is this method's: ``manual_score`` and ``extra_credit`` there can only have come
         from elsewhere than a TA (nothing asks a TA to grade such a cell), so they are reset."""
+        extra = tasks.bonus(lab)
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             _submission(gb, student, lab)
             notebook = gb.find_submission_notebook(lab, lab, student)
             answers = {cell.name for cell in notebook.notebook.solution_cells}
             for grade in notebook.grades:
-                grade.auto_score, grade.needs_manual_grade = float(scores.get(grade.name, 0.0)), False
+                score = float(scores.get(grade.name, 0.0))
+                grade.auto_score, grade.needs_manual_grade = score, False
                 if grade.cell_type == "code" and grade.name not in answers:
                     grade.manual_score = grade.extra_credit = None
+                if grade.name in extra:
+                    grade.auto_score, grade.extra_credit = 0.0, score
             gb.db.commit()
 
     # -- feedback ------------------------------------------------------------------------------
@@ -241,10 +320,13 @@ class Course:
 
     # -- scores --------------------------------------------------------------------------------
     def tasks(self, lab: str) -> list[tuple[str, float]]:
-        """Graded tasks of a lab in notebook order, with their points."""
+        """Graded tasks of a lab in notebook order, with their points (a bonus task's worth,
+        though nbgrader's maximum leaves it out: ``dlcourse.tasks.bonus``)."""
         cells = nbformat.read(self.release_notebook(lab), as_version=4).cells
         meta = [c.metadata.nbgrader for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
-        return [(m["grade_id"], float(m["points"])) for m in meta]
+        extra = tasks.bonus(lab)
+        return [(m["grade_id"], float(tasks.points(lab)[m["grade_id"]] if m["grade_id"] in extra
+                                      else m["points"])) for m in meta]
 
     def scores(self, lab: str, student: str | None = None) -> dict[str, dict[str, float]]:
         """student -> task -> score, for every student with a submission of ``lab`` (or one)."""
@@ -267,10 +349,15 @@ class Course:
             notes.setdefault(o.student, {})[o.lab] = o.notes
         path.write_text(json.dumps(notes, indent=1, sort_keys=True))
 
-    @staticmethod
-    def _check(result: dict, what: str) -> None:
-        if not result["success"]:
-            raise GradingError(f"nbgrader failed to {what}:\n{result.get('error') or result.get('log')}")
+    def _check(self, result: dict, what: str) -> None:
+        """Raise a one-line GradingError if nbgrader failed; its whole log goes to a file the
+        message names (``<course>/logs/``), not to the instructor's terminal."""
+        if result["success"]:
+            return
+        log = self.root / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{what.replace(' ', '-')}.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(f"{result.get('error') or ''}\n{result.get('log') or ''}")
+        raise GradingError(f"nbgrader failed to {what}: {_last_line(result)} (its log: {log})")
 
 
 def _submission(gb: Gradebook, student: str, lab: str) -> None:

@@ -14,6 +14,13 @@
   the audit hook inside the kernel remains (native code goes around it).
 - A message from the kernel larger than ``MESSAGE_LIMIT`` bytes is dropped by ZeroMQ before it
   reaches memory here; the cell gets an error saying so and the notebook goes on.
+- The per-cell timeout counts time the cell could run: the time its grading waited for a CPU
+  (``autograder.load``) is added, so a loaded machine grades as an idle one, up to
+  ``load.STRETCH`` times the limit; past that the notebook stops with ``OVERLOADED`` and is no
+  grade (``autograder.grading`` grades it again, alone). A cell past its limit so counted is
+  interrupted and says so (``TIMED_OUT``); a test cell makes no more calls into the kernel after
+  one ran past it. A kernel that keeps running after the interrupt (as long again) stops the
+  notebook, like a dead one.
 """
 from __future__ import annotations
 
@@ -34,20 +41,25 @@ import zmq
 import zmq.asyncio
 from jupyter_client import AsyncKernelClient, AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbclient.util import run_sync
+from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode, default
 
-from . import sandbox
+from . import load, sandbox
 from .integrity import refusal
 from .rpc import Link, run_test_cell
 
 NOTEBOOK_TIMEOUT = 900
 """Seconds a whole notebook may run while grading."""
-STOPPED = ("DeadKernelError", "NotRun")
+STOPPED = ("DeadKernelError", "NotRun", "KernelHung")
 """Error names of the outputs that say why the rest of a notebook was not run."""
+TIMED_OUT = "CellTimeout"
+"""Error name of the output of a cell that ran past the per-cell timeout and was interrupted."""
+OVERLOADED = "GraderOverloaded"
+"""Error name of the output of a cell that ran out of time because the grading machine was
+overloaded: the notebook was not graded (``overloaded``)."""
 WARM_UP_TIMEOUT = 120
 """Seconds the kernel may take to load the grader's side (torch) before the first test cell."""
 OUTPUT_LIMIT = 1_000_000
@@ -56,6 +68,11 @@ REAP_TIMEOUT = 10
 """Seconds the processes of an ended kernel get to vanish before they are killed."""
 MESSAGE_LIMIT = 512 * 2**20
 """Bytes of one message from the kernel (ZeroMQ drops a larger one unread)."""
+
+
+class StopGrading(Exception):
+    """The notebook's grading stops at this cell: its kernel kept running after the interrupt
+    of a cell past its time limit, or the machine was overloaded (``GradingExecute``)."""
 
 
 class _LimitedClient(AsyncKernelClient):
@@ -109,7 +126,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         kw["cwd"] = str(self.folder / "work")  # never the submission's folder
         if self.unsafe:
-            kw["env"] = {**kw.get("env", os.environ), sandbox.ENV: self.jail.rules(sandboxed=False)}
+            kw["env"] = {**sandbox.kernel_environment(kw.get("env", os.environ)),
+                         sandbox.ENV: self.jail.rules(sandboxed=False)}
         await super()._async_launch_kernel(kernel_cmd, **kw)
         if not self.unsafe and os.getuid() == 0:  # the kernel's own user: see sandbox.launch
             self.kernel_uid = sandbox.FIRST_UID + self.provisioner.pid
@@ -186,6 +204,11 @@ class GradingExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._answering = False
         self._warm = False
+        self._loaded: str | None = None  # why the machine's load ran the clock out
+        self._start = (time.monotonic(), load.Usage())  # of the cell running (``execute_cell``)
+        self._index, self._testing, self._interrupted = 0, False, False
+        self._overran: str | None = None  # why the current cell was interrupted
+        self._pids: list[int] = []
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
@@ -198,8 +221,11 @@ class GradingExecute(Execute):
             cell.outputs = [_error(STOPPED[1], f"cell not run: {self._stopped}")]
             return cell, resources
         self.timeout = max(1, min(self._cell_timeout, int(remaining)))
+        self._index, self._overran = index, None
+        self._testing = utils.is_grade(cell) and not utils.is_solution(cell)
+        self._pids = self._grading_pids()  # once a cell: a look through /proc takes milliseconds
         try:
-            if utils.is_grade(cell) and not utils.is_solution(cell):
+            if self._testing:
                 # the task's rules, checked here on the source: nothing the kernel says counts
                 refused = refusal(self.nb, cell, resources, self.config.CourseDirectory.get("root"))
                 if refused is not None:
@@ -215,10 +241,107 @@ class GradingExecute(Execute):
         except DeadKernelError:
             self._stopped = f"the kernel died in cell {index + 1} ({self._exit_reason()})"
             cell.outputs.append(_error(STOPPED[0], self._stopped))
-        except CellTimeoutError:  # nbclient's "Timeout waiting for IOPub output": output lost
-            cell.outputs.append(_error("OutputLost", "part of this cell's output never arrived "
-                                       f"(a message over {MESSAGE_LIMIT} bytes is dropped)"))
+        except StopGrading:
+            pass  # the outputs below say why
+        except CellTimeoutError:  # nbclient's "Timeout waiting for IOPub output"
+            if not self._overloaded(f"part of cell {index + 1}'s output did not arrive in time"):
+                cell.outputs.append(_output_lost())
+        if self._overran:
+            cell.outputs.append(_error(TIMED_OUT, self._overran))
+        if self._loaded:
+            self._stopped = self._loaded
+            cell.outputs.append(_error(OVERLOADED, self._loaded))
+        elif self._stopped and not any(o.get("ename") in STOPPED for o in cell.outputs):
+            cell.outputs.append(_error(STOPPED[2], self._stopped))
         return cell, resources
+
+    def execute_cell(self, *args: Any, **kwargs: Any) -> Any:
+        """nbclient's, noting the time and the CPU the grading has had when the cell starts: a
+        cell that runs past its limit is then told apart from one the machine's load starved."""
+        self._start, self._interrupted = (time.monotonic(), self._usage()), False
+        return super().execute_cell(*args, **kwargs)
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> None:
+        """nbclient's clock ran out: first the cell gets the time the load took (``_owed``);
+        past its limit so counted, it is interrupted and nbclient waits as long again for its
+        reply; then the kernel is given up on (the interrupted cell would run on and every
+        later cell would queue behind it)."""
+        if not self._interrupted:
+            if await self._owed(timeout):
+                return None  # the reply is there: nbclient takes it
+            self._interrupted = True
+            self._overran = self._overran or self._overrun_text(timeout)
+            await ensure_async(self.km.interrupt_kernel())
+            return None
+        self._stopped = (f"the kernel kept running cell {self._index + 1} for {timeout} s after "
+                         "it ran past the limit per cell and was interrupted (does it catch "
+                         "KeyboardInterrupt?)")
+        raise StopGrading(self._stopped)
+
+    async def _owed(self, timeout: int) -> bool:
+        """Wait while the running cell is owed time the machine's load took from it (``load.owed``);
+        True once its reply has come. Past ``load.STRETCH`` times the limit the machine is too
+        loaded to grade: ``StopGrading``, ``self._loaded`` says why."""
+        start, before = self._start
+        while True:
+            wall, used = time.monotonic() - start, self._usage() - before
+            if wall >= timeout + load.owed(used, wall):
+                return False
+            if wall >= load.STRETCH * timeout:
+                self._loaded = (
+                    f"the grading machine was overloaded: cell {self._index + 1} ran {wall:.0f} s, "
+                    f"{load.STRETCH}x {self._limit(timeout)}, while the grading waited "
+                    f"{used.waited:.1f} s for a CPU; this is no grade: grade it again")
+                raise StopGrading(self._loaded)
+            await self._async_check_alive()
+            if await self.kc.shell_channel.socket.poll(200):
+                return True
+
+    def _limit(self, timeout: int) -> str:
+        """The limit a cell ran past: its own, or what was left of the notebook's."""
+        return (f"the {timeout} s limit per cell" if timeout >= self._cell_timeout else
+                f"the notebook's time limit of {self.notebook_timeout} s")
+
+    def _overrun_text(self, timeout: int) -> str:
+        limit = self._limit(timeout)
+        if self._testing:
+            return (f"the student's code called by the test in cell {self._index + 1} ran past "
+                    f"{limit} and was interrupted; the test made no more calls")
+        return f"cell {self._index + 1} ran past {limit} and was interrupted"
+
+    def _overloaded(self, what: str) -> bool:
+        """Whether the grading was starved of CPU by other load while the running cell ran
+        (``load.starved``); if so, ``self._loaded`` says so (the first time)."""
+        start, before = self._start
+        wall, used = time.monotonic() - start, self._usage() - before
+        if not load.starved(used, wall):
+            return False
+        self._loaded = self._loaded or (
+            f"the grading machine was overloaded: {what} while the grading waited "
+            f"{used.waited:.1f} s of {wall:.1f} s for a CPU; this is no grade: grade it again")
+        return True
+
+    def _usage(self) -> load.Usage:
+        return load.usage(self._pids)
+
+    def _grading_pids(self) -> list[int]:
+        """The processes grading this notebook: this one and the kernel's (its own user's where
+        it has one, else those its launcher started)."""
+        km = getattr(self, "km", None)
+        pid = getattr(getattr(km, "provisioner", None), "pid", None)
+        if km is None or pid is None:
+            return [os.getpid()]
+        kernel = sandbox.processes_of(km.kernel_uid) if km.kernel_uid is not None else \
+            load.descendants(pid)
+        return [os.getpid(), *kernel]
+
+    def _no_calls(self) -> NotebookNode | None:
+        """Why the kernel is asked nothing more in this cell (an output saying so), or None."""
+        if self._loaded:
+            return _error(OVERLOADED, self._loaded)
+        if self._stopped:
+            return _error(STOPPED[2], self._stopped)
+        return _error(TIMED_OUT, self._overran) if self._overran else None
 
     def _defined_names(self) -> set[str]:
         """Names the notebook's solution cells define with ``def``/``class`` (a task may be
@@ -245,14 +368,25 @@ class GradingExecute(Execute):
                 self.timeout, self._warm = timeout, True
 
     def _run_in_kernel(self, code: str, index: int) -> list[NotebookNode]:
-        """Run grader code in the student's kernel (not stored in the notebook); its outputs."""
+        """Run grader code in the student's kernel (not stored in the notebook); its outputs.
+        After a call that ran past the time limit, or on an overloaded machine, nothing more is
+        run: the outputs say why (the grader's request then fails with that reason)."""
+        if (why := self._no_calls()) is not None:
+            return [why]
         cell, test_cell = nbformat.v4.new_code_cell(code), self.nb.cells[index]
         self._answering = True  # answers carry arrays: a larger cap
         try:
             self.execute_cell(cell, index, store_history=False)
+        except CellTimeoutError:  # nbclient's "Timeout waiting for IOPub output"
+            if not self._overloaded(f"an answer in cell {index + 1} did not arrive in time"):
+                cell.outputs.append(_output_lost())
+        except StopGrading:
+            pass  # the kernel is given up on: the outputs say why, the test cell ends the run
         finally:
             self._answering = False
             self.nb.cells[index] = test_cell  # nbclient stores the executed cell at ``index``
+        if (why := self._no_calls()) is not None:
+            cell.outputs.append(why)
         return cell.outputs
 
     def _exit_reason(self) -> str:
@@ -281,5 +415,22 @@ class GradingExecute(Execute):
         return None
 
 
+def _output_lost() -> NotebookNode:
+    """nbclient gave up waiting for the rest of a cell's output, and not for the machine's load:
+    a message over the limit was dropped (ZeroMQ then disconnects its sender)."""
+    return _error("OutputLost", "part of this cell's output never arrived "
+                  f"(a message over {MESSAGE_LIMIT} bytes is dropped)")
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def overloaded(nb: NotebookNode) -> str | None:
+    """Why the grading of this executed notebook is no grade (the machine was overloaded: see
+    ``GradingExecute``), or None."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "error" and output.ename == OVERLOADED:
+                return output.evalue
+    return None

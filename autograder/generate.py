@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,6 +48,19 @@ def header_cell(lab: str) -> nbformat.NotebookNode:
             f"you submit, run `python -m dlcourse.validate {lab}.ipynb` in this notebook's folder "
             f"(or `make validate LAB={lab}` in the handout's).*")
     return nbformat.v4.new_markdown_cell(text, id="generated-header")
+
+
+def assign(course: Course, labs: list[str], *, force: bool = False) -> list[Path]:
+    """Assign ``labs`` in ``course`` and write what that generates (``write``); the paths that
+    changed."""
+    return write(generated_files(course, labs), labs, force=force)
+
+
+def stale_files(labs: list[str]) -> list[Path]:
+    """Generated files of ``labs`` that differ from what assigning them now makes (in a scratch
+    course: a check leaves every real gradebook alone)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return stale(generated_files(Course(Path(scratch)), labs), labs)
 
 
 def generated_files(course: Course, labs: list[str]) -> dict[Path, bytes]:

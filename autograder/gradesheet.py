@@ -3,13 +3,16 @@
 One row per student. The CSV has a column per graded task, then each lab's subtotal and
 percentage, then the total, maximum and percentage, and a status per lab ("no submission" for a
 roster student who handed nothing in). The printed table has a column per lab, readable for a
-whole class.
+whole class. Bonus tasks (``dlcourse.tasks.bonus``) count in totals, not in maxima, as nbgrader's
+extra credit: a percentage can pass 100.
 """
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dlcourse import tasks
 
 from .course import Course
 
@@ -18,12 +21,14 @@ NO_SUBMISSION = "no submission"
 
 @dataclass
 class Gradesheet:
-    """``columns``: (``lab:task``, max points) in notebook order; ``rows``: student -> column ->
-    score; ``missing``: student -> labs they handed nothing in for (roster students)."""
+    """``columns``: (``lab:task``, points) in notebook order; ``rows``: student -> column ->
+    score; ``missing``: student -> labs they handed nothing in for (roster students); ``bonus``:
+    the columns of bonus tasks (not in the maxima)."""
 
     columns: list[tuple[str, float]]
     rows: dict[str, dict[str, float]]
     missing: dict[str, list[str]] = field(default_factory=dict)
+    bonus: set[str] = field(default_factory=set)
 
     @property
     def labs(self) -> list[str]:
@@ -32,10 +37,12 @@ class Gradesheet:
 
     @property
     def max(self) -> float:
-        return sum(points for _, points in self.columns)
+        """The points of every required task (bonus tasks are extra credit)."""
+        return sum(points for name, points in self.columns if name not in self.bonus)
 
     def lab_max(self, lab: str) -> float:
-        return sum(points for name, points in self.columns if name.startswith(f"{lab}:"))
+        return sum(points for name, points in self.columns
+                   if name.startswith(f"{lab}:") and name not in self.bonus)
 
     def total(self, student: str, lab: str | None = None) -> float:
         """The student's points, in all or in one lab."""
@@ -54,7 +61,8 @@ class Gradesheet:
         labs = self.labs
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["student_id", *(name for name, _ in self.columns),
+            writer.writerow(["student_id", *(f"{name} (bonus)" if name in self.bonus else name
+                                             for name, _ in self.columns),
                              *(f"{lab} {what}" for lab in labs for what in ("total", "%")),
                              "total", "max", "%", "status"])
             for student, scores in self.rows.items():
@@ -91,9 +99,10 @@ def gradesheet(course: Course, labs: list[str], roster: list[str] | None = None)
     """Every student with at least one graded lab, and every student of ``roster``; a lab not
     handed in scores 0 (and, for roster students, is listed as missing). Labs not assigned in
     ``course`` have no columns."""
-    columns, rows, graded = [], {}, {}
+    columns, rows, graded, bonus = [], {}, {}, set()
     for lab in (lab for lab in labs if course.release_notebook(lab).is_file()):
         columns += [(f"{lab}:{task}", points) for task, points in course.tasks(lab)]
+        bonus |= {f"{lab}:{task}" for task in tasks.bonus(lab)}
         for student, scores in course.scores(lab).items():
             rows.setdefault(student, {}).update({f"{lab}:{t}": s for t, s in scores.items()})
             graded.setdefault(student, set()).add(lab)
@@ -102,12 +111,15 @@ def gradesheet(course: Course, labs: list[str], roster: list[str] | None = None)
         rows.setdefault(student, {})
         if absent := [lab for lab in labs if lab not in graded.get(student, set())]:
             missing[student] = absent
-    return Gradesheet(columns, dict(sorted(rows.items())), missing)
+    return Gradesheet(columns, dict(sorted(rows.items())), missing, bonus)
 
 
 def read_roster(path: Path) -> list[str]:
     """Student ids from a CSV roster: the column named like ``student_id``/``id``/``username``
     (case and spaces ignored), else the first column; a header row is recognised by that name."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such roster file; give a CSV of student ids (a column "
+                         "named student_id, or one id per row)")
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
     if not rows:

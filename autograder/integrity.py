@@ -122,14 +122,14 @@ RULES: dict[str, dict[str, tuple[Rule, ...]]] = {
         "linreg_grads": (AUTODIFF, NUMERIC),
     },
     "lab2": {
-        "FC": (AUTODIFF,),
-        "ReLU": (AUTODIFF,),
-        "SoftmaxCrossEntropyWithLogits": (AUTODIFF, _reference(
+        "fc": (AUTODIFF,),
+        "relu": (AUTODIFF,),
+        "softmax_cross_entropy_with_logits": (AUTODIFF, _reference(
             "a library's softmax or cross-entropy",
             "torch.nn.functional.cross_entropy", "torch.nn.functional.log_softmax",
             "torch.nn.functional.softmax", "scipy.special.softmax", "scipy.special.log_softmax")),
-        "L2Regularizer": (AUTODIFF,),
-        "RegularizedLoss": (AUTODIFF,),
+        "l2_regularizer": (AUTODIFF,),
+        "regularized_loss": (AUTODIFF,),
         "conv_backward": (AUTODIFF, _reference(
             "the given convolution's backward pass", "dlcourse.layers.Convolution",
             "torch.nn.grad")),

@@ -20,7 +20,6 @@ import io
 import json
 import pickle
 import sys
-import traceback
 import types
 from typing import Any
 
@@ -43,8 +42,7 @@ def serve(request: str = "", path: str | None = None) -> None:
         nonce, op, args = _Unpickler(io.BytesIO(data)).load()
         answer = {"ok": True, "value": encode(_OPS[op](*args))}
     except Exception as exc:  # the student's code raised: the grader reports it
-        answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
-                  "traceback": traceback.format_exc(limit=-3)}
+        answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     publish_display_data({MIME: json.dumps({"nonce": nonce, **answer})})
 
 
@@ -60,6 +58,12 @@ def _lookup(name: str) -> Any:
     return namespace[name]
 
 
+def _release(*handle_ids: int) -> None:
+    """Forget the objects of these handles: the grader holds no proxy of them any more."""
+    for handle in handle_ids:
+        _handles.pop(handle, None)
+
+
 def _call(target: Any, args: tuple, kwargs: dict) -> Any:
     return target(*args, **kwargs)
 
@@ -71,7 +75,7 @@ _OPS = {
     "getitem": lambda obj, key: obj[key],
     "len": len,
     "list": list,
-    "release": lambda handle_id: _handles.pop(handle_id, None) and None,
+    "release": _release,
 }
 
 
@@ -117,15 +121,14 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {"t": "nd", "npy": _npy(np.asarray(value)), "scalar": isinstance(value, np.generic)}
     torch = _torch()
     if torch is not None and isinstance(value, torch.Tensor):  # detached: grads via student_autograd
-        return {"t": "tensor", "npy": _npy(_tensor_array(value)), "dtype": str(value.dtype)}
+        return {"t": "tensor", "npy": _npy(_tensor_array(value))}
     if type(value) in (list, tuple):
         return {"t": type(value).__name__, "v": [encode(v, depth + 1) for v in value]}
     if isinstance(value, dict):  # OrderedDict too (a state_dict)
         return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
     handle = id(value)
     _handles[handle] = value
-    return {"t": "handle", "id": handle, "type": f"{type(value).__module__}.{type(value).__qualname__}",
-            "callable": callable(value)}
+    return {"t": "handle", "id": handle, "type": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 
 def _torch() -> Any:

@@ -11,6 +11,7 @@ Each one is small and plugs into a stock nbgrader pipeline (see ``autograder.con
 - ``StderrToStdout``: nbgrader gives 0 to a test cell with *any* stderr output (a PyTorch
   warning, a tqdm bar); exceptions are ``error`` outputs, so moving stderr text to stdout loses
   no failure and keeps the text visible in feedback.
+- ``SaveTaskGrades``: nbgrader's SaveAutoGrades with bonus tasks as extra credit.
 """
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
+from nbgrader.preprocessors import (ClearSolutions, DeduplicateIds, NbGraderPreprocessor,
+                                   SaveAutoGrades)
 from traitlets import Unicode
+
+from dlcourse import tasks
 
 SOLUTION_SUFFIX = "_code"
 """Grade id of a solution cell = task id + this suffix (the graded test cell's id is the task id)."""
@@ -130,3 +134,29 @@ class StderrToStdout(NbGraderPreprocessor):
                 if output.output_type == "stream" and output.name == "stderr":
                     output.name = "stdout"
         return cell, resources
+
+
+class SaveTaskGrades(SaveAutoGrades):
+    """SaveAutoGrades, with a bonus task's credit saved as nbgrader's extra credit.
+
+    A bonus cell declares 0 points to nbgrader (``autograder.points``), so the lab's maximum
+    leaves it out; its test cell's value is the credit earned out of the task's declared worth,
+    which is saved as the grade's ``extra_credit`` (nbgrader adds it to the score) with an
+    automatic score of 0. Which tasks are bonus comes from the lab's table in the grader, never
+    from the submitted notebook.
+    """
+
+    def _add_score(self, cell, resources):
+        task = grade_id(cell)
+        if task not in tasks.bonus(self.assignment_id):
+            return super()._add_score(cell, resources)
+        grade = self.gradebook.find_grade(task, self.notebook_id, self.assignment_id,
+                                          self.student_id)
+        meta = cell.metadata.nbgrader
+        meta["points"] = tasks.points(self.assignment_id)[task]
+        try:
+            earned, _ = utils.determine_grade(cell, self.log)
+        finally:
+            meta["points"] = 0
+        grade.auto_score, grade.extra_credit, grade.needs_manual_grade = 0.0, earned, False
+        self.gradebook.db.commit()

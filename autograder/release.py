@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 
 from dlcourse import reference as references
+from dlcourse import tasks
 
 from . import answers, generate
 from .course import REPO, SOLUTIONS, Course, lab_ids
@@ -208,7 +209,8 @@ def record_controls(lab: str, notebook: nbformat.NotebookNode, solution: nbforma
         bound = {name: getattr(student, name) for name in student_names(solution)
                  if hasattr(student, name)}
         for cell in visible_test_cells(notebook):
-            gid, points = cell.metadata["nbgrader"]["grade_id"], cell.metadata["nbgrader"]["points"]
+            gid = cell.metadata["nbgrader"]["grade_id"]
+            points = tasks.points(lab)[gid]  # a bonus task's worth too (nbgrader's says 0)
             try:
                 score = _run_cell(cell.source, {"__name__": "__main__", **bound})
             except Exception as exc:  # noqa: BLE001 - reported with the cell's name

@@ -54,6 +54,7 @@ class Link:
         self._execute = execute
         self._folder = Path(folder) if folder else None
         self.dead: str | None = None
+        self._handles: set[int] = set()  # the kernel's objects this link holds proxies of
 
     def request(self, op: str, *args: Any) -> Any:
         """Run ``op`` (see ``autograder.kernel``) in the kernel; its answer as data or proxies."""
@@ -71,6 +72,16 @@ class Link:
             raise RemoteError(str(answer.get("error", "the kernel sent no error message")),
                               ) from None
         return self.decode(answer.get("value"))
+
+    def release(self) -> None:
+        """Let the kernel free every object this link got a proxy of (a test cell's are used up
+        when it ends); a dead kernel has nothing to free."""
+        if self._handles and not self.dead:
+            handles, self._handles = sorted(self._handles), set()
+            try:
+                self.request("release", *handles)
+            except RemoteError:
+                pass  # the kernel stopped answering: the next request says so
 
     def _send(self, nonce: str, request: bytes) -> list[NotebookNode]:
         serve = "__import__('autograder.kernel').kernel.serve"
@@ -103,6 +114,7 @@ class Link:
         if kind == "dict":
             return {_hashable(self.decode(k)): self.decode(v) for k, v in data["v"]}
         if kind == "handle":
+            self._handles.add(int(data["id"]))
             return Remote(self, int(data["id"]), str(data["type"]))
         raise RemoteError(f"unexpected answer from the kernel: {str(data)[:100]}")
 
@@ -129,7 +141,7 @@ def _answer(outputs: list[NotebookNode], nonce: str) -> dict:
 class Remote:
     """A proxy of one object in the student's kernel: call it, read its attributes and items."""
 
-    __dlcourse_remote__ = True  # dlcourse.check.is_remote
+    __dlcourse_remote__ = True  # dlcourse.check.student.is_remote
 
     def __init__(self, link: Link, handle: int, type_name: str) -> None:
         self._link, self._handle, self._type = link, handle, type_name
@@ -138,7 +150,8 @@ class Remote:
         return self._link.request("call", self, args, kwargs)
 
     def remote_run(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
-        """``func(*args, **kwargs)`` in the kernel; ``func`` must be importable (a dlcourse function)."""
+        """``func(*args, **kwargs)`` in the kernel (``dlcourse.check.run_where``); ``func`` must be
+        importable there (a dlcourse function)."""
         return self._link.request("call", func, args, kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -279,6 +292,8 @@ def run_test_cell(source: str, link: Link, defined: set[str] = frozenset()) -> l
         error = exc
     else:
         error = None
+    finally:
+        link.release()
     if printed.getvalue():
         outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed.getvalue()))
     if error is not None:

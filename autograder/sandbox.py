@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,9 @@ PASSED_ENV = ("LANG", "LC_ALL", "TZ", "DLCOURSE_DATA", "DLCOURSE_DEVICE", "DLCOU
               "DLCOURSE_OFFLINE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "CUDA_VISIBLE_DEVICES", "MPLBACKEND")
 """The grader's environment variables a kernel gets (``--clearenv`` drops every other)."""
+GRADER_ONLY_ENV = ("DLCOURSE_HIDDEN_SECRET",)  # dlcourse.check.SECRET_ENV: this file imports none
+"""The grader's environment variables no process of a kernel's gets, sandboxed or not (the
+course's secret: it would tell the hidden cases)."""
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 """All a kernel sees of the machine, read-only, besides its Python (``sys.prefix``,
 ``sys.base_prefix``) and ``Jail.visible``: programs, libraries, settings. No one's files: not
@@ -159,6 +163,11 @@ def _outermost(paths: list[str]) -> list[str]:
     return [p for p in paths if not _inside(p, tuple(q for q in paths if q != p))]
 
 
+def kernel_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` less ``GRADER_ONLY_ENV``: what a kernel (or bwrap, its PID 1) may inherit."""
+    return {name: value for name, value in env.items() if name not in GRADER_ONLY_ENV}
+
+
 def launcher(spec: str) -> list[str]:
     """The command that runs the kernel as ``spec`` (a file written by ``write_spec``) says."""
     return [sys.executable, "-I", os.path.abspath(__file__), spec]
@@ -197,7 +206,8 @@ def launch(spec_path: str) -> None:
     fd = os.memfd_create("bwrap-args", 0)  # flags 0: inherited by bwrap, which reads and closes it
     os.write(fd, b"".join(arg.encode() + b"\0" for arg in spec["options"]))
     os.lseek(fd, 0, os.SEEK_SET)
-    os.execv(spec["bwrap"], ["bwrap", "--args", str(fd), "--", *kernel])
+    os.execve(spec["bwrap"], ["bwrap", "--args", str(fd), "--", *kernel],
+              kernel_environment(os.environ))
 
 
 def processes_of(uid: int) -> list[int]:

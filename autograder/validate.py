@@ -11,14 +11,19 @@ from pathlib import Path
 
 import nbformat
 
+from dlcourse import validate as student
 from dlcourse.validate import TaskResult, report, task_results
-from dlcourse.validate import run_notebook as _run_notebook
 
 from .config import CELL_TIMEOUT, KERNEL_ARGS
 
-__all__ = ["TaskResult", "report", "run_notebook", "task_results"]
+__all__ = ["TaskResult", "report", "run_notebook", "task_results", "validate"]
 
 
 def run_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT) -> nbformat.NotebookNode:
     """Execute a copy of the notebook in the grader's kernel; the file is untouched."""
-    return _run_notebook(path, cell_timeout=cell_timeout, kernel_args=KERNEL_ARGS)
+    return student.run_notebook(path, cell_timeout=cell_timeout, kernel_args=KERNEL_ARGS)
+
+
+def validate(path: Path, *, cell_timeout: int = CELL_TIMEOUT) -> int:
+    """The student's ``validate`` (its report and exit status), in the grader's kernel."""
+    return student.validate(path, cell_timeout=cell_timeout, kernel_args=KERNEL_ARGS)

@@ -39,6 +39,7 @@ from autograder.reference.lab2 import (FC, L2Regularizer, NumpyConvolution, ReLU
                                        SoftmaxCrossEntropyWithLogits)
 from dlcourse import convnets
 from dlcourse.data.mnist import BundledDataWarning, load_mnist
+from dlcourse.data.onehot import class_to_onehot
 from dlcourse.layers import MaxPooling
 from dlcourse.net import evaluate, train
 
@@ -124,9 +125,10 @@ def numpy_network(data: dict[str, np.ndarray], epochs: int) -> tuple[list[float]
     loss = RegularizedLoss(SoftmaxCrossEntropyWithLogits(), [
         L2Regularizer(layer.weights, WEIGHT_DECAY, f"l2_{layer.name}") for layer in net if layer.has_params])
     config = dict(max_epochs=epochs, batch_size=BATCH_SIZE, lr_policy=LR_POLICY)
-    history = train(data["train_x"], convnets.one_hot(data["train_y"]), data["valid_x"],
-                    convnets.one_hot(data["valid_y"]), net, loss, config)
-    _, accuracy = evaluate("numpy test", data["test_x"], convnets.one_hot(data["test_y"]), net, loss, config)
+    history = train(data["train_x"], class_to_onehot(data["train_y"], 10), data["valid_x"],
+                    class_to_onehot(data["valid_y"], 10), net, loss, config)
+    _, accuracy = evaluate("numpy test", data["test_x"], class_to_onehot(data["test_y"], 10), net,
+                           loss, config)
     return history["seconds"], accuracy
 
 

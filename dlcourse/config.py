@@ -63,3 +63,16 @@ def device(prefer: str | None = None) -> "torch.device":
     if not name:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model``'s parameters (or buffers) live, so its inputs can be sent there; the CPU
+    for a model without any. Beside :func:`device`: the one answers where to put a new model,
+    this one where a given model already is."""
+    import itertools
+
+    import torch
+
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")

@@ -1,7 +1,8 @@
 """Lab 2's networks: the numpy MNIST network built from layers, and the PyTorch models for MNIST
 and CIFAR-10 with their training loop and evaluation (used by the notebook and the benchmark).
 
-MNIST:    conv(16, 5) -> pool(2) -> relu -> conv(32, 5) -> pool(2) -> relu -> fc 512 -> relu -> fc 10
+MNIST:    conv(16, 5) -> pool(2) -> relu -> conv(32, 5) -> pool(2) -> relu
+          -> fc 512 -> relu -> fc 10
 CIFAR-10: conv(16, 5) -> relu -> pool(3, 2) -> conv(32, 5) -> relu -> pool(3, 2)
           -> fc 256 -> relu -> fc 128 -> relu -> fc 10
 Convolutions use SAME padding and stride 1; pool(p) is p x p max pooling with stride p.
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, recall_score
@@ -43,11 +43,6 @@ def standardize_channels(train: np.ndarray, *others: np.ndarray) -> list[np.ndar
     mean = train.mean(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)
     std = train.std(axis=(0, 2, 3), keepdims=True)
     return [(x - mean) / std for x in (train, *others)]
-
-
-def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
-    """(N,) class indices -> (N, num_classes) float64 one-hot rows."""
-    return np.eye(num_classes)[labels]
 
 
 # ----------------------------------------------------------------------------- numpy network
@@ -116,7 +111,7 @@ class CifarConvNet(nn.Module):
 
 def _kaiming(model: nn.Module) -> None:
     for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if isinstance(module, nn.Conv2d | nn.Linear):
             nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             nn.init.zeros_(module.bias)
 
@@ -154,8 +149,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     generator = torch.Generator().manual_seed(seed)
     x, y = torch.as_tensor(train_data[0]), torch.as_tensor(train_data[1])
     history: dict[str, list[Any]] = {key: [] for key in (
-        "batch_loss", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr", "seconds",
-        "filters")}
+        "batch_loss", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr",
+        "seconds", "filters")}
     for epoch in range(1, epochs + 1):
         lr_now = optimizer.param_groups[0]["lr"]
         model.train()
@@ -177,14 +172,15 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         if schedule is not None:
             schedule.step()
         valid = evaluate(model, *valid_data)
-        for key, value in (("train_loss", float(np.mean(losses))), ("train_accuracy", correct / len(x)),
-                           ("valid_loss", valid.loss), ("valid_accuracy", valid.accuracy), ("lr", lr_now),
-                           ("seconds", seconds),
+        for key, value in (("train_loss", float(np.mean(losses))),
+                           ("train_accuracy", correct / len(x)), ("valid_loss", valid.loss),
+                           ("valid_accuracy", valid.accuracy), ("lr", lr_now), ("seconds", seconds),
                            ("filters", _first_conv(model).weight.detach().cpu().numpy().copy())):
             history[key].append(value)
         history["batch_loss"] += losses
         print(f"epoch {epoch}: lr {lr_now:.3g}, train loss {np.mean(losses):.4f}, train accuracy "
-              f"{correct / len(x):.2%}, validation loss {valid.loss:.4f}, accuracy {valid.accuracy:.2%}")
+              f"{correct / len(x):.2%}, validation loss {valid.loss:.4f}, "
+              f"accuracy {valid.accuracy:.2%}")
     return history
 
 
@@ -197,7 +193,8 @@ def _first_conv(model: nn.Module) -> nn.Conv2d:
 @dataclass(frozen=True)
 class Evaluation:
     """Mean cross-entropy, the confusion matrix (rows: true class, columns: predicted) and what
-    follows from it: accuracy = trace / N, precision_c = M_cc / column sum, recall_c = M_cc / row sum."""
+    follows from it: accuracy = trace / N, precision_c = M_cc / column sum, recall_c = M_cc / row
+    sum."""
 
     loss: float
     confusion: np.ndarray
@@ -210,7 +207,7 @@ class Evaluation:
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Logits (N, num_classes) of the model for x (N, C, H, W), in evaluation mode."""
     model.eval()
-    device = next(model.parameters()).device
+    device = config.model_device(model)
     return torch.cat([model(torch.as_tensor(x[i:i + batch_size]).to(device)).cpu()
                       for i in range(0, len(x), batch_size)]).numpy()
 

@@ -21,7 +21,6 @@ batches whose first item is the images and whose last is the labels: ``(images, 
 """
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -33,10 +32,12 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import average_precision_score
 from tqdm.auto import tqdm
 
+from dlcourse.config import model_device
+
 __all__ = ["EMB_SIZE", "BATCH_SIZE", "LEARNING_RATE", "EPOCHS", "MARGIN", "cosine_schedule",
            "train_embedding_epoch", "embed", "compute_representations", "nearest_class_mean",
-           "class_mean_accuracy", "average_precision", "retrieval_average_precision", "mean_average_precision",
-           "plot_pca"]
+           "class_mean_accuracy", "average_precision", "retrieval_average_precision",
+           "mean_average_precision", "plot_pca"]
 
 # The lab's schedule, shared by the notebook and the benchmark: FER's lab 4 (Adam 1e-3, batches
 # of 64 triplets, 3 epochs), with the step decayed to 0 along a cosine over the 3 epochs, batch by
@@ -53,13 +54,6 @@ def cosine_schedule(optimizer: torch.optim.Optimizer,
                     steps: int) -> torch.optim.lr_scheduler.LRScheduler:
     """The step size decayed from its start to 0 along a half cosine over ``steps`` batches."""
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    """Where the model's parameters (or buffers) live; the CPU for a model without any."""
-    for tensor in itertools.chain(model.parameters(), model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def train_embedding_epoch(model: torch.nn.Module, loader: Iterable[Sequence[Any]],
@@ -79,7 +73,7 @@ def train_embedding_epoch(model: torch.nn.Module, loader: Iterable[Sequence[Any]
     The progress bar shows the mean loss of the last 100 batches. Returns the epoch's mean loss.
     """
     model.train()
-    device = _device(model)
+    device = model_device(model)
     losses = []
     with tqdm(loader, desc=desc, unit="batch") as bar:
         for *images, labels in bar:
@@ -103,7 +97,7 @@ def embed(model: torch.nn.Module,
     """Features (N, E) and labels (N,) of everything ``loader`` yields, model in eval mode, on
     the CPU."""
     model.eval()
-    device = _device(model)
+    device = model_device(model)
     features, labels = [], []
     for batch in loader:
         images, batch_labels = batch[0], torch.as_tensor(batch[-1])

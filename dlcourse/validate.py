@@ -7,11 +7,13 @@ shapes, and grades your code in its own process, so passing here is necessary, n
 
 A graded test cell scores as nbgrader scores it: an error gives 0, a number as the cell's last
 value is partial credit, anything else full points (text on stderr, a warning, costs nothing).
+Bonus tasks (``dlcourse.tasks``) are extra credit: counted apart from the lab's maximum.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -22,6 +24,10 @@ from pathlib import Path
 import nbformat
 
 FAIL_MARK = "✗"
+NOT_STARTED = "NotImplementedError"
+"""What an untouched task raises: its stub (``# YOUR CODE HERE``)."""
+SHOWN = 5
+"""Problems shown per task; more are counted ("+N more")."""
 CELL_TIMEOUT = 60
 """Seconds one cell may run, as while grading."""
 KERNEL = "python3"
@@ -35,10 +41,16 @@ class TaskResult:
     score: float
     points: float
     problems: list[str]
+    bonus: bool = False
 
     @property
     def ok(self) -> bool:
         return self.score == self.points
+
+    @property
+    def started(self) -> bool:
+        """False while every problem is the task's stub raising (nothing written yet)."""
+        return self.ok or not self.problems or not all(NOT_STARTED in p for p in self.problems)
 
 
 @contextmanager
@@ -79,9 +91,10 @@ def is_test_cell(cell: nbformat.NotebookNode) -> bool:
     return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
 
 
-def cell_score(cell: nbformat.NotebookNode) -> tuple[float, float]:
-    """(score, points) of an executed test cell, by nbgrader's rule (stderr aside)."""
-    points = float(cell.metadata["nbgrader"]["points"])
+def cell_score(cell: nbformat.NotebookNode, points: float | None = None) -> tuple[float, float]:
+    """(score, points) of an executed test cell, by nbgrader's rule (stderr aside); ``points``:
+    what the task is worth as its lab declares it, else its metadata's."""
+    points = float(cell.metadata["nbgrader"]["points"] if points is None else points)
     for output in cell.outputs:
         if output.output_type == "error":
             return 0.0, points
@@ -95,12 +108,25 @@ def cell_score(cell: nbformat.NotebookNode) -> tuple[float, float]:
 
 def task_results(nb: nbformat.NotebookNode) -> list[TaskResult]:
     """Score of every graded cell of an executed notebook."""
+    worth, bonus = _declared(nb)
     results = []
     for cell in nb.cells:
         if is_test_cell(cell):
-            score, points = cell_score(cell)
-            results.append(TaskResult(grade_id(cell) or "?", score, points, _problems(cell)))
+            task = grade_id(cell) or "?"
+            score, points = cell_score(cell, worth.get(task))
+            results.append(TaskResult(task, score, points, _problems(cell), task in bonus))
     return results
+
+
+def _declared(nb: nbformat.NotebookNode) -> tuple[dict[str, int], set[str]]:
+    """(task -> points, bonus tasks) as ``dlcourse.tasks`` declares them for the labs whose
+    checks the test cells import; empty for a notebook of no declared lab."""
+    from dlcourse import tasks  # the checks' package: only once a notebook ran
+
+    sources = "\n".join(c.source for c in nb.cells if is_test_cell(c))
+    labs = {lab for lab in re.findall(r"dlcourse\.tasks\.(\w+)", sources) if tasks.declared(lab)}
+    worth = {task: p for lab in labs for task, p in tasks.points(lab).items()}
+    return worth, {task for lab in labs for task in tasks.bonus(lab)}
 
 
 def _problems(cell: nbformat.NotebookNode) -> list[str]:
@@ -123,7 +149,8 @@ def duplicate_grade_ids(nb: nbformat.NotebookNode) -> dict[str, list[int]]:
 
 
 def report(path: Path, nb: nbformat.NotebookNode, results: list[TaskResult]) -> str:
-    """What a student reads: one line per task, the problems under it, and a summary."""
+    """What a student reads: one line per task (with the problems of a started one under it,
+    at most ``SHOWN``) and a summary."""
     lines = [f"{path.name}: visible checks (the grader adds hidden ones with other seeds and "
              "shapes)"]
     for gid, cells in duplicate_grade_ids(nb).items():
@@ -132,14 +159,35 @@ def report(path: Path, nb: nbformat.NotebookNode, results: list[TaskResult]) -> 
     width = max([len(r.task) for r in results] + [4])
     for r in results:
         mark = "✓" if r.ok else FAIL_MARK
-        lines.append(f"  {mark} {r.task:<{width}}  {r.score:g}/{r.points:g}")
-        lines += [f"      {p}" for p in r.problems[:5]]
-    earned, total = sum(r.score for r in results), sum(r.points for r in results)
-    missing = [r.task for r in results if not r.ok]
-    lines.append(f"Visible checks: {earned:g}/{total:g} points."
-                 + (f" Still to do: {', '.join(missing)}." if missing
-                    else " All pass: ready to submit."))
+        name = f"{r.task} (bonus)" if r.bonus else r.task
+        line = f"  {mark} {name:<{width + 8 * r.bonus}}  {r.score:g}/{r.points:g}"
+        if not r.started:
+            lines.append(f"{line}  not started")
+            continue
+        lines.append(line)
+        lines += [f"      {p}" for p in r.problems[:SHOWN]] + _more(r.problems, "      ")
+    lines.append(summary(results))
     return "\n".join(lines)
+
+
+def summary(results: list[TaskResult]) -> str:
+    """'Visible checks: 20/27 points (bonus 0/4). Still to do: ...' or 'All pass ...'."""
+    required = [r for r in results if not r.bonus]
+    extra = [r for r in results if r.bonus]
+    earned, total = sum(r.score for r in required), sum(r.points for r in required)
+    text = f"Visible checks: {earned:g}/{total:g} points"
+    if extra:
+        text += f" (bonus {sum(r.score for r in extra):g}/{sum(r.points for r in extra):g})"
+    missing = [r.task for r in required if not r.ok]
+    if not missing:
+        return text + ". All pass: ready to submit."
+    shown = missing[:2 * SHOWN] + _more(missing, "", 2 * SHOWN)
+    return text + f". Still to do: {', '.join(shown)}."
+
+
+def _more(items: list, indent: str, shown: int = SHOWN) -> list[str]:
+    """['+N more'] for what a list cut at ``shown`` leaves out, else []."""
+    return [f"{indent}+{len(items) - shown} more"] if len(items) > shown else []
 
 
 def validate(path: Path, *, cell_timeout: int = CELL_TIMEOUT,
@@ -148,10 +196,12 @@ def validate(path: Path, *, cell_timeout: int = CELL_TIMEOUT,
     if not path.is_file():
         print(f"{path}: no such notebook; give the path of your lab's .ipynb file", file=sys.stderr)
         return 2
+    print(f"running your notebook {path.name} in a fresh kernel, top to bottom (a minute or "
+          "more) ...", flush=True)
     nb = run_notebook(path, cell_timeout=cell_timeout, kernel_args=kernel_args)
     results = task_results(nb)
     print(report(path, nb, results))
-    return 0 if results and all(r.ok for r in results) else 1
+    return 0 if results and all(r.ok for r in results if not r.bonus) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

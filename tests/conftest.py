@@ -18,6 +18,11 @@ if "DLCOURSE_DATA" not in os.environ and SHARED_DATA.is_dir():
     # Real datasets for tests and benchmarks, through the package's data-root setting.
     os.environ["DLCOURSE_DATA"] = str(SHARED_DATA)
 
+TEST_SECRET = "dlcourse-tests"
+"""The course secret of every test run (``dlcourse.check.hidden``): the same hidden cases each
+time, whatever secret the machine's environment holds, and no secret file in course folders."""
+os.environ["DLCOURSE_HIDDEN_SECRET"] = TEST_SECRET
+
 TOY_SOLUTION = '''def double(x):
     """Return 2 x."""
     ### BEGIN SOLUTION

@@ -81,7 +81,7 @@ def test_a_grader_failure_is_reported_and_retried(toy_course, tmp_path):
     job = grading.Job("eve", "nolab", b"{}", (), (), tuple(sorted(course.settings.items())))
     result = grading.grade_job(job)
     assert result.error and "the grader failed" in result.error
-    assert not grading.course_has(course, job)
+    assert not grading.already_graded(course, job)
 
 
 def test_the_gradebook_can_be_any_database_url(toy_course, tmp_path):

@@ -2,15 +2,26 @@
 layers and losses, the numpy convolution backward): every layer's forward, backward_inputs and
 backward_params against PyTorch autograd in float64 with a random upstream gradient (the oracle
 runs on CUDA too, where present)."""
+import inspect
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.reference.lab2 import (FC, L2Regularizer, NumpyConvolution, ReLU, RegularizedLoss,
-                                       SoftmaxCrossEntropyWithLogits, col2im, conv_backward)
+from autograder.reference.lab2 import (
+    FC,
+    L2Regularizer,
+    NumpyConvolution,
+    RegularizedLoss,
+    ReLU,
+    SoftmaxCrossEntropyWithLogits,
+    col2im,
+    conv_backward,
+)
 from dlcourse import layers
 from dlcourse.check import autograd_reference, numerical_gradient, upstream_gradient
+from dlcourse.data.onehot import class_to_onehot
 from dlcourse.layers import Convolution, Flatten, MaxPooling, conv2d, im2col, same_padding
 
 pytestmark = pytest.mark.lab2
@@ -39,8 +50,9 @@ def assert_close(mine, expected):
 
 
 # (N, C, H, W, filters, kernel, stride): odd and even kernels, strides that divide H and don't
-CONV_CASES = [(2, 3, 7, 6, 4, 3, 1), (2, 3, 7, 6, 4, 3, 2), (2, 2, 8, 9, 3, 4, 3), (1, 1, 5, 5, 2, 1, 2),
-              (3, 2, 6, 6, 3, 5, 1), (2, 1, 28, 28, 4, 5, 1), (1, 2, 4, 4, 2, 5, 1), (2, 2, 9, 7, 3, 2, 1)]
+CONV_CASES = [(2, 3, 7, 6, 4, 3, 1), (2, 3, 7, 6, 4, 3, 2), (2, 2, 8, 9, 3, 4, 3),
+              (1, 1, 5, 5, 2, 1, 2), (3, 2, 6, 6, 3, 5, 1), (2, 1, 28, 28, 4, 5, 1),
+              (1, 2, 4, 4, 2, 5, 1), (2, 2, 9, 7, 3, 2, 1)]
 
 
 @pytest.mark.parametrize("layer", [Convolution, NumpyConvolution])  # given, and numpy backward
@@ -117,9 +129,19 @@ def test_the_given_layers_hold_no_graded_answer():
         assert not hasattr(layers, name), name
 
 
+@pytest.mark.parametrize("layer", [Convolution, MaxPooling, Flatten, NumpyConvolution, FC, ReLU])
+def test_layers_name_their_arguments_as_the_contract(layer):
+    """``forward(x)``, ``backward_inputs(grad_out)``, ``backward_params(grad_out)``, as the base
+    class and the notebook say (the checks pass arguments by position, so students may differ)."""
+    for method, argument in (("forward", "x"), ("backward_inputs", "grad_out"),
+                             ("backward_params", "grad_out")):
+        assert list(inspect.signature(getattr(layer, method)).parameters) == ["self", argument]
+
+
 def test_conv2d_is_the_layers_forward():
     rng = np.random.default_rng(4)
-    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
     conv = Convolution(x, 4, 3, "c", stride=2)
     conv.weights, conv.bias = w, b
     np.testing.assert_array_equal(conv2d(x, w, b, stride=2), conv.forward(x))
@@ -166,23 +188,20 @@ def test_fc_relu_flatten_match_autograd(device):
     assert_close(grad_w, grads["w"])
     assert_close(grad_b, grads["b"])
     z, g, grad_z, _ = backward(relu, y, seed=4)
-    expected, grads = autograd_reference(torch.relu, dict(input=y), ["input"], grad_out=g, device=device)
+    expected, grads = autograd_reference(torch.relu, dict(input=y), ["input"], grad_out=g,
+                                         device=device)
     assert_close(z, expected)
     assert_close(grad_z, grads["input"])
-
-
-def one_hot(labels, C):
-    return np.eye(C)[labels]
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("scale", [1.0, 1000.0])  # large logits: a naive exp overflows
 def test_softmax_cross_entropy_matches_autograd(scale, device):
     rng = np.random.default_rng(6)
-    x, y = scale * rng.standard_normal((7, 4)), one_hot(rng.integers(0, 4, 7), 4)
+    x, y = scale * rng.standard_normal((7, 4)), class_to_onehot(rng.integers(0, 4, 7), 4)
     loss = SoftmaxCrossEntropyWithLogits()
-    expected, grads = autograd_reference(lambda x, y: F.cross_entropy(x, y.argmax(1)), dict(x=x, y=y),
-                                         ["x"], device=device)
+    expected, grads = autograd_reference(lambda x, y: F.cross_entropy(x, y.argmax(1)),
+                                         dict(x=x, y=y), ["x"], device=device)
     assert loss.forward(x, y) == pytest.approx(float(expected), rel=1e-12)
     assert_close(loss.backward_inputs(x, y), grads["x"])
 
@@ -190,7 +209,7 @@ def test_softmax_cross_entropy_matches_autograd(scale, device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_regularized_loss_matches_autograd(device):
     rng = np.random.default_rng(7)
-    x, y = rng.standard_normal((5, 3)), one_hot(rng.integers(0, 3, 5), 3)
+    x, y = rng.standard_normal((5, 3)), class_to_onehot(rng.integers(0, 3, 5), 3)
     W1, W2 = rng.standard_normal((3, 4)), rng.standard_normal((2, 2, 3, 3))
     loss = RegularizedLoss(SoftmaxCrossEntropyWithLogits(),
                            [L2Regularizer(W1, 1e-2, "l2_fc"), L2Regularizer(W2, 0.3, "l2_conv")])
@@ -211,13 +230,14 @@ def test_whole_network_gradient_matches_central_differences():
 
     rng = np.random.default_rng(8)
     np.random.seed(8)
-    x, y = rng.standard_normal((2, 1, 8, 8)), one_hot([3, 1], 4)
+    x, y = rng.standard_normal((2, 1, 8, 8)), class_to_onehot([3, 1], 4)
     net = [Convolution(x, 2, 3, "conv1")]
     net += [MaxPooling(net[-1], "pool1")]
     net += [ReLU(net[-1], "relu1")]
     net += [Flatten(net[-1], "flatten")]
     net += [FC(net[-1], 4, "fc")]
-    loss = RegularizedLoss(SoftmaxCrossEntropyWithLogits(), [L2Regularizer(net[0].weights, 0.1, "l2")])
+    loss = RegularizedLoss(SoftmaxCrossEntropyWithLogits(),
+                           [L2Regularizer(net[0].weights, 0.1, "l2")])
     grads = backward_pass(net, loss, forward_pass(net, x), y)
     assert [g[-1] for g in grads] == ["l2", "fc", "conv1"]  # the loss's first, then top-down
     conv_grad = grads[0][0][1] + grads[2][0][1]  # regulariser's + data loss's

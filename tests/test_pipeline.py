@@ -9,9 +9,11 @@ import nbformat
 import pytest
 
 from autograder import grading, samples
-from autograder.cli import grade_folder, main
+from autograder.cli import main
+from autograder.grading import grade_folder
 from autograder.course import Course, lab_ids
 from autograder.gradesheet import gradesheet
+from dlcourse import tasks
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +57,29 @@ def test_mismatches_name_a_wrong_score():
 ])
 def test_flawed_sample_loses_points_and_reference_does_not(graded, lab, lost):
     sheet = gradesheet(graded, [lab])
-    assert sheet.total("reference") == sheet.max
+    bonus = sum(p for name, p in sheet.columns if name in sheet.bonus)
+    assert sheet.total("reference") == sheet.max + bonus
     assert sheet.total("untouched") == 0
-    assert sheet.total("flawed") == sheet.max - lost
+    assert sheet.total("flawed") == sheet.max + bonus - lost
+
+
+def test_bonus_tasks_are_extra_credit_in_the_gradebook(graded):
+    """Lab 1's bonus (batch norm, 4 points) adds to the reference's score, not to the maximum:
+    nbgrader's own totals say 33 of 29, and an untouched bonus costs nothing."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(graded.coursedir.db_url, graded.coursedir.course_id) as gb:
+        reference = gb.find_submission_notebook("lab1", "lab1", "reference")
+        grade = gb.find_grade("batchnorm", "lab1", "lab1", "reference")
+        assert (reference.max_score, reference.score) == (29, 33)
+        assert (grade.max_score, grade.auto_score, grade.extra_credit) == (0, 0, 4)
+        untouched = gb.find_submission_notebook("lab1", "lab1", "untouched")
+        assert (untouched.max_score, untouched.score) == (29, 0)
+    sheet = gradesheet(graded, ["lab1"])
+    assert (sheet.max, sheet.total("reference"), sheet._pct("reference")) == (29, 33, "113.8%")
+    graded.feedback("lab1", "reference")
+    text = unescape(re.sub(r"<[^>]+>", "", graded.feedback_file("reference", "lab1").read_text()))
+    assert "(Score: 33.0 / 29.0)" in text and "batchnorm (bonus: 4.0 extra credit)" in text
 
 
 def test_export_writes_one_row_per_student(graded, tmp_path):
@@ -69,7 +91,9 @@ def test_export_writes_one_row_per_student(graded, tmp_path):
     expected = [samples.expected_scores(lab, graded.tasks(lab)) for lab in lab_ids()]
     for student in ("flawed", "reference"):  # every lab's columns count in the totals
         assert float(rows[student]["total"]) == sum(sum(e[student].values()) for e in expected)
-    assert float(rows["reference"]["max"]) == sum(sum(e["reference"].values()) for e in expected)
+    assert float(rows["reference"]["max"]) == sum(tasks.max_points(lab) for lab in lab_ids())
+    assert float(rows["reference"]["total"]) == sum(sum(tasks.points(lab).values())
+                                                    for lab in lab_ids())  # and every bonus
 
 
 def test_lab1_feedback_names_the_wrong_fcann2_gradient(graded):
@@ -85,7 +109,9 @@ def test_feedback_explains_failures_without_hidden_source(graded):
     text = unescape(re.sub(r"<[^>]+>", "", graded.feedback_file("flawed", "lab0").read_text()))
     assert "grad_w" in text and "max abs error" in text  # says what differs
     assert "BEGIN HIDDEN TESTS" not in text
-    assert "binlogreg_loss_grad, seed=1031" not in text  # a hidden case's source line
+    assert "seed=hidden(" not in text  # a hidden case's source line
+    assert "✗ grad_w [hidden case 1]: fails: max abs error ~" in text  # what, not which sizes
+    assert "N=37" not in text
 
 
 def test_lab2_flawed_sample_is_told_both_mistakes(graded):

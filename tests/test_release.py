@@ -16,6 +16,8 @@ import sysconfig
 from pathlib import Path
 
 import nbformat
+
+from dlcourse import tasks
 import pytest
 
 from autograder import answers, release
@@ -195,5 +197,6 @@ def test_a_reference_submission_gets_full_marks_in_the_handout_alone(handout, tm
                           capture_output=True, text=True, timeout=900)
     total = sum(c.metadata.nbgrader.points for c in release.visible_test_cells(
         nbformat.read(work / "untouched.ipynb", as_version=4)))
-    assert done.returncode == 1 and f"Visible checks: 0/{total:g} points." in done.stdout, \
+    assert done.returncode == 1 and f"Visible checks: 0/{total:g} points" in done.stdout, \
         done.stdout + done.stderr
+    assert total == tasks.max_points(lab)  # a bonus counts apart, as extra credit

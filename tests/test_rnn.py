@@ -53,7 +53,7 @@ def test_bptt_matches_central_differences():
 
     h = ref.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
     grads = ref.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
-    np.testing.assert_allclose(grads["W_hh"], numerical_gradient(logits, p["W_hh"].copy(), grad_out=d_logits),
+    np.testing.assert_allclose(grads["W_hh"], numerical_gradient(logits, p["W_hh"].copy(), df=d_logits),
                                rtol=1e-6, atol=1e-9)
 
 

@@ -143,7 +143,8 @@ def test_a_grader_s_call_runs_only_the_function_in_the_kernel(kernel, tmp_path):
     from dlcourse.check import Report, call_student
 
     link = Link(kernel, str(tmp_path))
-    kernel("import dlcourse.check as _c; _saved, _c.own_code = _c.own_code, lambda fn, name: 'no'")
+    kernel("import dlcourse.check.student as _c\n"
+           "_saved, _c.own_code = _c.own_code, lambda fn, name: 'no'")
     try:
         scale = link.request("lookup", "scale")
         report = Report("t", ["v"])
@@ -154,3 +155,19 @@ def test_a_grader_s_call_runs_only_the_function_in_the_kernel(kernel, tmp_path):
             "v [b]: scale returned a float; expected a tuple of 2 values"]
     finally:
         kernel("_c.own_code = _saved")
+
+
+def test_a_test_cell_frees_the_kernel_objects_it_held(kernel, tmp_path):
+    """The kernel keeps an object while the grader holds a proxy of it; a test cell's proxies
+    are used up when it ends, so the kernel lets them go (a class of notebooks must not pile
+    up every model a check built)."""
+    from autograder.rpc import run_test_cell
+
+    count = "__import__('autograder.kernel').kernel._handles.__len__()"
+    held = lambda: int(kernel(count)[0]["data"]["text/plain"])  # noqa: E731
+    kernel("class Box:\n    pass\ndef boxes(n):\n    return [Box() for _ in range(n)]")
+    before = held()
+    link = Link(kernel, str(tmp_path))
+    outputs = run_test_cell("len(boxes(3))", link)
+    assert outputs[-1]["data"]["text/plain"] == "3"  # boxes and its 3 boxes came as proxies
+    assert held() == before

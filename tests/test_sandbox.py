@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 from autograder import grading, nofollow, sandbox
-from autograder.cli import grade_folder, main
+from autograder.cli import main
+from autograder.grading import grade_folder
 from autograder.config import nbgrader_config
 from autograder.course import KERNEL_SEES, REPO, Course, GradingError
 from autograder.execute import GradingExecute

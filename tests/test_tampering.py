@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.cli import grade_folder
+from autograder.grading import grade_folder
 from autograder.gradesheet import gradesheet
 from tests.conftest import solved_toy, write_submission
 

@@ -11,7 +11,7 @@ from dlcourse.data.gaussian import sample_gmm_2d
 from dlcourse.tasks import lab0
 from dlcourse.tasks.lab0 import TASKS
 
-from .graded_cell import failing, run_graded_cell
+from .task_harness import TaskChecks, failing
 
 pytestmark = pytest.mark.lab0
 
@@ -144,25 +144,6 @@ CASES = {
     "eval_perf_multi": (lab0.check_eval_perf_multi, [dict(seed=1, N=12, C=3),
                                                      dict(seed=1031, N=60, C=5)], eval_perf_multi),
 }
-
-
-def grade(task, fn):
-    """The graded cell of ``task`` run on ``fn``: (report, points)."""
-    return run_graded_cell(CASES[task], TASKS[task], fn)
-
-
-def test_tasks_table_matches_the_contract():
-    assert sum(TASKS.values()) == 27
-    assert set(TASKS) == set(lab0.QUANTITIES) == set(CASES)
-    assert sum(map(len, lab0.QUANTITIES.values())) == 26  # eval_AP: 2 points, 1 quantity
-
-
-@pytest.mark.parametrize("task", list(CASES))
-def test_correct_submission_gets_full_points(task, capsys):
-    report, points = grade(task, CASES[task][2])
-    assert points == TASKS[task], str(report)
-    assert type(points) is float and report.ok
-    assert f"{task}: {len(lab0.QUANTITIES[task])} of" in capsys.readouterr().out  # printed
 
 
 # ----------------------------------------------------------------------------- wrong submissions
@@ -358,14 +339,17 @@ WRONG = [  # (task, submission, the quantities it must lose)
 ] + [(task, stub, set(lab0.QUANTITIES[task])) for task in TASKS]
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # naive exp overflows, as intended
-@pytest.mark.parametrize("task, submission, lost", WRONG,
-                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
-def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
-    report, points = grade(task, submission)
-    assert failing(report) == lost, str(report)
-    n = len(lab0.QUANTITIES[task])
-    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+class TestTasks(TaskChecks):
+    """The harness's tests (``tests/task_harness.py``) on Lab 0's cases."""
+
+    lab, CASES, WRONG = lab0, CASES, WRONG
+
+
+grade = TestTasks.grade
+
+
+def test_eval_ap_is_one_quantity_worth_two_points():
+    assert sum(map(len, lab0.QUANTITIES.values())) == 26 and TASKS["eval_AP"] == 2
 
 
 # ----------------------------------------------------------------------------- messages, isolation

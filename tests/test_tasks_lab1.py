@@ -20,7 +20,7 @@ from dlcourse.reference import NoControl, recording, write_controls
 from dlcourse.tasks import lab1
 from dlcourse.tasks.lab1 import TASKS
 
-from .graded_cell import failing, run_graded_cell
+from .task_harness import TaskChecks, failing
 
 pytestmark = pytest.mark.lab1
 
@@ -230,23 +230,6 @@ CASES = {
                                          dict(seed=1121, N=17, D=5, momentum=0.3, eps=1e-3)],
                   BatchNorm),
 }
-
-
-def grade(task, submission):
-    """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    return run_graded_cell(CASES[task], TASKS[task], submission)
-
-
-def test_tasks_table_matches_the_contract():
-    assert sum(TASKS.values()) == 33
-    assert set(TASKS) == set(lab1.QUANTITIES) == set(CASES)
-
-
-@pytest.mark.parametrize("task", list(CASES))
-def test_correct_submission_gets_full_points(task, capsys):
-    report, points = grade(task, CASES[task][2])
-    assert points == TASKS[task], str(report)
-    assert report.ok and capsys.readouterr().out.startswith(f"{task}: ")  # printed
 
 
 # ----------------------------------------------------------------------------- wrong submissions
@@ -675,14 +658,13 @@ WRONG = [  # (task, submission, the quantities it must lose)
 ] + [(task, stub, set(lab1.QUANTITIES[task])) for task in TASKS]
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # naive exp overflows, as intended
-@pytest.mark.parametrize("task, submission, lost", WRONG,
-                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
-def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
-    report, points = grade(task, submission)
-    assert failing(report) == lost, str(report)
-    n = len(lab1.QUANTITIES[task])
-    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+class TestTasks(TaskChecks):
+    """The harness's tests (``tests/task_harness.py``) on Lab 1's cases."""
+
+    lab, CASES, WRONG = lab1, CASES, WRONG
+
+
+grade = TestTasks.grade
 
 
 # ----------------------------------------------------------------------------- messages, isolation

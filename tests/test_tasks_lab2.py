@@ -14,7 +14,7 @@ from dlcourse.layers import Convolution, im2col, variance_scaling_initializer, z
 from dlcourse.tasks import lab2
 from dlcourse.tasks.lab2 import TASKS
 
-from .graded_cell import failing, run_graded_cell
+from .task_harness import TaskChecks, failing, run_cases
 
 pytestmark = pytest.mark.lab2
 
@@ -23,22 +23,23 @@ pytestmark = pytest.mark.lab2
 
 class FC:
     def __init__(self, input_layer, num_outputs, name,
-                 weights_initializer_fn=variance_scaling_initializer, bias_initializer_fn=zero_init):
+                 weights_initializer_fn=variance_scaling_initializer,
+                 bias_initializer_fn=zero_init):
         self.N, num_inputs = input_layer.shape[0], int(np.prod(input_layer.shape[1:]))
         self.shape = (self.N, num_outputs)
         self.weights = weights_initializer_fn([num_outputs, num_inputs], fan_in=num_inputs)
         self.bias = bias_initializer_fn([num_outputs])
         self.name, self.has_params = name, True
 
-    def forward(self, inputs):
-        self.inputs = inputs
-        return inputs @ self.weights.T + self.bias
+    def forward(self, x):
+        self.x = x
+        return x @ self.weights.T + self.bias
 
-    def backward_inputs(self, grads):
-        return grads @ self.weights
+    def backward_inputs(self, grad_out):
+        return grad_out @ self.weights
 
-    def backward_params(self, grads):
-        return [[self.weights, grads.T @ self.inputs], [self.bias, grads.sum(0)], self.name]
+    def backward_params(self, grad_out):
+        return [[self.weights, grad_out.T @ self.x], [self.bias, grad_out.sum(0)], self.name]
 
 
 class ReLU:
@@ -47,12 +48,12 @@ class ReLU:
     def __init__(self, input_layer, name):
         self.shape, self.name = input_layer.shape, name
 
-    def forward(self, inputs):
-        self.inputs = inputs
-        return np.maximum(0, inputs)
+    def forward(self, x):
+        self.x = x
+        return np.maximum(0, x)
 
-    def backward_inputs(self, grads):
-        return grads * (self.inputs > 0)
+    def backward_inputs(self, grad_out):
+        return grad_out * (self.x > 0)
 
 
 class SoftmaxCrossEntropyWithLogits:
@@ -103,7 +104,8 @@ def conv_backward(x, weights, grad_out):
     grad_x = np.zeros_like(x)
     for i in range(k):
         for j in range(k):
-            grad_x += np.einsum("nfhw,cf->nchw", padded[:, :, i:i + H, j:j + W], flipped[:, :, i, j])
+            window = padded[:, :, i:i + H, j:j + W]  # (N, F, H, W)
+            grad_x += np.einsum("nfhw,cf->nchw", window, flipped[:, :, i, j])
     grad_y = grad_out.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, H W N)
     grad_w = (grad_y @ im2col(x, k).T).reshape(weights.shape)
     return grad_x, grad_w, grad_out.sum(axis=(0, 2, 3))
@@ -118,16 +120,16 @@ def multiclass_hinge_loss(logits, target, delta=1.0):
 
 # task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
 CASES = {
-    "FC": (lab2.check_FC, [dict(seed=1, N=3, D=4, M=2), dict(seed=1201, N=7, D=5, M=5)], FC),
-    "ReLU": (lab2.check_ReLU, [dict(seed=1, shape=(3, 4)), dict(seed=1211, shape=(2, 3, 4, 4))],
+    "fc": (lab2.check_fc, [dict(seed=1, N=3, D=4, M=2), dict(seed=1201, N=7, D=5, M=5)], FC),
+    "relu": (lab2.check_relu, [dict(seed=1, shape=(3, 4)), dict(seed=1211, shape=(2, 3, 4, 4))],
              ReLU),
-    "SoftmaxCrossEntropyWithLogits": (lab2.check_SoftmaxCrossEntropyWithLogits, [
+    "softmax_cross_entropy_with_logits": (lab2.check_softmax_cross_entropy_with_logits, [
         dict(seed=1, N=4, C=3), dict(seed=1221, N=9, C=10, scale=3.0)],
         SoftmaxCrossEntropyWithLogits),
-    "L2Regularizer": (lab2.check_L2Regularizer, [dict(seed=1, shape=(3, 2), weight_decay=0.1),
-                                                 dict(seed=1231, shape=(2, 1, 3, 3), weight_decay=1e-3)],
-                      L2Regularizer),
-    "RegularizedLoss": (lab2.check_RegularizedLoss, [
+    "l2_regularizer": (lab2.check_l2_regularizer, [
+        dict(seed=1, shape=(3, 2), weight_decay=0.1),
+        dict(seed=1231, shape=(2, 1, 3, 3), weight_decay=1e-3)], L2Regularizer),
+    "regularized_loss": (lab2.check_regularized_loss, [
         dict(seed=1, N=4, C=3, shapes=[(3, 2)], weight_decays=[0.1]),
         dict(seed=1241, N=6, C=5, shapes=[(2, 1, 3, 3), (5, 4)], weight_decays=[1e-2, 0.5])],
         RegularizedLoss),
@@ -139,45 +141,30 @@ CASES = {
 }
 
 
-def grade(task, submission):
-    """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    return run_graded_cell(CASES[task], TASKS[task], submission)
-
-
-def test_tasks_table_matches_the_contract():
-    assert sum(TASKS.values()) == 19
-    assert set(TASKS) == set(lab2.QUANTITIES) == set(CASES)
-
-
-@pytest.mark.parametrize("task", list(CASES))
-def test_correct_submission_gets_full_points(task, capsys):
-    report, points = grade(task, CASES[task][2])
-    assert points == TASKS[task], str(report)
-    assert report.ok and f"{task}: {len(lab2.QUANTITIES[task])} of" in capsys.readouterr().out
-
-
 # ----------------------------------------------------------------------------- wrong submissions
 
 class FCTransposedGradW(FC):
-    def backward_params(self, grads):
-        return [[self.weights, self.inputs.T @ grads], [self.bias, grads.sum(0)], self.name]
+    def backward_params(self, grad_out):
+        return [[self.weights, self.x.T @ grad_out], [self.bias, grad_out.sum(0)], self.name]
 
 
 class FCNoBias(FC):
-    def forward(self, inputs):
-        self.inputs = inputs
-        return inputs @ self.weights.T
+    def forward(self, x):
+        self.x = x
+        return x @ self.weights.T
 
 
 class FCMeanBiasGrad(FC):
-    def backward_params(self, grads):
-        return [[self.weights, grads.T @ self.inputs], [self.bias, grads.mean(0)], self.name]
+    def backward_params(self, grad_out):
+        return [[self.weights, grad_out.T @ self.x], [self.bias, grad_out.mean(0)], self.name]
 
 
 class FCWeightsInputsByOutputs(FC):
-    def __init__(self, input_layer, num_outputs, name, weights_initializer_fn=variance_scaling_initializer,
+    def __init__(self, input_layer, num_outputs, name,
+                 weights_initializer_fn=variance_scaling_initializer,
                  bias_initializer_fn=zero_init):
-        super().__init__(input_layer, num_outputs, name, weights_initializer_fn, bias_initializer_fn)
+        super().__init__(input_layer, num_outputs, name, weights_initializer_fn,
+                         bias_initializer_fn)
         self.weights = weights_initializer_fn([self.weights.shape[1], num_outputs],
                                               fan_in=self.weights.shape[1])
 
@@ -188,9 +175,10 @@ class FCOwnInit(FC):
 
 
 class FCAutograd(FC):
-    def backward_params(self, grads):
-        W, b = torch.tensor(self.weights, requires_grad=True), torch.tensor(self.bias, requires_grad=True)
-        (torch.tensor(self.inputs) @ W.T + b).backward(torch.tensor(grads))
+    def backward_params(self, grad_out):
+        W = torch.tensor(self.weights, requires_grad=True)
+        b = torch.tensor(self.bias, requires_grad=True)
+        (torch.tensor(self.x) @ W.T + b).backward(torch.tensor(grad_out))
         return [[self.weights, W.grad.numpy()], [self.bias, b.grad.numpy()], self.name]
 
 
@@ -199,17 +187,17 @@ class FCFromCourse(ref.FC):
 
 
 class ReLUWrongMask(ReLU):
-    def backward_inputs(self, grads):
-        return grads * (self.inputs < 0)
+    def backward_inputs(self, grad_out):
+        return grad_out * (self.x < 0)
 
 
 class LeakyReLU(ReLU):
-    def forward(self, inputs):
-        self.inputs = inputs
-        return np.where(inputs > 0, inputs, 0.01 * inputs)
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, 0.01 * x)
 
-    def backward_inputs(self, grads):
-        return np.where(self.inputs > 0, grads, 0.01 * grads)
+    def backward_inputs(self, grad_out):
+        return np.where(self.x > 0, grad_out, 0.01 * grad_out)
 
 
 class ReLUWithParams(ReLU):
@@ -263,9 +251,9 @@ class RegularizedLossWithoutParams(RegularizedLoss):
 
 
 class FCNumerical(FC):
-    def backward_inputs(self, grads):
-        x = self.inputs.copy()
-        return numerical_gradient(lambda v: v @ self.weights.T + self.bias, x, grad_out=grads)
+    def backward_inputs(self, grad_out):
+        x = self.x.copy()
+        return numerical_gradient(lambda v: v @ self.weights.T + self.bias, x, df=grad_out)
 
 
 class RegularizedLossSwappedArguments(RegularizedLoss):
@@ -345,32 +333,32 @@ class Stub:
 
 ALL = {task: set(lab2.QUANTITIES[task]) for task in TASKS}
 WRONG = [  # (task, submission, the quantities it must lose)
-    ("FC", FCTransposedGradW, {"grad_weights"}),
-    ("FC", FCNoBias, {"forward"}),
-    ("FC", FCMeanBiasGrad, {"grad_bias"}),
-    ("FC", FCWeightsInputsByOutputs, ALL["FC"]),
-    ("FC", FCOwnInit, ALL["FC"]),
-    ("FC", FCAutograd, {"grad_weights", "grad_bias"}),
-    ("FC", FCFromCourse, ALL["FC"]),
-    ("FC", ref.FC, ALL["FC"]),
-    ("FC", FCNumerical, {"backward_inputs"}),
-    ("ReLU", ReLUWrongMask, {"backward_inputs"}),
-    ("ReLU", LeakyReLU, {"forward", "backward_inputs"}),
-    ("ReLU", ReLUWithParams, {"forward"}),
-    ("ReLU", ref.ReLU, ALL["ReLU"]),
-    ("SoftmaxCrossEntropyWithLogits", NaiveSoftmaxCE, {"large_logits"}),
-    ("SoftmaxCrossEntropyWithLogits", SummedCE, {"loss", "large_logits"}),
-    ("SoftmaxCrossEntropyWithLogits", GradNotAveragedCE, {"grad_inputs", "large_logits"}),
-    ("SoftmaxCrossEntropyWithLogits", ref.SoftmaxCrossEntropyWithLogits,
-     ALL["SoftmaxCrossEntropyWithLogits"]),
-    ("L2Regularizer", L2NoHalf, {"loss"}),
-    ("L2Regularizer", L2GradTwice, {"grad_weights"}),
-    ("L2Regularizer", ref.L2Regularizer, ALL["L2Regularizer"]),
-    ("RegularizedLoss", DataLossOnly, {"loss"}),
-    ("RegularizedLoss", FlatRegularizerGrads, {"grad_params"}),
-    ("RegularizedLoss", RegularizedLossWithoutParams, {"grad_params"}),
-    ("RegularizedLoss", RegularizedLossSwappedArguments, {"grad_inputs"}),
-    ("RegularizedLoss", ref.RegularizedLoss, ALL["RegularizedLoss"]),
+    ("fc", FCTransposedGradW, {"grad_weights"}),
+    ("fc", FCNoBias, {"forward"}),
+    ("fc", FCMeanBiasGrad, {"grad_bias"}),
+    ("fc", FCWeightsInputsByOutputs, ALL["fc"]),
+    ("fc", FCOwnInit, ALL["fc"]),
+    ("fc", FCAutograd, {"grad_weights", "grad_bias"}),
+    ("fc", FCFromCourse, ALL["fc"]),
+    ("fc", ref.FC, ALL["fc"]),
+    ("fc", FCNumerical, {"backward_inputs"}),
+    ("relu", ReLUWrongMask, {"backward_inputs"}),
+    ("relu", LeakyReLU, {"forward", "backward_inputs"}),
+    ("relu", ReLUWithParams, {"forward"}),
+    ("relu", ref.ReLU, ALL["relu"]),
+    ("softmax_cross_entropy_with_logits", NaiveSoftmaxCE, {"large_logits"}),
+    ("softmax_cross_entropy_with_logits", SummedCE, {"loss", "large_logits"}),
+    ("softmax_cross_entropy_with_logits", GradNotAveragedCE, {"grad_inputs", "large_logits"}),
+    ("softmax_cross_entropy_with_logits", ref.SoftmaxCrossEntropyWithLogits,
+     ALL["softmax_cross_entropy_with_logits"]),
+    ("l2_regularizer", L2NoHalf, {"loss"}),
+    ("l2_regularizer", L2GradTwice, {"grad_weights"}),
+    ("l2_regularizer", ref.L2Regularizer, ALL["l2_regularizer"]),
+    ("regularized_loss", DataLossOnly, {"loss"}),
+    ("regularized_loss", FlatRegularizerGrads, {"grad_params"}),
+    ("regularized_loss", RegularizedLossWithoutParams, {"grad_params"}),
+    ("regularized_loss", RegularizedLossSwappedArguments, {"grad_inputs"}),
+    ("regularized_loss", ref.RegularizedLoss, ALL["regularized_loss"]),
     ("conv_backward", kernel_not_flipped, {"grad_inputs"}),
     ("conv_backward", grad_w_channels_swapped, {"grad_weights"}),
     ("conv_backward", grad_b_mean, {"grad_bias"}),
@@ -384,38 +372,39 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("multiclass_hinge_loss", hinge_in_numpy, {"loss", "grad_logits"}),
     ("multiclass_hinge_loss", hinge_library, {"loss", "grad_logits"}),
     ("multiclass_hinge_loss", ref.multiclass_hinge_loss, {"loss", "grad_logits"}),
-] + [(task, Stub if task[0].isupper() else stub, ALL[task]) for task in TASKS]
+] + [(task, Stub if isinstance(CASES[task][2], type) else stub, ALL[task]) for task in TASKS]
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
-@pytest.mark.parametrize("task, submission, lost", WRONG,
-                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
-def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
-    report, points = grade(task, submission)
-    assert failing(report) == lost, str(report)
-    n = len(lab2.QUANTITIES[task])
-    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+class TestTasks(TaskChecks):
+    """The harness's tests (``tests/task_harness.py``) on Lab 2's cases."""
+
+    lab, CASES, WRONG = lab2, CASES, WRONG
+
+
+grade = TestTasks.grade
 
 
 # ----------------------------------------------------------------------------- messages
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
 def test_messages_name_the_problem():
-    text = str(grade("FC", FCTransposedGradW)[0])
+    text = str(grade("fc", FCTransposedGradW)[0])
     assert "grad_weights [seed=1, N=3, D=4, M=2]: yours has shape (4, 2), expected (2, 4)" in text
-    text = str(grade("FC", FCWeightsInputsByOutputs)[0])
-    assert "FC.weights has shape (4, 2); expected (2, 4) (weights: (num_outputs, num_inputs))" in text
-    text = str(grade("SoftmaxCrossEntropyWithLogits", NaiveSoftmaxCE)[0])
+    text = str(grade("fc", FCWeightsInputsByOutputs)[0])
+    assert ("FC.weights has shape (4, 2); expected (2, 4) (weights: (num_outputs, num_inputs))"
+            in text)
+    text = str(grade("softmax_cross_entropy_with_logits", NaiveSoftmaxCE)[0])
     assert "large_logits [seed=1, N=4, C=3, logits times 1000: loss]: yours has nan" in text
-    text = str(grade("FC", ref.FC)[0])
+    text = str(grade("fc", ref.FC)[0])
     assert "calls autograder.reference.lab2.FC.__init__: write your own code" in text
-    text = str(grade("FC", FCFromCourse)[0])
+    text = str(grade("fc", FCFromCourse)[0])
     assert "calls autograder.reference.lab2.FC.__init__" in text
     text = str(grade("conv_backward", given_layer_backward)[0])
     assert "calls dlcourse.layers.conv.Convolution" in text
-    text = str(grade("RegularizedLoss", RegularizedLossSwappedArguments)[0])
+    text = str(grade("regularized_loss", RegularizedLossSwappedArguments)[0])
     assert "the data loss was given other logits or targets than RegularizedLoss got" in text
-    assert "raised NotImplementedError: Lab 2, task x" in str(grade("ReLU", Stub)[0])
+    assert "raised NotImplementedError: Lab 2, task x" in str(grade("relu", Stub)[0])
+    assert "numerical_gradient: write your own code" in str(grade("fc", FCNumerical)[0])
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
@@ -426,7 +415,7 @@ def test_visible_checks_grade_without_the_references(monkeypatch, tmp_path):
     visible = {task: (check, cases[:1], correct) for task, (check, cases, correct) in CASES.items()}
     with reference.recording() as recorded:
         for task, cell in visible.items():
-            assert run_graded_cell(cell, TASKS[task], cell[2])[1] == TASKS[task]
+            assert run_cases(cell, cell[2])[1] == TASKS[task]
     assert "lab2" not in recorded  # no control outputs: nothing for a student to read answers from
     reference.write_controls(recorded, tmp_path)
     monkeypatch.setattr(reference, "CONTROLS", tmp_path)
@@ -435,17 +424,45 @@ def test_visible_checks_grade_without_the_references(monkeypatch, tmp_path):
     monkeypatch.setattr(reference, "reference", lambda lab, name: None)
     monkeypatch.setitem(sys.modules, "autograder.reference.lab2", None)  # an import fails too
     for task, cell in visible.items():
-        report, points = run_graded_cell(cell, TASKS[task], cell[2])
+        report, points = run_cases(cell, cell[2])
         assert points == TASKS[task], str(report)
     for task, wrong, lost in WRONG:
         if getattr(wrong, "__module__", "").startswith(__name__) and wrong not in (
                 FCFromCourse, reference_layer_backward, reference_col2im):  # those need references
-            report, points = run_graded_cell(visible[task], TASKS[task], wrong)
+            report, points = run_cases(visible[task], wrong)
             assert failing(report) and failing(report) <= lost, (task, wrong, str(report))
 
 
+class FCOtherArgumentNames(FC):
+    """The contract's methods with other argument names: the checks call them positionally."""
+
+    def forward(self, inputs):
+        return super().forward(inputs)
+
+    def backward_inputs(self, grads):
+        return super().backward_inputs(grads)
+
+    def backward_params(self, grads):
+        return super().backward_params(grads)
+
+
+class ReLUOtherArgumentNames(ReLU):
+    def forward(self, inputs):
+        return super().forward(inputs)
+
+    def backward_inputs(self, grads):
+        return super().backward_inputs(grads)
+
+
+def test_argument_names_are_the_students_choice():
+    """A student who names the arguments otherwise than the contract (``inputs``, ``grads``)
+    loses nothing: every check calls the methods with positional arguments."""
+    assert grade("fc", FCOtherArgumentNames)[1] == TASKS["fc"]
+    assert grade("relu", ReLUOtherArgumentNames)[1] == TASKS["relu"]
+
+
 def test_a_transposed_gradient_of_a_square_layer_is_caught_by_value():
-    report = lab2.check_FC(FCTransposedGradW, seed=5, N=6, D=4, M=4)
+    report = lab2.check_fc(FCTransposedGradW, seed=5, N=6, D=4, M=4)
     assert failing(report) == {"grad_weights"} and " at index (" in str(report)
 
 
@@ -456,4 +473,4 @@ def test_grading_on_cuda_gives_the_same_points(monkeypatch):
     monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
     for task in CASES:
         assert grade(task, CASES[task][2])[1] == TASKS[task]
-    assert grade("FC", FCTransposedGradW)[1] == TASKS["FC"] - 1
+    assert grade("fc", FCTransposedGradW)[1] == TASKS["fc"] - 1

@@ -23,7 +23,7 @@ from dlcourse import reference as references
 from dlcourse.tasks import lab3
 from dlcourse.tasks.lab3 import TASKS
 
-from .graded_cell import failing, run_graded_cell
+from .task_harness import TaskChecks, failing
 
 pytestmark = [pytest.mark.lab3, pytest.mark.usefixtures("one_torch_thread")]
 
@@ -229,23 +229,6 @@ CASES = {
     "evaluate": (lab3.check_evaluate, [dict(seed=1, B=8, n_batches=3), dict(seed=1001, B=5, n_batches=7)],
                  evaluate),
 }
-
-
-def grade(task, submission):
-    """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    return run_graded_cell(CASES[task], TASKS[task], submission)
-
-
-def test_tasks_table_matches_the_contract():
-    assert sum(TASKS.values()) == 41
-    assert set(TASKS) == set(lab3.QUANTITIES) == set(CASES)
-
-
-@pytest.mark.parametrize("task", list(CASES))
-def test_correct_submission_gets_full_points(task, capsys):
-    report, points = grade(task, CASES[task][2])
-    assert points == TASKS[task], str(report)
-    assert f"{task}: {len(lab3.QUANTITIES[task])} of" in capsys.readouterr().out  # printed
 
 
 REFERENCES = {"rnn_step_forward": "rnn_step_forward", "rnn_forward": "rnn_forward",
@@ -583,13 +566,13 @@ WRONG = [  # (task, submission, the quantities it must lose)
 ] + [(task, stub, set(lab3.QUANTITIES[task])) for task in TASKS]
 
 
-@pytest.mark.parametrize("task, submission, lost", WRONG,
-                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
-def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
-    report, points = grade(task, submission)
-    assert failing(report) == lost, str(report)
-    n = len(lab3.QUANTITIES[task])
-    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+class TestTasks(TaskChecks):
+    """The harness's tests (``tests/task_harness.py``) on Lab 3's cases."""
+
+    lab, CASES, WRONG = lab3, CASES, WRONG
+
+
+grade = TestTasks.grade
 
 
 # ----------------------------------------------------------------------------- isolation, messages
@@ -666,7 +649,7 @@ def visible_cells() -> dict[str, tuple[str, float]]:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and meta.get("grade_id") in TASKS:
             source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
-            cells[meta["grade_id"]] = (source, meta["points"])
+            cells[meta["grade_id"]] = (source, TASKS[meta["grade_id"]])
     return cells
 
 
@@ -675,7 +658,8 @@ def run_visible(task: str, cell: tuple[str, float], submission) -> float:
     source, points = cell
     namespace = {REFERENCES[task]: submission}
     exec(compile(source, f"<{task} test cell>", "exec"), namespace)
-    return namespace["report"].points(points)
+    assert namespace["report"].worth == points  # the cell's report.points() gives the table's
+    return namespace["report"].points()
 
 
 HANDOUT_WRONG = [("rnn_backward", bptt_drops_future), ("vocab", VocabTiesAlphabetical),

@@ -18,7 +18,7 @@ from dlcourse.reference import NoControl
 from dlcourse.tasks import lab4
 from dlcourse.tasks.lab4 import TASKS
 
-from .graded_cell import failing, run_graded_cell
+from .task_harness import TaskChecks, failing
 
 pytestmark = pytest.mark.lab4
 
@@ -130,24 +130,6 @@ CASES = {
         dict(seed=1, B=8, D=4, C=3), dict(seed=1031, B=13, D=5, C=4, margin=0.5, singleton=True)],
         batch_hard_triplet_loss),
 }
-
-
-def grade(task, submission):
-    """The graded cell of ``task`` run on ``submission``: (report, points)."""
-    return run_graded_cell(CASES[task], TASKS[task], submission)
-
-
-def test_tasks_table_matches_the_contract():
-    assert sum(TASKS.values()) == 17
-    assert set(TASKS) == set(lab4.QUANTITIES) == set(CASES)
-
-
-@pytest.mark.parametrize("task", list(CASES))
-def test_correct_submission_gets_full_points(task, capsys):
-    report, points = grade(task, CASES[task][2])
-    assert points == TASKS[task], str(report)
-    assert type(points) is float and report.ok
-    assert f"{task}: {len(lab4.QUANTITIES[task])} of" in capsys.readouterr().out  # printed
 
 
 # ----------------------------------------------------------------------------- wrong submissions
@@ -380,13 +362,13 @@ WRONG = [  # (task, submission, the quantities it must lose)
 ] + [(task, stub, set(lab4.QUANTITIES[task])) for task in TASKS if task != "mnist_metric_dataset"]
 
 
-@pytest.mark.parametrize("task, submission, lost", WRONG,
-                         ids=[f"{t}-{getattr(s, '__name__', '?')}" for t, s, _ in WRONG])
-def test_wrong_submission_loses_exactly_the_broken_quantities(task, submission, lost):
-    report, points = grade(task, submission)
-    assert failing(report) == lost, str(report)
-    n = len(lab4.QUANTITIES[task])
-    assert points == round(TASKS[task] * (n - len(lost)) / n, 6)
+class TestTasks(TaskChecks):
+    """The harness's tests (``tests/task_harness.py``) on Lab 4's cases."""
+
+    lab, CASES, WRONG = lab4, CASES, WRONG
+
+
+grade = TestTasks.grade
 
 
 class NoSamplers(torch.utils.data.Dataset):

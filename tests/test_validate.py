@@ -1,11 +1,13 @@
 """`validate` tells a student, per task, what passes and what is missing."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
 from autograder.cli import main
-from autograder.validate import report, run_notebook, task_results
+from autograder.validate import TaskResult, report, run_notebook, task_results
 from tests.conftest import solved_toy
 
 pytestmark = pytest.mark.slow
@@ -18,7 +20,8 @@ def test_untouched_notebook_reports_the_missing_task(toy_course, tmp_path):
     results = task_results(nb)
     text = report(path, nb, results)
     assert [(r.task, r.score, r.points) for r in results] == [("double", 0.0, 2.0), ("square", 0.0, 2.0)]
-    assert "✗ double" in text and "NotImplementedError: toy, task double" in text
+    assert "✗ double  0/2  not started" in text  # one line for an untouched task, no stub text
+    assert "NotImplementedError" not in text
     assert "Still to do: double, square" in text
 
 
@@ -26,9 +29,34 @@ def test_solved_notebook_passes_and_exit_code_says_so(toy_course, tmp_path, caps
     path = tmp_path / "toy.ipynb"
     nbformat.write(solved_toy(toy_course), path)
     assert main(["validate", str(path)]) == 0
-    assert "All pass" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("running your notebook toy.ipynb") and "All pass" in out
 
 
 def test_missing_notebook_is_a_clear_error(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "nope.ipynb")]) == 2
     assert "no such notebook" in capsys.readouterr().err
+
+
+def _result(task, score, points, problems=(), bonus=False):
+    return TaskResult(task, score, points, list(problems), bonus)
+
+
+def test_long_lists_are_cut_with_a_count():
+    """A started task shows its first problems and how many more; the to-do list is cut too."""
+    problems = [f"✗ grad [seed={i}]: max abs error 1e-1" for i in range(8)]
+    results = [_result("rnn_backward", 1, 7, problems)]
+    results += [_result(f"task{i}", 0, 1, ["NotImplementedError: Lab 3, task"]) for i in range(12)]
+    text = report(Path("lab3.ipynb"), nbformat.v4.new_notebook(), results)
+    lines = text.splitlines()
+    at = lines.index("  ✗ rnn_backward  1/7")
+    assert lines[at + 1:at + 7] == [f"      {p}" for p in problems[:5]] + ["      +3 more"]
+    assert sum("not started" in line for line in lines) == 12
+    assert lines[-1].endswith("task8, +3 more.") and "task9" not in lines[-1]
+
+
+def test_bonus_counts_apart_from_the_maximum():
+    results = [_result("ptdeep", 4, 4), _result("batchnorm", 0, 4, ["✗ eval: wrong"], bonus=True)]
+    text = report(Path("lab1.ipynb"), nbformat.v4.new_notebook(), results)
+    assert "✗ batchnorm (bonus)  0/4" in text
+    assert text.endswith("Visible checks: 4/4 points (bonus 0/4). All pass: ready to submit.")

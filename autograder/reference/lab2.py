@@ -26,7 +26,6 @@ import torch
 from dlcourse.layers.base import Layer, ParamGrads, variance_scaling_initializer, zero_init
 from dlcourse.layers.conv import Convolution, _convolve_cols, im2col, same_padding, same_size
 
-
 # ----------------------------------------------------------------------------- layers
 
 class FC(Layer):
@@ -44,15 +43,15 @@ class FC(Layer):
         self.weights = weights_initializer_fn([num_outputs, num_inputs], fan_in=num_inputs)
         self.bias = bias_initializer_fn([num_outputs])
 
-    def forward(self, inputs: np.ndarray) -> np.ndarray:
-        self.inputs = inputs  # (N, D), for backward_params
-        return inputs @ self.weights.T + self.bias  # (N, M)
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x  # (N, D), for backward_params
+        return x @ self.weights.T + self.bias  # (N, M)
 
-    def backward_inputs(self, grads: np.ndarray) -> np.ndarray:
-        return grads @ self.weights  # (N, D)
+    def backward_inputs(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out @ self.weights  # (N, D)
 
-    def backward_params(self, grads: np.ndarray) -> ParamGrads:
-        return [[self.weights, grads.T @ self.inputs], [self.bias, grads.sum(axis=0)], self.name]
+    def backward_params(self, grad_out: np.ndarray) -> ParamGrads:
+        return [[self.weights, grad_out.T @ self.x], [self.bias, grad_out.sum(axis=0)], self.name]
 
 
 class ReLU(Layer):
@@ -61,12 +60,12 @@ class ReLU(Layer):
     def __init__(self, input_layer, name: str) -> None:
         self.name, self.shape, self.has_params = name, tuple(input_layer.shape), False
 
-    def forward(self, inputs: np.ndarray) -> np.ndarray:
-        self.inputs = inputs
-        return np.maximum(inputs, 0)
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.maximum(x, 0)
 
-    def backward_inputs(self, grads: np.ndarray) -> np.ndarray:
-        return np.where(self.inputs > 0, grads, 0)
+    def backward_inputs(self, grad_out: np.ndarray) -> np.ndarray:
+        return np.where(self.x > 0, grad_out, 0)
 
 
 # ----------------------------------------------------------------------------- losses

@@ -44,9 +44,8 @@ from sklearn.metrics import (accuracy_score, average_precision_score, confusion_
                              precision_score, recall_score)
 
 from dlcourse import reference as references
-from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare, isolate,
-                            is_remote, numerical_gradient, show, start_case, verdict,
-                            within_budget)
+from dlcourse.check import (AUTOGRAD, Report, autograd_reference, call_student, case_label,
+                            case_starter, compare, is_remote, isolate, show, verdict, within_budget)
 from dlcourse.data.gaussian import sample_gmm_2d
 
 TASKS: dict[str, int] = {
@@ -63,7 +62,10 @@ TASKS: dict[str, int] = {
     "logreg_classify": 1,
     "eval_perf_multi": 4,
 }
-"""Task id -> points (27 in all)."""
+"""Task id -> points: the one place they are declared (``dlcourse.tasks``)."""
+
+BONUS: frozenset[str] = frozenset()
+"""No bonus task in this lab."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "random2dgaussian": ("shape", "spread"),
@@ -100,9 +102,6 @@ _METRIC_ORACLES = (accuracy_score, average_precision_score, confusion_matrix, pr
                    recall_score)
 # a mixture sampler draws the Gaussians of Lab 0 for the student: not their own generator
 _GAUSSIANS = ("Random2DGaussian", "sample_gauss_2d")
-# hand-derived gradients: automatic or numerical differentiation would skip the exercise
-_AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
-             autograd_reference, numerical_gradient)
 # Gaussians are told apart by their samples' means: 10000 samples put a sample mean within
 # ~0.05 of the mean, so random means closer than ~0.1 (probability < 1e-3) would be missed
 _SPREAD_GAUSSIANS, _SPREAD_SAMPLES = 3, 10_000
@@ -170,8 +169,7 @@ def _gradient_descent(loss_grad: Callable[..., tuple], params: list[Any], X: np.
 
 # ----------------------------------------------------------------------------- shared steps
 
-def _start(task: str, seed: int | None) -> tuple[Report, np.random.Generator]:
-    return start_case(task, QUANTITIES[task], seed)
+_start = case_starter(QUANTITIES, TASKS)
 
 
 
@@ -374,7 +372,7 @@ def check_binlogreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, param_lambd
     started = time.perf_counter()
     ok, out = call_student(report, case, fn, X, Y_, w, b, param_lambda=param_lambda, outputs=3,
                            name="binlogreg_loss_grad",
-                           forbidden=_AUTOGRAD + (_binlogreg_loss, _binlogreg_reference))
+                           forbidden=AUTOGRAD + (_binlogreg_loss, _binlogreg_reference))
     seconds = time.perf_counter() - started
     if ok:
         timely = within_budget(report, case, ["grad_w", "grad_b"], seconds, time_budget)
@@ -505,7 +503,7 @@ def check_logreg_loss_grad(fn: Any, *, seed: int, N: int, D: int, C: int,
         started = time.perf_counter()
         ok, out = call_student(report, case, fn, X, Y_, W, b, param_lambda=param_lambda,
                                outputs=3, name="logreg_loss_grad",
-                               forbidden=_AUTOGRAD + (_logreg_loss, _logreg_reference))
+                               forbidden=AUTOGRAD + (_logreg_loss, _logreg_reference))
         seconds = time.perf_counter() - started
     if ok:
         timely = within_budget(report, case, ["grad_W", "grad_b"], seconds, time_budget)

@@ -42,8 +42,8 @@ from torch import nn
 
 from dlcourse import config
 from dlcourse import reference as references
-from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare, isolate,
-                            numerical_gradient, show, start_case, student_autograd, verdict)
+from dlcourse.check import (AUTOGRAD, Report, autograd_reference, call_student, case_label,
+                            case_starter, compare, isolate, show, student_autograd, verdict)
 
 T = TypeVar("T")
 
@@ -61,7 +61,10 @@ TASKS: dict[str, int] = {
     "early_stopping": 2,
     "batchnorm": 4,
 }
-"""Task id -> points (33 in all; ``batchnorm`` is the bonus task)."""
+"""Task id -> points: the one place they are declared (``dlcourse.tasks``)."""
+
+BONUS: frozenset[str] = frozenset({"batchnorm"})
+"""Extra credit: added to the score, not to the maximum."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "fcann2_loss_grad": ("loss", "grad_W1", "grad_b1", "grad_W2", "grad_b2"),
@@ -79,9 +82,6 @@ QUANTITIES: dict[str, tuple[str, ...]] = {
 }
 """Task id -> the quantities graded (each one an equal share of the task's points)."""
 
-# hand-derived gradients: automatic or numerical differentiation would skip the exercise
-_AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
-             autograd_reference, numerical_gradient)
 # the instructors' PyTorch references (where installed): any of them would do a task
 _FC = ("PTLogreg", "PTDeep", "cross_entropy", "l2_penalty", "train", "train_mb", "eval", "predict")
 # training tasks get a given model, whose methods they may call
@@ -185,8 +185,7 @@ def _batch_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, *, run
 
 # ----------------------------------------------------------------------------- shared steps
 
-def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    return start_case(task, QUANTITIES[task], seed)
+_start = case_starter(QUANTITIES, TASKS)
 
 
 
@@ -316,7 +315,7 @@ def check_linreg_grads(fn: Any, *, seed: int, N: int) -> Report:
     X, Y = rng.standard_normal(N), rng.standard_normal(N)  # (N,), (N,)
     a, b = float(rng.standard_normal()), float(rng.standard_normal())
     ok, out = call_student(report, case, fn, X, Y, a, b, name="linreg_grads", outputs=2,
-                           forbidden=_AUTOGRAD + (_linreg_loss,) + _references("linreg_grads"))
+                           forbidden=AUTOGRAD + (_linreg_loss,) + _references("linreg_grads"))
     if ok:
         _, grads = autograd_reference(_linreg_loss, dict(X=X, Y=Y, a=a, b=b), ["a", "b"])
         _compare_all(report, case, ("grad_a", "grad_b"), out, (grads["a"], grads["b"]))
@@ -344,7 +343,7 @@ def check_fcann2_loss_grad(fn: Any, *, seed: int, N: int, D: int, H: int, C: int
     params = _fcann2_params(rng, D, H, C, scale)
     ok, out = call_student(report, case, fn, X, Y_, *params, param_lambda=param_lambda, outputs=2,
                            name="fcann2_loss_grad",
-                           forbidden=_AUTOGRAD + (_fcann2_loss, _fcann2_reference)
+                           forbidden=AUTOGRAD + (_fcann2_loss, _fcann2_reference)
                            + _references("fcann2_loss_grad"))
     if not ok:
         return show(report)

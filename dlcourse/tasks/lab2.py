@@ -9,15 +9,21 @@ returns it. Autograd, numerical differentiation and the instructors' references
 (``autograder.reference.lab2``, where installed) are refused inside the student's code.
 
 Every expected value comes from such an oracle, so the handout needs no control outputs for this
-lab, and no check runs one task on another: ``check_RegularizedLoss`` hands the student's class a
+lab, and no check runs one task on another: ``check_regularized_loss`` hands the student's class a
 data loss and regularisers that return autograd's values for the case (``_RecordedLoss``,
 ``_RecordedL2``), in the handout as in the grader.
 
 Layers are built as in the lab: ``FC(input_layer, num_outputs, name, weights_initializer_fn=...,
 bias_initializer_fn=...)``, ``ReLU(input_layer, name)``, where ``input_layer`` is anything with a
-``.shape`` (here the input array). ``check_FC`` hands FC initialisers of its own
+``.shape`` (here the input array). ``check_fc`` hands FC initialisers of its own
 (``init_weights``, ``init_bias``: fixed pseudo-random values, a nonzero bias) and reads the
-parameters back, so the weights' layout (num_outputs, num_inputs) is checked too.
+parameters back, so the weights' layout (num_outputs, num_inputs) is checked too. Methods are
+called with positional arguments only, so a student's argument names are theirs to choose (the
+contract's are ``forward(x)``, ``backward_inputs(grad_out)``, ``backward_params(grad_out)``).
+
+Task ids are snake_case as in every lab (``fc``, ``relu``, ``softmax_cross_entropy_with_logits``,
+``l2_regularizer``, ``regularized_loss``); the classes the student writes keep the course's names
+(``FC``, ``ReLU``, ...), and messages name those.
 """
 from __future__ import annotations
 
@@ -30,43 +36,43 @@ import torch
 import torch.nn.functional as F
 
 from dlcourse import reference
-from dlcourse.check import (Report, autograd_reference, call_student, case_label, compare,
-                            is_remote, numerical_gradient, show, start_case, student_autograd,
-                            verdict)
+from dlcourse.check import (AUTOGRAD, Report, autograd_reference, call_student, case_label,
+                            case_starter, compare, is_remote, show, student_autograd, verdict)
 from dlcourse.layers import Convolution
 
 TASKS: dict[str, int] = {
-    "FC": 4,
-    "ReLU": 2,
-    "SoftmaxCrossEntropyWithLogits": 3,
-    "L2Regularizer": 2,
-    "RegularizedLoss": 3,
+    "fc": 4,
+    "relu": 2,
+    "softmax_cross_entropy_with_logits": 3,
+    "l2_regularizer": 2,
+    "regularized_loss": 3,
     "conv_backward": 3,
     "multiclass_hinge_loss": 2,
 }
-"""Task id -> points (19 in all; the last two are the lab's bonus tasks). The gradient check is
-given (``dlcourse.check.numerical_gradient``), not graded."""
+"""Task id -> points: the one place they are declared (``dlcourse.tasks``). The gradient
+check is given (``dlcourse.check.numerical_gradient``), not graded."""
+
+BONUS: frozenset[str] = frozenset({"conv_backward", "multiclass_hinge_loss"})
+"""Extra credit: added to the score, not to the maximum."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
-    "FC": ("forward", "backward_inputs", "grad_weights", "grad_bias"),
-    "ReLU": ("forward", "backward_inputs"),
-    "SoftmaxCrossEntropyWithLogits": ("loss", "grad_inputs", "large_logits"),
-    "L2Regularizer": ("loss", "grad_weights"),
-    "RegularizedLoss": ("loss", "grad_inputs", "grad_params"),
+    "fc": ("forward", "backward_inputs", "grad_weights", "grad_bias"),
+    "relu": ("forward", "backward_inputs"),
+    "softmax_cross_entropy_with_logits": ("loss", "grad_inputs", "large_logits"),
+    "l2_regularizer": ("loss", "grad_weights"),
+    "regularized_loss": ("loss", "grad_inputs", "grad_params"),
     "conv_backward": ("grad_inputs", "grad_weights", "grad_bias"),
     "multiclass_hinge_loss": ("loss", "grad_logits"),
 }
 """Task id -> the quantities graded (each one an equal share of the task's points)."""
 
 LARGE = 1000.0
-"""Logits are multiplied by this for 'large_logits': exp overflows unless the maximum is subtracted."""
-
-# hand-derived gradients: automatic or numerical differentiation would skip the exercise
-_AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
-             autograd_reference, numerical_gradient)
+"""Logits are multiplied by this for 'large_logits': exp overflows unless the maximum is
+subtracted."""
 
 
-def _forbidden(fn: Any, references: tuple[str, ...], others: tuple[Any, ...] = _AUTOGRAD
+
+def _forbidden(fn: Any, references: tuple[str, ...], others: tuple[Any, ...] = AUTOGRAD
                ) -> tuple[Any, ...]:
     """What ``fn`` must not call: ``others`` (by default autograd and numerical gradients) and
     the named Lab 2 references where they exist.
@@ -126,8 +132,8 @@ def init_bias(shape: Any, fan_in: int | None = None) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- shared steps
 
-def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    return start_case(task, QUANTITIES[task], seed)
+_start = case_starter(QUANTITIES, TASKS)
+
 
 def _one_hot(rng: np.random.Generator, N: int, C: int) -> np.ndarray:
     """(N, C) one-hot rows of random classes."""
@@ -140,16 +146,16 @@ def _read(report: Report, case: str, obj: Any, attribute: str, owner: str,
     try:
         return True, getattr(obj, attribute)
     except Exception as exc:  # AttributeError here, anything from a grader's proxy
-        report.fail(quantities, case, f"{owner} has no attribute '{attribute}' ({type(exc).__name__}); "
-                    "set it in __init__ as the lab describes")
+        report.fail(quantities, case, f"{owner} has no attribute '{attribute}' "
+                    f"({type(exc).__name__}); set it in __init__ as the lab describes")
         return False, None
 
 
 def _param_grads(out: Any, count: int, owner: str) -> tuple[list[Any] | None, str]:
     """The gradients of ``[[param, grad], ..., name]`` with ``count`` pairs, or (None, why not)."""
     form = f"[{', '.join(['[param, grad]'] * count)}, name]"
-    if not (isinstance(out, (list, tuple)) and len(out) == count + 1 and all(
-            isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in out[:count])):
+    if not (isinstance(out, list | tuple) and len(out) == count + 1 and all(
+            isinstance(pair, list | tuple) and len(pair) == 2 for pair in out[:count])):
         return None, f"{owner}.backward_params() must return {form}"
     return [pair[1] for pair in out[:count]], ""
 
@@ -167,15 +173,15 @@ def _compare_grads(report: Report, case: str, out: Any, quantities: list[str],
 
 # ----------------------------------------------------------------------------- layers
 
-def check_FC(FC: Any, *, seed: int, N: int, D: int, M: int) -> Report:
+def check_fc(FC: Any, *, seed: int, N: int, D: int, M: int) -> Report:
     """FC(x, M, "fc", weights_initializer_fn=init_weights, bias_initializer_fn=init_bias) on
     x (N, D): 'forward' (y = x W^T + b, and ``shape`` = (N, M)), 'backward_inputs', and the
     two gradients of backward_params: 'grad_weights' (M, D), 'grad_bias' (M,)."""
-    report, rng = _start("FC", seed)
+    report, rng = _start("fc", seed)
     case = case_label(seed=seed, N=N, D=D, M=M)
-    everything = list(QUANTITIES["FC"])
+    everything = list(QUANTITIES["fc"])
     x = rng.standard_normal((N, D))  # (N, D)
-    forbidden = _forbidden(FC, ("FC",), _AUTOGRAD + (_fc,))
+    forbidden = _forbidden(FC, ("FC",), AUTOGRAD + (_fc,))
     ok, fc = call_student(report, case, FC, x, M, "fc", weights_initializer_fn=init_weights,
                           bias_initializer_fn=init_bias, name="FC", forbidden=forbidden)
     if not ok or not _fc_parameters_ok(report, case, fc, N, D, M):
@@ -195,13 +201,14 @@ def check_FC(FC: Any, *, seed: int, N: int, D: int, M: int) -> Report:
     ok, out = call_student(report, case, fc.backward_params, g, name="FC.backward_params",
                            quantities=["grad_weights", "grad_bias"], forbidden=forbidden)
     if ok:
-        _compare_grads(report, case, out, ["grad_weights", "grad_bias"], [grads["W"], grads["b"]], "FC")
+        _compare_grads(report, case, out, ["grad_weights", "grad_bias"],
+                       [grads["W"], grads["b"]], "FC")
     return show(report)
 
 
 def _fc_parameters_ok(report: Report, case: str, fc: Any, N: int, D: int, M: int) -> bool:
     """FC's attributes as the contract says; otherwise every quantity fails with the reason."""
-    everything = list(QUANTITIES["FC"])
+    everything = list(QUANTITIES["fc"])
     values = {}
     for attribute in ("weights", "bias", "shape", "has_params"):
         ok, values[attribute] = _read(report, case, fc, attribute, "FC", everything)
@@ -210,8 +217,9 @@ def _fc_parameters_ok(report: Report, case: str, fc: Any, N: int, D: int, M: int
     expected = dict(weights=init_weights((M, D), D), bias=init_bias((M,)))
     for attribute, value in expected.items():
         if np.shape(values[attribute]) != value.shape:
-            report.fail(everything, case, f"FC.{attribute} has shape {np.shape(values[attribute])}; "
-                        f"expected {value.shape} (weights: (num_outputs, num_inputs))")
+            report.fail(everything, case, f"FC.{attribute} has shape "
+                        f"{np.shape(values[attribute])}; expected {value.shape} "
+                        "(weights: (num_outputs, num_inputs))")
             return False
         if not np.allclose(values[attribute], value):
             report.fail(everything, case, f"FC.{attribute} is not what {attribute}_initializer_fn "
@@ -224,23 +232,23 @@ def _fc_parameters_ok(report: Report, case: str, fc: Any, N: int, D: int, M: int
     return True
 
 
-def check_ReLU(ReLU: Any, *, seed: int, shape: tuple[int, ...]) -> Report:
+def check_relu(ReLU: Any, *, seed: int, shape: tuple[int, ...]) -> Report:
     """ReLU(x, "relu") on x of ``shape`` (2-D or 4-D): 'forward' (max(0, x), ``shape`` and
     ``has_params`` False) and 'backward_inputs'."""
-    report, rng = _start("ReLU", seed)
+    report, rng = _start("relu", seed)
     shape = tuple(shape)
     case = case_label(seed=seed, shape=shape)
     x = rng.standard_normal(shape)
     forbidden = _forbidden(ReLU, ("ReLU",))
     ok, relu = call_student(report, case, ReLU, x, "relu", name="ReLU",
-                            quantities=list(QUANTITIES["ReLU"]), forbidden=forbidden)
+                            quantities=list(QUANTITIES["relu"]), forbidden=forbidden)
     if not ok:
         return show(report)
     _relu_attributes(report, case, relu, shape)
     g = rng.standard_normal(shape)  # upstream gradient
     y_ref, grads = autograd_reference(torch.relu, dict(input=x), ["input"], grad_out=g)
     ok, y = call_student(report, case, relu.forward, x, name="ReLU.forward",
-                         quantities=list(QUANTITIES["ReLU"]), forbidden=forbidden)
+                         quantities=list(QUANTITIES["relu"]), forbidden=forbidden)
     if not ok:
         return show(report)
     report.add(compare("forward", y, y_ref, case=case))
@@ -268,17 +276,17 @@ _SOFTMAXES = (F.cross_entropy, F.log_softmax, F.softmax, scipy.special.softmax,
               scipy.special.log_softmax, _cross_entropy)
 
 
-def check_SoftmaxCrossEntropyWithLogits(SoftmaxCrossEntropyWithLogits: Any, *, seed: int, N: int,
-                                        C: int, scale: float = 1.0) -> Report:
+def check_softmax_cross_entropy_with_logits(SoftmaxCrossEntropyWithLogits: Any, *, seed: int,
+                                            N: int, C: int, scale: float = 1.0) -> Report:
     """'loss' = forward(x, y) and 'grad_inputs' = backward_inputs(x, y) for logits x (N, C)
     (standard normal times ``scale``) and one-hot y; 'large_logits': both again for 1000 x,
     which overflow a softmax that does not subtract the row maximum."""
-    report, rng = _start("SoftmaxCrossEntropyWithLogits", seed)
+    report, rng = _start("softmax_cross_entropy_with_logits", seed)
     case = case_label(seed=seed, N=N, C=C, scale=None if scale == 1 else scale)
     x, y = scale * rng.standard_normal((N, C)), _one_hot(rng, N, C)
     name = "SoftmaxCrossEntropyWithLogits"
     forbidden = _forbidden(SoftmaxCrossEntropyWithLogits, (name, "log_softmax"),
-                           _AUTOGRAD + _SOFTMAXES)
+                           AUTOGRAD + _SOFTMAXES)
     ok, loss = call_student(report, case, SoftmaxCrossEntropyWithLogits, name=name,
                             forbidden=forbidden)
     if not ok:
@@ -299,11 +307,11 @@ def check_SoftmaxCrossEntropyWithLogits(SoftmaxCrossEntropyWithLogits: Any, *, s
     return show(report)
 
 
-def check_L2Regularizer(L2Regularizer: Any, *, seed: int, shape: tuple[int, ...],
-                        weight_decay: float) -> Report:
+def check_l2_regularizer(L2Regularizer: Any, *, seed: int, shape: tuple[int, ...],
+                         weight_decay: float) -> Report:
     """L2Regularizer(W, weight_decay, "l2") for W of ``shape``: 'loss' = forward() against
     weight_decay / 2 ||W||^2 and 'grad_weights' from backward_params() = [[W, dL/dW], name]."""
-    report, rng = _start("L2Regularizer", seed)
+    report, rng = _start("l2_regularizer", seed)
     shape = tuple(shape)
     case = case_label(seed=seed, shape=shape, weight_decay=weight_decay)
     W = rng.standard_normal(shape)
@@ -371,8 +379,8 @@ class _RecordedL2:
         return [[self.weights, self.grad.copy()], self.name]
 
 
-def check_RegularizedLoss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
-                          shapes: list[tuple[int, ...]], weight_decays: list[float]) -> Report:
+def check_regularized_loss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
+                           shapes: list[tuple[int, ...]], weight_decays: list[float]) -> Report:
     """RegularizedLoss(data_loss, regularizers) with a cross-entropy data loss and one L2
     regulariser per shape: 'loss' = forward(x, y) (data loss + every regulariser's),
     'grad_inputs' = backward_inputs(x, y), 'grad_params' = backward_params(), a list of each
@@ -381,7 +389,7 @@ def check_RegularizedLoss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
     The data loss and the regularisers are stand-ins that return autograd's values for this
     case (``_RecordedLoss``, ``_RecordedL2``), so RegularizedLoss is graded on its own: neither
     the student's earlier losses nor a reference is needed, in the handout or in the grader."""
-    report, rng = _start("RegularizedLoss", seed)
+    report, rng = _start("regularized_loss", seed)
     case = case_label(seed=seed, N=N, C=C, shapes=[tuple(s) for s in shapes],
                       weight_decays=list(weight_decays))
     x, y = rng.standard_normal((N, C)), _one_hot(rng, N, C)
@@ -419,7 +427,7 @@ def check_RegularizedLoss(RegularizedLoss: Any, *, seed: int, N: int, C: int,
 def _compare_regularizer_grads(report: Report, case: str, out: Any,
                                expected: list[np.ndarray]) -> None:
     """'grad_params': a list of one [[W, dL/dW], name] per regulariser, each gradient right."""
-    if not (isinstance(out, (list, tuple)) and len(out) == len(expected)):
+    if not (isinstance(out, list | tuple) and len(out) == len(expected)):
         report.fail(["grad_params"], case, "RegularizedLoss.backward_params() must return a list "
                     f"with one [[W, grad], name] per regulariser ({len(expected)})")
         return
@@ -446,7 +454,7 @@ def check_conv_backward(conv_backward: Any, *, seed: int, N: int, C: int, H: int
     x, weights = rng.standard_normal((N, C, H, W)), rng.standard_normal((filters, C, k, k))
     g = rng.standard_normal((N, filters, H, W))  # upstream gradient
     forbidden = _forbidden(conv_backward, ("conv_backward", "col2im", "NumpyConvolution"),
-                           _AUTOGRAD + (Convolution, torch.nn.grad.conv2d_input,
+                           AUTOGRAD + (Convolution, torch.nn.grad.conv2d_input,
                                         torch.nn.grad.conv2d_weight, _conv))
     ok, out = call_student(report, case, conv_backward, x, weights, g, name="conv_backward",
                            outputs=3, forbidden=forbidden)

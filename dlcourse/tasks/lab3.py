@@ -39,8 +39,8 @@ from torch import nn
 from torch.func import functional_call
 
 from dlcourse import reference as references
-from dlcourse.check import (Comparison, Report, autograd_reference, call_student, case_label,
-                            compare, is_remote, isolate, numerical_gradient, show, start_case,
+from dlcourse.check import (AUTOGRAD, Comparison, Report, autograd_reference, call_student,
+                            case_label, case_starter, compare, is_remote, isolate, show,
                             upstream_gradient, verdict)
 from dlcourse.data.sst import LABELS, PAD, UNK, split_path
 from dlcourse.rnn import GRADIENTS
@@ -60,7 +60,10 @@ TASKS: dict[str, int] = {
     "train_epoch": 2,
     "evaluate": 4,
 }
-"""Task id -> points (41 in all)."""
+"""Task id -> points: the one place they are declared (``dlcourse.tasks``)."""
+
+BONUS: frozenset[str] = frozenset()
+"""No bonus task in this lab."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "rnn_step_forward": ("h_next",),
@@ -84,8 +87,6 @@ CONTROL_INSTANCE = 3
 """Index of the train instance whose encoding is a control output."""
 
 LAB = "lab3"
-_AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
-             autograd_reference, numerical_gradient)
 _RNN_TASKS = ("rnn_step_forward", "rnn_forward", "rnn_backward", "global_norm", "clip_gradients")
 _DATA_TASKS = ("Vocab", "NLPDataset", "pad_collate_fn", "load_embedding", "read_instances",
                "parse_line", "token_frequencies", "datasets")
@@ -97,8 +98,7 @@ _PADDING_HINT = (" (padding changes your logits: leave the padded positions out,
 
 # ----------------------------------------------------------------------------- shared steps
 
-def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    return start_case(task, QUANTITIES[task], seed)
+_start = case_starter(QUANTITIES, TASKS)
 
 
 def _reference(name: str) -> Any | None:
@@ -280,7 +280,7 @@ def check_rnn_backward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int, C:
     _, expected = autograd_reference(partial(_logits_torch, dense=dense), inputs,
                                      GRADIENTS, grad_out=d_logits)
     substitutes = _substitutes("rnn_step_forward", "rnn_forward")
-    forbidden = _forbidden(fn, _but(_RNN_TASKS, *substitutes), *_AUTOGRAD)
+    forbidden = _forbidden(fn, _but(_RNN_TASKS, *substitutes), *AUTOGRAD)
     with isolate(fn, **substitutes):
         ok, grads = call_student(report, case, fn, d_logits, inputs["x"], inputs["h0"], h,
                                  inputs["W_xh"], inputs["W_hh"], inputs["W_hy"],

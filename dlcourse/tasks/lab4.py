@@ -45,8 +45,8 @@ from torch import nn
 
 from dlcourse import config, reference
 from dlcourse.check import (RemoteError, Report, autograd_reference, call_student,
-                            call_student_many, case_label, compare, is_remote, isolate, show,
-                            start_case, student_autograd, verdict)
+                            call_student_many, case_label, case_starter, compare, is_remote,
+                            isolate, run_where, show, student_autograd, verdict)
 from dlcourse.data import mnist
 
 LAB = "lab4"
@@ -60,7 +60,10 @@ TASKS: dict[str, int] = {
     "identity_model": 1,
     "batch_hard_triplet_loss": 2,
 }
-"""Task id -> points (17 in all)."""
+"""Task id -> points: the one place they are declared (``dlcourse.tasks``)."""
+
+BONUS: frozenset[str] = frozenset()
+"""No bonus task in this lab."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "mnist_metric_dataset": ("items", "positive", "negative", "remove_class"),
@@ -114,8 +117,7 @@ def _method(report: Report, case: str, obj: Any, name: str, quantities: list[str
         return None
 
 
-def _start(task: str, seed: int) -> tuple[Report, np.random.Generator]:
-    return start_case(task, QUANTITIES[task], seed)
+_start = case_starter(QUANTITIES, TASKS)
 
 
 def _reference(name: str) -> Any | None:
@@ -226,14 +228,11 @@ def _student_mnist(student: Any, data: dict[str, tuple[np.ndarray, np.ndarray]])
     """A folder with ``data`` as MNIST files where ``student``'s code runs, removed afterwards:
     in the grader that is the student's sandboxed kernel, which sees none of the grader's files
     (its /tmp is its own), so the files are written there."""
-    def run(fn: Callable[..., Any], *args: Any) -> Any:
-        return student.remote_run(fn, *args) if is_remote(student) else fn(*args)
-
-    folder = run(_new_mnist_folder, data)
+    folder = run_where(student, _new_mnist_folder, data)
     try:
         yield folder
     finally:
-        run(_remove_folder, folder)
+        run_where(student, _remove_folder, folder)
 
 
 def _integer(x: Any) -> int | None:
