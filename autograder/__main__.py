@@ -1,4 +1,5 @@
 """Entry point: ``python -m autograder --help``."""
+
 import sys
 
 from .cli import main

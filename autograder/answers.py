@@ -15,6 +15,7 @@ A folder leaks an answer if any of its Python files or notebooks
   Definitions the student notebooks themselves give (and tiny ones, under ``MIN_NODES``) are no
   answers and are not compared.
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,8 +50,11 @@ def code_cells(nb: nbformat.NotebookNode, *, solution: bool | None = None) -> It
     for cell in nb.cells:
         is_solution = bool(cell.metadata.get("nbgrader", {}).get("solution"))
         if cell.cell_type == "code" and solution in (None, is_solution):
-            yield "\n".join(line for line in cell.source.splitlines()
-                            if not line.lstrip().startswith(("%", "!")))
+            yield "\n".join(
+                line
+                for line in cell.source.splitlines()
+                if not line.lstrip().startswith(("%", "!"))
+            )
 
 
 def graded_functions(lab: str, solution: nbformat.NotebookNode) -> list[Graded]:
@@ -63,10 +67,14 @@ def graded_functions(lab: str, solution: nbformat.NotebookNode) -> list[Graded]:
         inside = {n for start, end in zip(regions, ends) for n in range(start, end + 1)}
         for qualname, node in definitions(ast.parse(source)):
             if isinstance(node, ast.ClassDef) or not any(
-                    node.lineno <= n <= node.end_lineno for n in regions):
+                node.lineno <= n <= node.end_lineno for n in regions
+            ):
                 continue
-            given = {ast.dump(s) for s in node.body
-                     if not inside & set(range(s.lineno, s.end_lineno + 1))}
+            given = {
+                ast.dump(s)
+                for s in node.body
+                if not inside & set(range(s.lineno, s.end_lineno + 1))
+            }
             graded.append(Graded(lab, qualname, parameters(node), given))
     return graded
 
@@ -154,8 +162,9 @@ class Answers:
     """fingerprint -> where the answer is (e.g. 'solutions/lab0: eval_AP')."""
 
     @classmethod
-    def of(cls, solutions: dict[str, nbformat.NotebookNode],
-           given: Iterable[nbformat.NotebookNode]) -> "Answers":
+    def of(
+        cls, solutions: dict[str, nbformat.NotebookNode], given: Iterable[nbformat.NotebookNode]
+    ) -> Answers:
         """The answers of ``solutions`` (lab -> solution notebook) and of the reference modules,
         less the definitions the ``given`` (student) notebooks hold themselves."""
         graded, prints = [], {}
@@ -184,12 +193,15 @@ class Answers:
             if graded and not isinstance(node, ast.ClassDef) and parameters(node) == graded.params:
                 extra = [s for s in node.body if ast.dump(s) not in graded.given and not is_stub(s)]
                 if extra:
-                    found.append(f"{where}: {qualname} implements graded task "
-                                 f"{graded.lab}.{graded.qualname} (line {extra[0].lineno})")
+                    found.append(
+                        f"{where}: {qualname} implements graded task "
+                        f"{graded.lab}.{graded.qualname} (line {extra[0].lineno})"
+                    )
             source = self.prints.get(fingerprint(node))
             if source:
-                found.append(f"{where}: {qualname} (line {node.lineno}) is a renamed copy of "
-                             f"{source}")
+                found.append(
+                    f"{where}: {qualname} (line {node.lineno}) is a renamed copy of " f"{source}"
+                )
         return found
 
 

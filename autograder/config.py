@@ -16,35 +16,56 @@ or show them what they should not see:
   extra credit (``SaveTaskGrades``).
 - generate_feedback: hidden tests are removed from the feedback (stock feedback shows them).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-    ComputeChecksums, GetGrades, IncludeHeaderFooter, LimitOutput,
-    LockCells, OverwriteCells, OverwriteKernelspec, SaveCells,
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ComputeChecksums,
+    GetGrades,
+    IncludeHeaderFooter,
+    LimitOutput,
+    LockCells,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveCells,
 )
 from traitlets.config import Config
 
-import nbgrader
-
 from .execute import NOTEBOOK_TIMEOUT, GradingExecute
+from .preprocessors import (
+    DropDuplicateIds,
+    ReportEditedCells,
+    RestoreCellOrder,
+    SaveTaskGrades,
+    StderrToStdout,
+    TaskStubs,
+)
 from .sandbox import Limits
-from .preprocessors import (DropDuplicateIds, ReportEditedCells, RestoreCellOrder,
-                            SaveTaskGrades, StderrToStdout, TaskStubs)
 
 COURSE_ID = "dlcourse"
 KERNEL = "python3"
-KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR",
-               "--IPKernelApp.exec_lines=import autograder.sandbox as _s; _s.install(); del _s"]
+KERNEL_ARGS = [
+    "--HistoryManager.hist_file=:memory:",
+    "--IPKernelApp.log_level=ERROR",
+    "--IPKernelApp.exec_lines=import autograder.sandbox as _s; _s.install(); del _s",
+]
 """In-memory history (nbgrader's default); the kernel's start-up warnings kept off our stderr;
 the in-kernel sandbox (``autograder.sandbox.install``) before any of the notebook's code runs."""
 FEEDBACK_TEMPLATE = Path(__file__).resolve().parent / "templates" / "dlcourse_feedback"
 """nbgrader's feedback page with each task's name in its contents."""
-_NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+_NBGRADER_TEMPLATES = (
+    Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+)
 MATHJAX = "_mathjax"
 """Folder of ``<course>/feedback/`` holding MathJax (from jupyter-server-mathjax), so that
 formulas render offline; feedback pages are two levels below it."""
@@ -52,10 +73,17 @@ CELL_TIMEOUT = 60
 """Seconds one cell may run while grading; notebooks shrink training via dlcourse.config.budget."""
 
 
-def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
-                    notebook_timeout: int = NOTEBOOK_TIMEOUT, db_url: str | None = None,
-                    memory_limit: int | None = Limits.memory, hidden: Sequence[str | Path] = (),
-                    visible: Sequence[str | Path] = (), unsafe_no_sandbox: bool = False) -> Config:
+def nbgrader_config(
+    course_dir: Path,
+    *,
+    cell_timeout: int = CELL_TIMEOUT,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
+    db_url: str | None = None,
+    memory_limit: int | None = Limits.memory,
+    hidden: Sequence[str | Path] = (),
+    visible: Sequence[str | Path] = (),
+    unsafe_no_sandbox: bool = False,
+) -> Config:
     """nbgrader configuration for a course folder (working folders inside it; the gradebook too,
     as SQLite, unless ``db_url`` names another database, e.g. ``postgresql://host/grades``).
 
@@ -70,8 +98,16 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
     c.Exchange.root = str(course_dir / "exchange")
 
     c.GenerateAssignment.preprocessors = [
-        IncludeHeaderFooter, LockCells, TaskStubs, ClearOutput, CheckCellMetadata,
-        ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums,
+        IncludeHeaderFooter,
+        LockCells,
+        TaskStubs,
+        ClearOutput,
+        CheckCellMetadata,
+        ComputeChecksums,
+        SaveCells,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ComputeChecksums,
         CheckCellMetadata,
     ]
 
@@ -79,8 +115,13 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
     for preprocessor in (ReportEditedCells, RestoreCellOrder):
         c[preprocessor.__name__].release_directory = str(course_dir / "release")
     c.Autograde.sanitize_preprocessors = [
-        ClearOutput, DropDuplicateIds, ReportEditedCells, OverwriteKernelspec, OverwriteCells,
-        RestoreCellOrder, CheckCellMetadata,
+        ClearOutput,
+        DropDuplicateIds,
+        ReportEditedCells,
+        OverwriteKernelspec,
+        OverwriteCells,
+        RestoreCellOrder,
+        CheckCellMetadata,
     ]
     c.Execute.kernel_name = KERNEL
     c.Execute.extra_arguments = KERNEL_ARGS
@@ -91,13 +132,21 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT,
     c.GradingExecute.visible = list(map(str, visible))
     c.GradingExecute.unsafe_no_sandbox = unsafe_no_sandbox
     c.Autograde.autograde_preprocessors = [
-        GradingExecute, StderrToStdout, ClearMetadataPreprocessor, LimitOutput, SaveTaskGrades,
-        AssignLatePenalties, CheckCellMetadata,
+        GradingExecute,
+        StderrToStdout,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveTaskGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
     ]
 
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
     # task names in the contents; MathJax from the feedback folder, not a CDN (FEEDBACK_TEMPLATE)
     c.HTMLExporter.template_name = FEEDBACK_TEMPLATE.name
     c.HTMLExporter.template_file = f"{FEEDBACK_TEMPLATE.name}.html.j2"  # extends nbgrader's index
-    c.HTMLExporter.extra_template_basedirs = [str(FEEDBACK_TEMPLATE.parent), str(_NBGRADER_TEMPLATES)]
+    c.HTMLExporter.extra_template_basedirs = [
+        str(FEEDBACK_TEMPLATE.parent),
+        str(_NBGRADER_TEMPLATES),
+    ]
     return c

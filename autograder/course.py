@@ -10,6 +10,7 @@ The folder (``--course-dir``) holds nbgrader's gradebook and working folders::
 
 so a grading run can happen anywhere without touching the repository.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,8 +31,8 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import GenerateFeedback
-from nbgrader.utils import capture_log, temp_attrs
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import capture_log, temp_attrs
 
 from dlcourse import check, tasks
 from dlcourse.config import data_root
@@ -49,8 +50,11 @@ MEMORY_LIMIT = 4 * 2**30
 SECRET_FILE = "hidden_secret"
 """The course's secret for hidden cases, in its folder (``course_secret``): a student's kernel
 never sees the course folder."""
-KERNEL_SEES = (REPO / "dlcourse", REPO / "data", *(REPO / "autograder" / name for name in
-                                                    ("__init__.py", "kernel.py", "sandbox.py")))
+KERNEL_SEES = (
+    REPO / "dlcourse",
+    REPO / "data",
+    *(REPO / "autograder" / name for name in ("__init__.py", "kernel.py", "sandbox.py")),
+)
 """All of the repository a student's kernel sees while grading: the course package, its bundled
 data and the modules it runs to answer the grader. Solutions, references, samples, the grader and
 git's history are hidden with the rest."""
@@ -59,9 +63,18 @@ git's history are hidden with the rest."""
 _NBGRADER_NOTES = [
     (r"Missing grade cell (\S+) encountered", "graded cell '{0}' was deleted; it was put back"),
     (r"Locked cell '(\S+)' was edited", "locked cell '{0}' was edited; the original was restored"),
-    (r"Cell with id '(\S+)' exists multiple times", "grade id '{0}' appears more than once; only the last copy counts"),
-    (r"Cells were reordered", "cells were reordered; graded cells were put back in the assignment's order"),
-    (r"Cell '(\S+)' does not exist in the database", "cell '{0}' is not part of the assignment; it was not graded"),
+    (
+        r"Cell with id '(\S+)' exists multiple times",
+        "grade id '{0}' appears more than once; only the last copy counts",
+    ),
+    (
+        r"Cells were reordered",
+        "cells were reordered; graded cells were put back in the assignment's order",
+    ),
+    (
+        r"Cell '(\S+)' does not exist in the database",
+        "cell '{0}' is not part of the assignment; it was not graded",
+    ),
 ]
 
 
@@ -84,14 +97,18 @@ def course_secret(root: Path) -> str:
     try:
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
             f.write(secrets.token_hex(16) + "\n")
-        print(f"hidden cases: made a new secret in {path}; start a new one each term (delete the "
-              "file, or grade in a new course folder)", file=sys.stderr)
+        print(
+            f"hidden cases: made a new secret in {path}; start a new one each term (delete the "
+            "file, or grade in a new course folder)",
+            file=sys.stderr,
+        )
     except FileExistsError:
         pass  # made before (or meanwhile, by another process)
     secret = path.read_text().strip()
     if not secret:
-        raise GradingError(f"{path} is empty: delete it to make a new secret, or set "
-                           f"${check.SECRET_ENV}")
+        raise GradingError(
+            f"{path} is empty: delete it to make a new secret, or set " f"${check.SECRET_ENV}"
+        )
     return secret
 
 
@@ -136,27 +153,44 @@ class Outcome:
 class Course:
     """One course folder and the nbgrader API over it."""
 
-    def __init__(self, root: Path = DEFAULT_COURSE_DIR, *, solutions: Path = SOLUTIONS,
-                 cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBOOK_TIMEOUT,
-                 memory_limit: int | None = MEMORY_LIMIT, db_url: str | None = None,
-                 unsafe_no_sandbox: bool = False, hidden_secret: str | None = None):
+    def __init__(
+        self,
+        root: Path = DEFAULT_COURSE_DIR,
+        *,
+        solutions: Path = SOLUTIONS,
+        cell_timeout: int = CELL_TIMEOUT,
+        notebook_timeout: int = NOTEBOOK_TIMEOUT,
+        memory_limit: int | None = MEMORY_LIMIT,
+        db_url: str | None = None,
+        unsafe_no_sandbox: bool = False,
+        hidden_secret: str | None = None,
+    ):
         """``hidden_secret``: what hidden cases' seeds are drawn from (None: ``course_secret``)."""
         _use_this_environment()
         self.root = Path(root).resolve()
         self.solutions = Path(solutions)
         self.memory_limit = memory_limit
         self.unsafe_no_sandbox = unsafe_no_sandbox
-        self._settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
-                          "memory_limit": memory_limit, "unsafe_no_sandbox": unsafe_no_sandbox}
+        self._settings = {
+            "cell_timeout": cell_timeout,
+            "notebook_timeout": notebook_timeout,
+            "memory_limit": memory_limit,
+            "unsafe_no_sandbox": unsafe_no_sandbox,
+        }
         self._hidden_secret = hidden_secret
         self.root.mkdir(parents=True, exist_ok=True)
         db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
         gradebook = [db_url.removeprefix("sqlite:///")] if db_url.startswith("sqlite:///") else []
-        config = nbgrader_config(self.root, cell_timeout=cell_timeout,
-                                 notebook_timeout=notebook_timeout, db_url=db_url,
-                                 memory_limit=memory_limit, unsafe_no_sandbox=unsafe_no_sandbox,
-                                 hidden=[REPO, self.solutions, SOLUTIONS, *gradebook],
-                                 visible=[*KERNEL_SEES, data_root()])
+        config = nbgrader_config(
+            self.root,
+            cell_timeout=cell_timeout,
+            notebook_timeout=notebook_timeout,
+            db_url=db_url,
+            memory_limit=memory_limit,
+            unsafe_no_sandbox=unsafe_no_sandbox,
+            hidden=[REPO, self.solutions, SOLUTIONS, *gradebook],
+            visible=[*KERNEL_SEES, data_root()],
+        )
         self.coursedir = CourseDirectory(config=config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
 
@@ -202,8 +236,10 @@ class Course:
         notebook = nbformat.read(src / f"{lab}.ipynb", as_version=4)
         if dups := duplicate_grade_ids(notebook):
             listed = "; ".join(f"'{gid}' in cells {cells}" for gid, cells in dups.items())
-            raise GradingError(f"{src / lab}.ipynb: duplicate grade ids: {listed}. "
-                               "Give every graded or solution cell its own grade id.")
+            raise GradingError(
+                f"{src / lab}.ipynb: duplicate grade ids: {listed}. "
+                "Give every graded or solution cell its own grade id."
+            )
         if tasks.declared(lab):
             try:
                 points.declare(lab, notebook)
@@ -211,14 +247,17 @@ class Course:
                 raise GradingError(str(exc)) from None
         dest = self.source_folder(lab)
         shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copytree(
+            src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+        )
         nbformat.write(notebook, dest / f"{lab}.ipynb")  # with the declared points
         self._check(self.api.generate_assignment(lab, force=True, create=True), f"generate {lab}")
         return self.release_notebook(lab)
 
     # -- autograde -----------------------------------------------------------------------------
-    def autograde(self, student: str, lab: str, notebook: Path | None,
-                  notes: list[str] | None = None) -> Outcome:
+    def autograde(
+        self, student: str, lab: str, notebook: Path | None, notes: list[str] | None = None
+    ) -> Outcome:
         """Grade one submission (None: nothing usable was handed in, every task scores 0).
 
         ``notes`` (from collecting the submission) and what nbgrader repaired end up in the
@@ -233,14 +272,17 @@ class Course:
             nofollow.make_folders(self.root, self.submitted(student, lab))
             self.record_scores(student, lab, {})
             return Outcome(student, lab, notes)
-        nofollow.write_bytes(self.root, self.submitted(student, lab, f"{lab}.ipynb"),
-                             notebook.read_bytes())
+        nofollow.write_bytes(
+            self.root, self.submitted(student, lab, f"{lab}.ipynb"), notebook.read_bytes()
+        )
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             _submission(gb, student, lab)  # made here, nbgrader's autograde only updates it
         result = self.api.autograde(lab, student, force=True, create=True)
         if not result["success"]:
             self.record_scores(student, lab, {})
-            return Outcome(student, lab, notes + [f"nbgrader could not grade it: {_last_line(result)}"])
+            return Outcome(
+                student, lab, notes + [f"nbgrader could not grade it: {_last_line(result)}"]
+            )
         notes += nbgrader_notes(result.get("log", "")) + self._execution_notes(student, lab)
         if notes:
             self._add_notes_cell(student, lab, notes)
@@ -250,9 +292,11 @@ class Course:
         """Refuse to grade where student kernels can't be sandboxed, unless told to anyway."""
         reason = None if self.unsafe_no_sandbox else sandbox.unavailable()
         if reason:
-            raise GradingError(f"{reason}, so student notebooks can't be graded safely; install it "
-                               "or pass --unsafe-no-sandbox (students' code could then read the "
-                               "solutions and change grades)")
+            raise GradingError(
+                f"{reason}, so student notebooks can't be graded safely; install it "
+                "or pass --unsafe-no-sandbox (students' code could then read the "
+                "solutions and change grades)"
+            )
 
     def autograded_notebook(self, student: str, lab: str) -> nbformat.NotebookNode:
         """The autograded notebook, read without following links (``autograder.nofollow``)."""
@@ -272,8 +316,9 @@ class Course:
                 elif output.ename == OVERLOADED:
                     return notes + [f"not graded: {output.evalue}"]
                 elif output.ename in STOPPED:
-                    return notes + [f"{output.evalue}; later cells were not run and their tests "
-                                    "score 0"]
+                    return notes + [
+                        f"{output.evalue}; later cells were not run and their tests " "score 0"
+                    ]
         return notes
 
     def _add_notes_cell(self, student: str, lab: str, notes: list[str]) -> None:
@@ -281,8 +326,9 @@ class Course:
         nb = self.autograded_notebook(student, lab)
         text = "**Grading notes**\n\n" + "\n".join(f"- {note}" for note in notes)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(text, id="grading-notes"))
-        nofollow.write_bytes(self.root, self.autograded(student, lab, f"{lab}.ipynb"),
-                             nbformat.writes(nb).encode())
+        nofollow.write_bytes(
+            self.root, self.autograded(student, lab, f"{lab}.ipynb"), nbformat.writes(nb).encode()
+        )
 
     def record_scores(self, student: str, lab: str, scores: dict[str, float]) -> None:
         """Set a submission's automatic scores (task -> points; a task not given scores 0; a
@@ -325,8 +371,13 @@ class Course:
         cells = nbformat.read(self.release_notebook(lab), as_version=4).cells
         meta = [c.metadata.nbgrader for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
         extra = tasks.bonus(lab)
-        return [(m["grade_id"], float(tasks.points(lab)[m["grade_id"]] if m["grade_id"] in extra
-                                      else m["points"])) for m in meta]
+        return [
+            (
+                m["grade_id"],
+                float(tasks.points(lab)[m["grade_id"]] if m["grade_id"] in extra else m["points"]),
+            )
+            for m in meta
+        ]
 
     def scores(self, lab: str, student: str | None = None) -> dict[str, dict[str, float]]:
         """student -> task -> score, for every student with a submission of ``lab`` (or one)."""

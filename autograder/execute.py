@@ -8,7 +8,8 @@
   reach: the reason (exit code or signal) goes into each of them; the grading run goes on.
 - Output is capped per cell while it arrives, so a print loop can't exhaust the grader's memory.
 - The kernel starts in its own OS sandbox (``autograder.sandbox``, made by
-  ``SandboxedKernelManager`` from this preprocessor's settings, per kernel): it can't see the course, the solutions, the
+  ``SandboxedKernelManager`` from this preprocessor's settings, per kernel): it can't see the
+  course, the solutions, the
   gradebook or other kernels, write outside its private tmpfs, reach the network or outlive its
   grading; its memory, file sizes and process count are limited. With ``unsafe_no_sandbox`` only
   the audit hook inside the kernel remains (native code goes around it).
@@ -22,6 +23,7 @@
   one ran past it. A kernel that keeps running after the interrupt (as long again) stops the
   notebook, like a dead one.
 """
+
 from __future__ import annotations
 
 import ast
@@ -126,8 +128,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         kw["cwd"] = str(self.folder / "work")  # never the submission's folder
         if self.unsafe:
-            kw["env"] = {**sandbox.kernel_environment(kw.get("env", os.environ)),
-                         sandbox.ENV: self.jail.rules(sandboxed=False)}
+            kw["env"] = {
+                **sandbox.kernel_environment(kw.get("env", os.environ)),
+                sandbox.ENV: self.jail.rules(sandboxed=False),
+            }
         await super()._async_launch_kernel(kernel_cmd, **kw)
         if not self.unsafe and os.getuid() == 0:  # the kernel's own user: see sandbox.launch
             self.kernel_uid = sandbox.FIRST_UID + self.provisioner.pid
@@ -168,26 +172,40 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 
 class GradingExecute(Execute):
-    """Execute with test cells run by the grader, a notebook time limit and kernel-death handling."""
+    """Execute with test cells run by the grader, a notebook time limit, kernel-death handling."""
 
-    notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="Seconds the whole notebook may run.").tag(config=True)
-    output_limit = Integer(OUTPUT_LIMIT, help="Characters of output kept per cell.").tag(config=True)
-    memory_limit = Integer(sandbox.Limits.memory, allow_none=True,
-                           help="Bytes of memory (RLIMIT_DATA) the kernel may use."
-                           ).tag(config=True)
+    notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="Seconds the whole notebook may run.").tag(
+        config=True
+    )
+    output_limit = Integer(OUTPUT_LIMIT, help="Characters of output kept per cell.").tag(
+        config=True
+    )
+    memory_limit = Integer(
+        sandbox.Limits.memory,
+        allow_none=True,
+        help="Bytes of memory (RLIMIT_DATA) the kernel may use.",
+    ).tag(config=True)
     hidden = List(Unicode(), help="Paths the kernel must not see.").tag(config=True)
-    visible = List(Unicode(), help="Paths it sees besides the system and its Python (what "
-                   "it imports, data).").tag(config=True)
-    unsafe_no_sandbox = Bool(False, help="Run kernels without the OS sandbox (audit hook "
-                             "only: native code goes around it).").tag(config=True)
+    visible = List(
+        Unicode(),
+        help="Paths it sees besides the system and its Python (what " "it imports, data).",
+    ).tag(config=True)
+    unsafe_no_sandbox = Bool(
+        False,
+        help="Run kernels without the OS sandbox (audit hook " "only: native code goes around it).",
+    ).tag(config=True)
 
     def create_kernel_manager(self) -> SandboxedKernelManager:
         """A kernel manager carrying this run's sandbox settings (per kernel, not per process)."""
-        jail = sandbox.Jail(replace(sandbox.Limits(), memory=self.memory_limit),
-                            hidden=tuple(self.hidden), visible=tuple(self.visible))
+        jail = sandbox.Jail(
+            replace(sandbox.Limits(), memory=self.memory_limit),
+            hidden=tuple(self.hidden),
+            visible=tuple(self.visible),
+        )
         name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name", "python3")
-        self.km = SandboxedKernelManager(kernel_name=name, config=self.config, jail=jail,
-                                         unsafe=self.unsafe_no_sandbox)
+        self.km = SandboxedKernelManager(
+            kernel_name=name, config=self.config, jail=jail, unsafe=self.unsafe_no_sandbox
+        )
         return self.km
 
     async def async_start_new_kernel_client(self) -> Any:
@@ -273,9 +291,11 @@ class GradingExecute(Execute):
             self._overran = self._overran or self._overrun_text(timeout)
             await ensure_async(self.km.interrupt_kernel())
             return None
-        self._stopped = (f"the kernel kept running cell {self._index + 1} for {timeout} s after "
-                         "it ran past the limit per cell and was interrupted (does it catch "
-                         "KeyboardInterrupt?)")
+        self._stopped = (
+            f"the kernel kept running cell {self._index + 1} for {timeout} s after "
+            "it ran past the limit per cell and was interrupted (does it catch "
+            "KeyboardInterrupt?)"
+        )
         raise StopGrading(self._stopped)
 
     async def _owed(self, timeout: int) -> bool:
@@ -291,7 +311,8 @@ class GradingExecute(Execute):
                 self._loaded = (
                     f"the grading machine was overloaded: cell {self._index + 1} ran {wall:.0f} s, "
                     f"{load.STRETCH}x {self._limit(timeout)}, while the grading waited "
-                    f"{used.waited:.1f} s for a CPU; this is no grade: grade it again")
+                    f"{used.waited:.1f} s for a CPU; this is no grade: grade it again"
+                )
                 raise StopGrading(self._loaded)
             await self._async_check_alive()
             if await self.kc.shell_channel.socket.poll(200):
@@ -299,14 +320,19 @@ class GradingExecute(Execute):
 
     def _limit(self, timeout: int) -> str:
         """The limit a cell ran past: its own, or what was left of the notebook's."""
-        return (f"the {timeout} s limit per cell" if timeout >= self._cell_timeout else
-                f"the notebook's time limit of {self.notebook_timeout} s")
+        return (
+            f"the {timeout} s limit per cell"
+            if timeout >= self._cell_timeout
+            else f"the notebook's time limit of {self.notebook_timeout} s"
+        )
 
     def _overrun_text(self, timeout: int) -> str:
         limit = self._limit(timeout)
         if self._testing:
-            return (f"the student's code called by the test in cell {self._index + 1} ran past "
-                    f"{limit} and was interrupted; the test made no more calls")
+            return (
+                f"the student's code called by the test in cell {self._index + 1} ran past "
+                f"{limit} and was interrupted; the test made no more calls"
+            )
         return f"cell {self._index + 1} ran past {limit} and was interrupted"
 
     def _overloaded(self, what: str) -> bool:
@@ -318,7 +344,8 @@ class GradingExecute(Execute):
             return False
         self._loaded = self._loaded or (
             f"the grading machine was overloaded: {what} while the grading waited "
-            f"{used.waited:.1f} s of {wall:.1f} s for a CPU; this is no grade: grade it again")
+            f"{used.waited:.1f} s of {wall:.1f} s for a CPU; this is no grade: grade it again"
+        )
         return True
 
     def _usage(self) -> load.Usage:
@@ -331,8 +358,11 @@ class GradingExecute(Execute):
         pid = getattr(getattr(km, "provisioner", None), "pid", None)
         if km is None or pid is None:
             return [os.getpid()]
-        kernel = sandbox.processes_of(km.kernel_uid) if km.kernel_uid is not None else \
-            load.descendants(pid)
+        kernel = (
+            sandbox.processes_of(km.kernel_uid)
+            if km.kernel_uid is not None
+            else load.descendants(pid)
+        )
         return [os.getpid(), *kernel]
 
     def _no_calls(self) -> NotebookNode | None:
@@ -353,8 +383,11 @@ class GradingExecute(Execute):
                     tree = ast.parse(cell.source)
                 except SyntaxError:
                     continue
-                names |= {node.name for node in tree.body
-                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+                names |= {
+                    node.name
+                    for node in tree.body
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                }
         return names
 
     def _warm_up(self, index: int) -> None:
@@ -397,7 +430,9 @@ class GradingExecute(Execute):
         code = self.km.exit_code(code)
         if code < 0:
             name = signal.Signals(-code).name
-            hint = {"SIGKILL": ": often out of memory", "SIGSEGV": ": a crash in native code"}.get(name, "")
+            hint = {"SIGKILL": ": often out of memory", "SIGSEGV": ": a crash in native code"}.get(
+                name, ""
+            )
             return f"killed by {name}{hint}"
         return f"it exited with code {code}: os._exit or sys.exit in a thread?"
 
@@ -410,20 +445,28 @@ class GradingExecute(Execute):
         if used + size <= limit:
             return super().output(outs, msg, display_id, cell_index)
         if used <= limit:
-            outs.append(nbformat.v4.new_output(
-                "stream", name="stdout", text=f"\n[output cut: more than {limit} characters]\n"))
+            outs.append(
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text=f"\n[output cut: more than {limit} characters]\n"
+                )
+            )
         return None
 
 
 def _output_lost() -> NotebookNode:
     """nbclient gave up waiting for the rest of a cell's output, and not for the machine's load:
     a message over the limit was dropped (ZeroMQ then disconnects its sender)."""
-    return _error("OutputLost", "part of this cell's output never arrived "
-                  f"(a message over {MESSAGE_LIMIT} bytes is dropped)")
+    return _error(
+        "OutputLost",
+        "part of this cell's output never arrived "
+        f"(a message over {MESSAGE_LIMIT} bytes is dropped)",
+    )
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
-    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
 
 
 def overloaded(nb: NotebookNode) -> str | None:

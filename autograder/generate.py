@@ -10,6 +10,7 @@ missing or unedited, refuses edited ones (``EditedFiles``) unless forced, and th
 backup; it deletes nothing it did not generate. Files it does not generate (checkpoints, other
 notebooks) are never touched nor reported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,17 +37,21 @@ class EditedFiles(RuntimeError):
     def __init__(self, paths: list[Path]) -> None:
         self.paths = paths
         listed = ", ".join(str(_shown(p)) for p in paths)
-        super().__init__(f"not overwritten, edited since generated: {listed}. Students work in "
-                         "the handout (`python -m autograder release`), not in labs/; move the "
-                         "work elsewhere, or run `assign --force` (keeps a .bak copy of each)")
+        super().__init__(
+            f"not overwritten, edited since generated: {listed}. Students work in "
+            "the handout (`python -m autograder release`), not in labs/; move the "
+            "work elsewhere, or run `assign --force` (keeps a .bak copy of each)"
+        )
 
 
 def header_cell(lab: str) -> nbformat.NotebookNode:
     """First cell of every student notebook: what it is and how to check it before submitting
     (that it is generated, and from what, is for instructors: ``MARK`` in its metadata)."""
-    text = (f"*Your copy of {lab_title(lab)}. Work in the cells marked `YOUR CODE HERE`. Before "
-            f"you submit, run `python -m dlcourse.validate {lab}.ipynb` in this notebook's folder "
-            f"(or `make validate LAB={lab}` in the handout's).*")
+    text = (
+        f"*Your copy of {lab_title(lab)}. Work in the cells marked `YOUR CODE HERE`. Before "
+        f"you submit, run `python -m dlcourse.validate {lab}.ipynb` in this notebook's folder "
+        f"(or `make validate LAB={lab}` in the handout's).*"
+    )
     return nbformat.v4.new_markdown_cell(text, id="generated-header")
 
 
@@ -80,8 +85,13 @@ def generated_files(course: Course, labs: list[str]) -> dict[Path, bytes]:
     return files
 
 
-def write(files: dict[Path, bytes], labs: list[str], *, force: bool = False,
-          dirs: tuple[Path, ...] = GENERATED_DIRS) -> list[Path]:
+def write(
+    files: dict[Path, bytes],
+    labs: list[str],
+    *,
+    force: bool = False,
+    dirs: tuple[Path, ...] = GENERATED_DIRS,
+) -> list[Path]:
     """Write the generated files of ``labs`` and remove the unedited ones no longer generated;
     returns the paths that changed.
 
@@ -104,16 +114,26 @@ def write(files: dict[Path, bytes], labs: list[str], *, force: bool = False,
     return changed
 
 
-def stale(files: dict[Path, bytes], labs: list[str],
-          dirs: tuple[Path, ...] = GENERATED_DIRS) -> list[Path]:
+def stale(
+    files: dict[Path, bytes], labs: list[str], dirs: tuple[Path, ...] = GENERATED_DIRS
+) -> list[Path]:
     """Generated paths of ``labs`` whose content differs from ``files``, and notebooks generated
-    earlier into ``dirs`` (unedited, with ``MARK``) that generation no longer writes. Other labs' files are
+    earlier into ``dirs`` (unedited, with ``MARK``) that generation no longer writes. Other
+    labs' files are
     left alone (``--lab`` regenerates only what it names), and so is every file generation did
     not make (a student's notebook, ``.ipynb_checkpoints``)."""
     differs = [p for p, data in files.items() if not p.exists() or p.read_bytes() != data]
-    earlier = {p for d in dirs if d.exists() for p in d.rglob("*.ipynb")
-               if set(labs) & set(p.parts) and ".ipynb_checkpoints" not in p.parts
-               and p not in files and _marked(p) and unedited(p)}
+    earlier = {
+        p
+        for d in dirs
+        if d.exists()
+        for p in d.rglob("*.ipynb")
+        if set(labs) & set(p.parts)
+        and ".ipynb_checkpoints" not in p.parts
+        and p not in files
+        and _marked(p)
+        and unedited(p)
+    }
     return sorted(set(differs) | earlier)
 
 
@@ -141,8 +161,12 @@ def _marked(path: Path) -> bool:
 def _committed(path: Path) -> bytes | None:
     """The file's content in git's HEAD, or None (no git, not committed)."""
     try:
-        done = subprocess.run(["git", "show", f"HEAD:{path.relative_to(REPO).as_posix()}"],
-                              cwd=REPO, capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "show", f"HEAD:{path.relative_to(REPO).as_posix()}"],
+            cwd=REPO,
+            capture_output=True,
+            check=False,
+        )
     except (OSError, ValueError):
         return None
     return done.stdout if done.returncode == 0 else None

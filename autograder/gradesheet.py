@@ -6,6 +6,7 @@ roster student who handed nothing in). The printed table has a column per lab, r
 whole class. Bonus tasks (``dlcourse.tasks.bonus``) count in totals, not in maxima, as nbgrader's
 extra credit: a percentage can pass 100.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,8 +42,11 @@ class Gradesheet:
         return sum(points for name, points in self.columns if name not in self.bonus)
 
     def lab_max(self, lab: str) -> float:
-        return sum(points for name, points in self.columns
-                   if name.startswith(f"{lab}:") and name not in self.bonus)
+        return sum(
+            points
+            for name, points in self.columns
+            if name.startswith(f"{lab}:") and name not in self.bonus
+        )
 
     def total(self, student: str, lab: str | None = None) -> float:
         """The student's points, in all or in one lab."""
@@ -61,16 +65,38 @@ class Gradesheet:
         labs = self.labs
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["student_id", *(f"{name} (bonus)" if name in self.bonus else name
-                                             for name, _ in self.columns),
-                             *(f"{lab} {what}" for lab in labs for what in ("total", "%")),
-                             "total", "max", "%", "status"])
+            writer.writerow(
+                [
+                    "student_id",
+                    *(
+                        f"{name} (bonus)" if name in self.bonus else name
+                        for name, _ in self.columns
+                    ),
+                    *(f"{lab} {what}" for lab in labs for what in ("total", "%")),
+                    "total",
+                    "max",
+                    "%",
+                    "status",
+                ]
+            )
             for student, scores in self.rows.items():
                 cells = [_num(scores.get(name, 0.0)) for name, _ in self.columns]
-                per_lab = [v for lab in labs for v in (_num(self.total(student, lab)),
-                                                        self._pct(student, lab))]
-                writer.writerow([student, *cells, *per_lab, _num(self.total(student)),
-                                 _num(self.max), self._pct(student), self.status(student)])
+                per_lab = [
+                    v
+                    for lab in labs
+                    for v in (_num(self.total(student, lab)), self._pct(student, lab))
+                ]
+                writer.writerow(
+                    [
+                        student,
+                        *cells,
+                        *per_lab,
+                        _num(self.total(student)),
+                        _num(self.max),
+                        self._pct(student),
+                        self.status(student),
+                    ]
+                )
 
     def table(self) -> str:
         """One line per student: each lab's points (or '-' where nothing was handed in),
@@ -78,16 +104,24 @@ class Gradesheet:
         labs = self.labs
         width = max([len(s) for s in self.rows] + [len("student")])
         cell = max([len(lab) for lab in labs] + [len(_num(self.max)), len("total")]) + 2
-        lines = [f"{'student':<{width}}" + "".join(f"{lab:>{cell}}" for lab in labs)
-                 + f"{'total':>{cell}}{'%':>8}",
-                 f"{'(max)':<{width}}" + "".join(f"{_num(self.lab_max(lab)):>{cell}}" for lab in labs)
-                 + f"{_num(self.max):>{cell}}{'':>8}"]
+        lines = [
+            f"{'student':<{width}}"
+            + "".join(f"{lab:>{cell}}" for lab in labs)
+            + f"{'total':>{cell}}{'%':>8}",
+            f"{'(max)':<{width}}"
+            + "".join(f"{_num(self.lab_max(lab)):>{cell}}" for lab in labs)
+            + f"{_num(self.max):>{cell}}{'':>8}",
+        ]
         for student in self.rows:
             missing = self.missing.get(student, [])
-            scores = "".join(f"{'-' if lab in missing else _num(self.total(student, lab)):>{cell}}"
-                             for lab in labs)
-            lines.append(f"{student:<{width}}{scores}{_num(self.total(student)):>{cell}}"
-                         f"{self._pct(student):>8}")
+            scores = "".join(
+                f"{'-' if lab in missing else _num(self.total(student, lab)):>{cell}}"
+                for lab in labs
+            )
+            lines.append(
+                f"{student:<{width}}{scores}{_num(self.total(student)):>{cell}}"
+                f"{self._pct(student):>8}"
+            )
         return "\n".join(lines)
 
     def _pct(self, student: str, lab: str | None = None) -> str:
@@ -118,8 +152,10 @@ def read_roster(path: Path) -> list[str]:
     """Student ids from a CSV roster: the column named like ``student_id``/``id``/``username``
     (case and spaces ignored), else the first column; a header row is recognised by that name."""
     if not path.is_file():
-        raise ValueError(f"{path}: no such roster file; give a CSV of student ids (a column "
-                         "named student_id, or one id per row)")
+        raise ValueError(
+            f"{path}: no such roster file; give a CSV of student ids (a column "
+            "named student_id, or one id per row)"
+        )
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
     if not rows:

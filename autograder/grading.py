@@ -16,6 +16,7 @@ the student's code: ``autograder.execute``, ``autograder.load``) is no grade: it
 and is graded again at the end of the run, alone. If that fails the same way, the run says so
 (``overloaded_message``), and the next run grades only those.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -96,11 +97,15 @@ def make_jobs(course: Course, found: Iterable[Submission]) -> list[Job]:
     for sub in found:
         if sub.lab not in sources:  # as assigned: the solutions with the declared points
             folder = course.source_folder(sub.lab)
-            sources[sub.lab] = tuple((str(p.relative_to(folder)), p.read_bytes())
-                                     for p in sorted(folder.rglob("*")) if p.is_file()
-                                     and "__pycache__" not in p.parts)
+            sources[sub.lab] = tuple(
+                (str(p.relative_to(folder)), p.read_bytes())
+                for p in sorted(folder.rglob("*"))
+                if p.is_file() and "__pycache__" not in p.parts
+            )
         notebook = sub.notebook.read_bytes() if sub.notebook else None
-        jobs.append(Job(sub.student, sub.lab, notebook, tuple(sub.notes), sources[sub.lab], settings))
+        jobs.append(
+            Job(sub.student, sub.lab, notebook, tuple(sub.notes), sources[sub.lab], settings)
+        )
     return jobs
 
 
@@ -127,14 +132,26 @@ def _grade(job: Job) -> Result:
                     notebook.write_bytes(job.notebook)
                 outcome = course.autograde(job.student, job.lab, notebook, list(job.notes))
             autograded = _read(course, course.autograded(job.student, job.lab, f"{job.lab}.ipynb"))
-            return Result(job.student, job.lab, course.scores(job.lab, job.student).get(job.student, {}),
-                          autograded, outcome.notes, infrastructure=_overloaded(autograded))
+            return Result(
+                job.student,
+                job.lab,
+                course.scores(job.lab, job.student).get(job.student, {}),
+                autograded,
+                outcome.notes,
+                infrastructure=_overloaded(autograded),
+            )
         finally:  # the result is data now: a class's notebooks and files must not pile up here
             for folder in (course.submitted(job.student, ""), course.autograded(job.student, "")):
                 nofollow.remove(course.root, folder)
     except Exception as exc:  # the grader failed (not the student): keep the run going, say why
-        return Result(job.student, job.lab, {}, None, list(job.notes),
-                      error=f"the grader failed on this submission: {type(exc).__name__}: {exc}")
+        return Result(
+            job.student,
+            job.lab,
+            {},
+            None,
+            list(job.notes),
+            error=f"the grader failed on this submission: {type(exc).__name__}: {exc}",
+        )
 
 
 @contextlib.contextmanager
@@ -190,9 +207,18 @@ def _scratch_course(job: Job) -> Course:
 
 # ------------------------------------------------------------------------ the coordinator side
 
-def grade_folder(course: Course, submissions: Path, labs: list[str], *, workers: int = 1,
-                 scheduler: str | None = None, force: bool = False,
-                 id_pattern: str | None = None, assign: bool = False) -> list[Outcome]:
+
+def grade_folder(
+    course: Course,
+    submissions: Path,
+    labs: list[str],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    force: bool = False,
+    id_pattern: str | None = None,
+    assign: bool = False,
+) -> list[Outcome]:
     """Grade every submission found of the labs, with a progress bar and an ETA; files set
     aside or not understood are listed first. ``assign``: (re)assign the labs in ``course``
     once submissions were found (the gradebook must know each lab's current version)."""
@@ -201,13 +227,17 @@ def grade_folder(course: Course, submissions: Path, labs: list[str], *, workers:
         print(line)
     for lab in labs if assign else ():
         course.assign(lab)
-    return run(course, make_jobs(course, found), workers=workers,
-                       scheduler=scheduler, force=force)
+    return run(course, make_jobs(course, found), workers=workers, scheduler=scheduler, force=force)
 
 
-
-def run(course: Course, jobs: list[Job], *, workers: int = 1, scheduler: str | None = None,
-        force: bool = False) -> list[Outcome]:
+def run(
+    course: Course,
+    jobs: list[Job],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    force: bool = False,
+) -> list[Outcome]:
     """Grade ``jobs`` (skipping those already graded unless ``force``), record each result in
     ``course`` as it arrives, then grade again those the machine's load failed (``_again``);
     returns the outcomes of the jobs graded now."""
@@ -235,10 +265,14 @@ def _again(course: Course, jobs: list[Job]) -> dict[tuple[str, str], Outcome]:
     was overloaded: alone, nothing but the machine's other users competes with them."""
     if not jobs:
         return {}
-    print(f"{len(jobs)} submission(s) ran out of time on an overloaded machine: grading them "
-          "again, one at a time")
-    return {(job.student, job.lab): record(course, job, grade_job(job))
-            for job in tqdm(jobs, desc="grading again", unit="submission")}
+    print(
+        f"{len(jobs)} submission(s) ran out of time on an overloaded machine: grading them "
+        "again, one at a time"
+    )
+    return {
+        (job.student, job.lab): record(course, job, grade_job(job))
+        for job in tqdm(jobs, desc="grading again", unit="submission")
+    }
 
 
 def _results(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[tuple[Job, Result]]:
@@ -278,9 +312,11 @@ def _connect(client_class: type, scheduler: str, timeout: str = "10s"):
     try:
         return client_class(scheduler, timeout=timeout)
     except (OSError, TimeoutError) as exc:
-        raise GradingError(f"no Dask scheduler answers at {scheduler} within {timeout} "
-                           f"({type(exc).__name__}); start one (dask scheduler) or check the "
-                           "address") from None
+        raise GradingError(
+            f"no Dask scheduler answers at {scheduler} within {timeout} "
+            f"({type(exc).__name__}); start one (dask scheduler) or check the "
+            "address"
+        ) from None
 
 
 def _one_thread_each(client) -> None:
@@ -288,16 +324,24 @@ def _one_thread_each(client) -> None:
     process while it grades a submission, and a worker keeps one scratch course per lab."""
     threads = sorted({w["nthreads"] for w in client.scheduler_info()["workers"].values()})
     if threads and threads[-1] > 1:
-        raise GradingError(f"Dask workers with {threads[-1]} threads can't grade safely: start "
-                           "them with one thread each (dask worker --nthreads 1 --nworkers N)")
+        raise GradingError(
+            f"Dask workers with {threads[-1]} threads can't grade safely: start "
+            "them with one thread each (dask worker --nthreads 1 --nworkers N)"
+        )
 
 
 def _result(job: Job, future) -> Result:
     try:
         return future.result()
     except Exception as exc:  # the worker process itself died
-        return Result(job.student, job.lab, {}, None, list(job.notes),
-                      error=f"the grading process died on this submission: {type(exc).__name__}: {exc}")
+        return Result(
+            job.student,
+            job.lab,
+            {},
+            None,
+            list(job.notes),
+            error=f"the grading process died on this submission: {type(exc).__name__}: {exc}",
+        )
 
 
 def record(course: Course, job: Job, result: Result) -> Outcome:
@@ -309,8 +353,9 @@ def record(course: Course, job: Job, result: Result) -> Outcome:
     if result.autograded is not None:
         nofollow.write_bytes(course.root, f"{folder}/{job.lab}.ipynb", result.autograded)
     if job.notebook is not None:
-        nofollow.write_bytes(course.root, course.submitted(job.student, job.lab, f"{job.lab}.ipynb"),
-                             job.notebook)
+        nofollow.write_bytes(
+            course.root, course.submitted(job.student, job.lab, f"{job.lab}.ipynb"), job.notebook
+        )
     course.record_scores(job.student, job.lab, result.scores)
     if result.error is None and result.infrastructure is None:  # else graded again next run
         nofollow.write_bytes(course.root, f"{folder}/{MARKER}", job.digest.encode())
@@ -323,9 +368,11 @@ def overloaded_message(outcomes: Iterable[Outcome]) -> str | None:
     failed = [f"{o.student}/{o.lab}" for o in outcomes if o.infrastructure]
     if not failed:
         return None
-    return (f"{len(failed)} submission(s) not graded, the machine was overloaded even when "
-            f"graded alone: {', '.join(failed)}; run autograde again when it is quieter (it "
-            "grades only those)")
+    return (
+        f"{len(failed)} submission(s) not graded, the machine was overloaded even when "
+        f"graded alone: {', '.join(failed)}; run autograde again when it is quieter (it "
+        "grades only those)"
+    )
 
 
 def already_graded(course: Course, job: Job) -> bool:

@@ -33,6 +33,7 @@ the kernel opens are the OS sandbox's concern, not this module's.
 A lab's rules are declared once, in ``RULES`` (lab -> task -> rules); a course can give a lab
 of its own its rules in ``<source>/<lab>/integrity.json`` (see ``lab_rules``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,7 +44,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,22 +73,63 @@ class Rule:
 AUTODIFF = Rule(
     "derive the gradient by hand; automatic differentiation (reverse or forward mode) is not "
     "allowed in this task",
-    uses=("torch.autograd", "torch.func", "torch._functorch", "functorch", "torch.Tensor.backward",
-          "torch._C", "torch.ops", "torch._ops", "jax", "autograd", "sympy"),
-    attributes=("backward", "grad", "grad_fn", "requires_grad", "requires_grad_", "retain_grad",
-                "register_hook"))
+    uses=(
+        "torch.autograd",
+        "torch.func",
+        "torch._functorch",
+        "functorch",
+        "torch.Tensor.backward",
+        "torch._C",
+        "torch.ops",
+        "torch._ops",
+        "jax",
+        "autograd",
+        "sympy",
+    ),
+    attributes=(
+        "backward",
+        "grad",
+        "grad_fn",
+        "requires_grad",
+        "requires_grad_",
+        "retain_grad",
+        "register_hook",
+    ),
+)
 NUMERIC = Rule(
     "derive the gradient by hand; a numerical gradient is not allowed in this task",
-    uses=("dlcourse.check.numerical_gradient", "scipy.optimize.approx_fprime",
-          "scipy.optimize.check_grad", "scipy.differentiate", "numdifftools"))
+    uses=(
+        "dlcourse.check.numerical_gradient",
+        "scipy.optimize.approx_fprime",
+        "scipy.optimize.check_grad",
+        "scipy.differentiate",
+        "numdifftools",
+    ),
+)
 COURSE = Rule(
     "that is the course's own code (its checks, oracles and references), not yours: write your own",
-    uses=("dlcourse.tasks", "dlcourse.check", "dlcourse.reference", "autograder"))
+    uses=("dlcourse.tasks", "dlcourse.check", "dlcourse.reference", "autograder"),
+)
 UNREADABLE = Rule(
     "it runs code the grader can't read: write the code itself in the notebook",
-    uses=("pickle", "_pickle", "marshal", "dill", "cloudpickle", "runpy", "importlib.util",
-          "importlib.machinery", "importlib._bootstrap", "zipimport", "types.FunctionType",
-          "types.CodeType", "types.LambdaType", "code", "codeop"))
+    uses=(
+        "pickle",
+        "_pickle",
+        "marshal",
+        "dill",
+        "cloudpickle",
+        "runpy",
+        "importlib.util",
+        "importlib.machinery",
+        "importlib._bootstrap",
+        "zipimport",
+        "types.FunctionType",
+        "types.CodeType",
+        "types.LambdaType",
+        "code",
+        "codeop",
+    ),
+)
 EVERY_TASK = (COURSE, UNREADABLE)
 """Rules of every task of every lab, checked after the task's own."""
 SHARED = {"AUTODIFF": AUTODIFF, "NUMERIC": NUMERIC}
@@ -98,13 +140,23 @@ def _reference(what: str, *names: str) -> Rule:
     return Rule(f"that is {what}: the task is to write it yourself", uses=names)
 
 
-_METRICS = _reference("a library's or the course's implementation of the metric",
-                      "sklearn.metrics", "dlcourse.embeddings.average_precision",
-                      "dlcourse.embeddings.retrieval_average_precision",
-                      "dlcourse.embeddings.mean_average_precision", "dlcourse.convnets.evaluate")
+_METRICS = _reference(
+    "a library's or the course's implementation of the metric",
+    "sklearn.metrics",
+    "dlcourse.embeddings.average_precision",
+    "dlcourse.embeddings.retrieval_average_precision",
+    "dlcourse.embeddings.mean_average_precision",
+    "dlcourse.convnets.evaluate",
+)
 _GAUSSIAN = _reference("the course's mixture sampler", "dlcourse.data.gaussian.sample_gmm_2d")
-_SOFTMAX = _reference("a library's softmax", "scipy.special.softmax", "scipy.special.log_softmax",
-                      "torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax")
+_SOFTMAX = _reference(
+    "a library's softmax",
+    "scipy.special.softmax",
+    "scipy.special.log_softmax",
+    "torch.softmax",
+    "torch.nn.functional.softmax",
+    "torch.special.softmax",
+)
 
 RULES: dict[str, dict[str, tuple[Rule, ...]]] = {
     "lab0": {
@@ -124,35 +176,62 @@ RULES: dict[str, dict[str, tuple[Rule, ...]]] = {
     "lab2": {
         "fc": (AUTODIFF,),
         "relu": (AUTODIFF,),
-        "softmax_cross_entropy_with_logits": (AUTODIFF, _reference(
-            "a library's softmax or cross-entropy",
-            "torch.nn.functional.cross_entropy", "torch.nn.functional.log_softmax",
-            "torch.nn.functional.softmax", "scipy.special.softmax", "scipy.special.log_softmax")),
+        "softmax_cross_entropy_with_logits": (
+            AUTODIFF,
+            _reference(
+                "a library's softmax or cross-entropy",
+                "torch.nn.functional.cross_entropy",
+                "torch.nn.functional.log_softmax",
+                "torch.nn.functional.softmax",
+                "scipy.special.softmax",
+                "scipy.special.log_softmax",
+            ),
+        ),
         "l2_regularizer": (AUTODIFF,),
         "regularized_loss": (AUTODIFF,),
-        "conv_backward": (AUTODIFF, _reference(
-            "the given convolution's backward pass", "dlcourse.layers.Convolution",
-            "torch.nn.grad")),
-        "multiclass_hinge_loss": (_reference("the library's hinge loss",
-                                             "torch.nn.functional.multi_margin_loss",
-                                             "torch.nn.MultiMarginLoss"),),
+        "conv_backward": (
+            AUTODIFF,
+            _reference(
+                "the given convolution's backward pass",
+                "dlcourse.layers.Convolution",
+                "torch.nn.grad",
+            ),
+        ),
+        "multiclass_hinge_loss": (
+            _reference(
+                "the library's hinge loss",
+                "torch.nn.functional.multi_margin_loss",
+                "torch.nn.MultiMarginLoss",
+            ),
+        ),
     },
     "lab3": {
         "rnn_backward": (AUTODIFF, NUMERIC),
-        "clip_gradients": (_reference("the library's clipping", "torch.nn.utils.clip_grad_norm_",
-                                      "torch.nn.utils.clip_grad_norm",
-                                      "torch.nn.utils.clip_grad"),),
-        "train_epoch": (_reference("the given training epoch of Lab 4",
-                                   "dlcourse.embeddings.train_embedding_epoch"),),
-        "evaluate": (_reference("a library's implementation of the metrics",
-                                "sklearn.metrics"),),
+        "clip_gradients": (
+            _reference(
+                "the library's clipping",
+                "torch.nn.utils.clip_grad_norm_",
+                "torch.nn.utils.clip_grad_norm",
+                "torch.nn.utils.clip_grad",
+            ),
+        ),
+        "train_epoch": (
+            _reference(
+                "the given training epoch of Lab 4", "dlcourse.embeddings.train_embedding_epoch"
+            ),
+        ),
+        "evaluate": (_reference("a library's implementation of the metrics", "sklearn.metrics"),),
     },
     "lab4": {
-        "triplet_loss": (_reference("the library's triplet loss",
-                                    "torch.nn.functional.triplet_margin_loss",
-                                    "torch.nn.functional.triplet_margin_with_distance_loss",
-                                    "torch.nn.TripletMarginLoss",
-                                    "torch.nn.TripletMarginWithDistanceLoss"),),
+        "triplet_loss": (
+            _reference(
+                "the library's triplet loss",
+                "torch.nn.functional.triplet_margin_loss",
+                "torch.nn.functional.triplet_margin_with_distance_loss",
+                "torch.nn.TripletMarginLoss",
+                "torch.nn.TripletMarginWithDistanceLoss",
+            ),
+        ),
     },
 }
 """Lab -> task -> the task's own rules (every task also has ``EVERY_TASK``'s). Taken from the
@@ -169,27 +248,67 @@ def lab_rules(lab: str, folder: Path | None = None) -> dict[str, tuple[Rule, ...
     if path is not None and path.is_file():
         for task, entries in json.loads(path.read_text()).items():
             table.setdefault(task, []).extend(
-                SHARED[e] if isinstance(e, str) else
-                Rule(e["why"], tuple(e.get("uses", ())), tuple(e.get("attributes", ())))
-                for e in entries)
+                SHARED[e]
+                if isinstance(e, str)
+                else Rule(e["why"], tuple(e.get("uses", ())), tuple(e.get("attributes", ())))
+                for e in entries
+            )
     return {task: tuple(rules) for task, rules in table.items()}
 
 
 # ----------------------------------------------------------------------------- scopes and names
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
-           ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_NAMESPACES = ("builtins.globals()", "builtins.vars()", "sys.modules", "__main__", "builtins",
-               "get_ipython")
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+_NAMESPACES = (
+    "builtins.globals()",
+    "builtins.vars()",
+    "sys.modules",
+    "__main__",
+    "builtins",
+    "get_ipython",
+)
 """What reaches any name at all: a computed key into one of them can't be read."""
-_LATER = ("threading", "_thread", "multiprocessing", "concurrent.futures", "asyncio", "sched",
-          "signal", "atexit", "sys.settrace", "sys.setprofile", "sys.addaudithook",
-          "sys.excepthook", "builtins.globals", "builtins.__builtins__", "sys.modules",
-          "get_ipython")
+_LATER = (
+    "threading",
+    "_thread",
+    "multiprocessing",
+    "concurrent.futures",
+    "asyncio",
+    "sched",
+    "signal",
+    "atexit",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.addaudithook",
+    "sys.excepthook",
+    "builtins.globals",
+    "builtins.__builtins__",
+    "sys.modules",
+    "get_ipython",
+)
 """Uses that make a top-level statement reach shared state or run code later."""
-_IMPORT_PATH = ("sys.path", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache",
-                "importlib.util.spec_from_file_location", "importlib.util.module_from_spec",
-                "importlib.machinery", "importlib.abc", "runpy", "zipimport", "site")
+_IMPORT_PATH = (
+    "sys.path",
+    "sys.meta_path",
+    "sys.path_hooks",
+    "sys.path_importer_cache",
+    "importlib.util.spec_from_file_location",
+    "importlib.util.module_from_spec",
+    "importlib.machinery",
+    "importlib.abc",
+    "runpy",
+    "zipimport",
+    "site",
+)
 """What could run a module the notebook wrote (the kernel's path has no folder it can write):
 refused for every task, the grader can't read that code."""
 _MAGICS_WITH_CODE = {"time", "timeit", "prun", "capture"}
@@ -275,6 +394,7 @@ def _import_aliases(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, st
 
 # ----------------------------------------------------------------------------- what a unit uses
 
+
 @dataclass
 class Findings:
     """What one piece of code uses: dotted names, attribute names, unreadable constructs
@@ -307,8 +427,11 @@ class _Reader:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 for name, target in _import_aliases(n):
                     scope.aliases.setdefault(name, set()).add(target)
-                if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) \
-                        and n.module:
+                if (
+                    isinstance(n, ast.ImportFrom)
+                    and any(a.name == "*" for a in n.names)
+                    and n.module
+                ):
                     scope.star.append(n.module)
         for _ in range(3):  # a = torch; b = a.autograd: a few rounds reach a fixed point
             for n in statements:
@@ -362,8 +485,11 @@ class _Reader:
             attr = _const_str(node.args[1])
             return {f"{q}.{attr}" for q in self.resolve(node.args[0], scope)} if attr else set()
         if "builtins.vars" in funcs:
-            return ({f"{q}.__dict__" for q in self.resolve(node.args[0], scope)} if node.args
-                    else {"builtins.vars()"})
+            return (
+                {f"{q}.__dict__" for q in self.resolve(node.args[0], scope)}
+                if node.args
+                else {"builtins.vars()"}
+            )
         if "builtins.globals" in funcs:
             return {"builtins.globals()"}
         return set()
@@ -377,12 +503,14 @@ class _Reader:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             self._import(node)
             return
-        if isinstance(node, (ast.Attribute, ast.Subscript)) and \
-                isinstance(node.ctx, (ast.Store, ast.Del)):
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
             self._target(node, scope)
             return
-        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)) and \
-                isinstance(node.ctx, ast.Load):
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(
+            node.ctx, ast.Load
+        ):
             self._use(node, scope)
         if isinstance(node, ast.Attribute):
             self.found.attributes.add(node.attr)
@@ -407,15 +535,24 @@ class _Reader:
         it would here: the kernel finds modules only where the grader does (no working directory
         on its path, ``PYTHONSAFEPATH``), and the ways to put a module the notebook wrote on the
         path (``sys.path``, import machinery) count for every task (``_LATER``)."""
-        modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                   else [node.module] if node.module and node.level == 0 else [])
+        modules = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module]
+            if node.module and node.level == 0
+            else []
+        )
         if isinstance(node, ast.ImportFrom) and node.level:
             modules.append(".")
         for module in modules:
             if module == "." or not _installed(module.split(".")[0]):
                 self.found.unreadable.append(
-                    (f"import of {module}, a module the grading environment does not have; "
-                     "graded code may use only the course's environment", ()))
+                    (
+                        f"import of {module}, a module the grading environment does not have; "
+                        "graded code may use only the course's environment",
+                        (),
+                    )
+                )
 
     def _target(self, node: ast.AST, scope: _Scope) -> None:
         """What an assignment (or ``setattr``) changes is not used by it: replacing
@@ -439,11 +576,16 @@ class _Reader:
         for child in outer:
             self.read(child, scope)
         inner = self.scope_of(node, scope)
-        body = (node.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                               ast.ClassDef))
-                else [node.body] if isinstance(node, ast.Lambda)
-                else [*node.generators, *[getattr(node, k) for k in ("elt", "key", "value")
-                                          if hasattr(node, k)]])
+        body = (
+            node.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            else [node.body]
+            if isinstance(node, ast.Lambda)
+            else [
+                *node.generators,
+                *[getattr(node, k) for k in ("elt", "key", "value") if hasattr(node, k)],
+            ]
+        )
         for child in body:
             self.read(child, inner)
 
@@ -458,29 +600,37 @@ class _Reader:
             if any(_under(q, p) for p in _LATER):
                 self.found.effect = True
             if any(_under(q, p) for p in _IMPORT_PATH):
-                self.found.unreadable.append((f"{q}, which can run a module the notebook wrote",
-                                              ()))
+                self.found.unreadable.append(
+                    (f"{q}, which can run a module the notebook wrote", ())
+                )
                 self.found.effect = True
 
     def _computed_key(self, namespace: ast.AST, scope: _Scope) -> None:
         """``namespace[key]`` with a computed key: unreadable where it is a namespace."""
         bases = self.resolve(namespace, scope)
-        inside = {q[:-len(".__dict__")] if q.endswith(".__dict__") else q for q in bases
-                  if q.endswith(".__dict__") or q in _NAMESPACES}
+        inside = {
+            q[: -len(".__dict__")] if q.endswith(".__dict__") else q
+            for q in bases
+            if q.endswith(".__dict__") or q in _NAMESPACES
+        }
         if inside:
-            self.found.unreadable.append(("a name looked up with a computed key",
-                                          tuple(sorted(inside))))
+            self.found.unreadable.append(
+                ("a name looked up with a computed key", tuple(sorted(inside)))
+            )
 
     def _call(self, node: ast.Call, scope: _Scope) -> None:
         funcs = self.resolve(node.func, scope)
         args = node.args
-        if isinstance(node.func, ast.Attribute) and \
-                node.func.attr in ("get", "__getitem__", "pop", "setdefault") and \
-                (not args or _const_str(args[0]) is None):
+        if (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("get", "__getitem__", "pop", "setdefault")
+            and (not args or _const_str(args[0]) is None)
+        ):
             self._computed_key(node.func.value, scope)
         for keyword in node.keywords:
-            if keyword.arg and not (isinstance(keyword.value, ast.Constant)
-                                    and keyword.value.value in (False, None)):
+            if keyword.arg and not (
+                isinstance(keyword.value, ast.Constant) and keyword.value.value in (False, None)
+            ):
                 self.found.attributes.add(keyword.arg)
         for code_runner in ("builtins.exec", "builtins.eval", "builtins.compile"):
             if code_runner in funcs:
@@ -495,13 +645,22 @@ class _Reader:
                 self.found.unreadable.append(("__getattribute__ of a computed name", target))
             else:
                 self.found.attributes.add(attr)
-        names = ("builtins.getattr", "builtins.setattr", "builtins.hasattr", "builtins.delattr",
-                 "operator.attrgetter", "operator.methodcaller")
+        names = (
+            "builtins.getattr",
+            "builtins.setattr",
+            "builtins.hasattr",
+            "builtins.delattr",
+            "operator.attrgetter",
+            "operator.methodcaller",
+        )
         for getter in names:
             if getter in funcs:
                 self._attribute_call(getter, node, scope)
-        if any(f.endswith((".run_cell", ".run_cell_magic", ".run_line_magic", ".ex", ".ev"))
-               and f.startswith("get_ipython") for f in funcs):
+        if any(
+            f.endswith((".run_cell", ".run_cell_magic", ".run_line_magic", ".ex", ".ev"))
+            and f.startswith("get_ipython")
+            for f in funcs
+        ):
             self._magic(node, funcs, scope)
 
     def _attribute_call(self, getter: str, node: ast.Call, scope: _Scope) -> None:
@@ -509,14 +668,16 @@ class _Reader:
         on_object = short not in ("attrgetter", "methodcaller")
         position = 1 if on_object else 0
         attr = _const_str(node.args[position]) if len(node.args) > position else None
-        if short in ("setattr", "delattr") and node.args and any(
-                not q.startswith("__main__.") for q in self.resolve(node.args[0], scope)):
+        if (
+            short in ("setattr", "delattr")
+            and node.args
+            and any(not q.startswith("__main__.") for q in self.resolve(node.args[0], scope))
+        ):
             self.found.effect = True  # setattr(np, ...): not setattr(self, ...)
         if attr is not None:
             self.found.attributes.add(attr)
             return
-        target = (tuple(sorted(self.resolve(node.args[0], scope))) if on_object and node.args
-                  else ())
+        target = tuple(sorted(self.resolve(node.args[0], scope))) if on_object and node.args else ()
         self.found.unreadable.append((f"{short} with a computed attribute name", target or ("?",)))
 
     def _code(self, runner: str, source: ast.AST | None, scope: _Scope) -> None:
@@ -537,11 +698,15 @@ class _Reader:
         method = next(f for f in funcs if f.startswith("get_ipython")).rsplit(".", 1)[1]
         if method == "run_line_magic" and args and args[0] in _HARMLESS_MAGICS:
             return
-        if method == "run_line_magic" and args[:1] == ["load_ext"] and len(args) > 1 and \
-                args[1] and _installed(args[1].split(".")[0]):
+        if (
+            method == "run_line_magic"
+            and args[:1] == ["load_ext"]
+            and len(args) > 1
+            and args[1]
+            and _installed(args[1].split(".")[0])
+        ):
             return  # an extension the environment has, such as autoreload
-        if method in ("run_line_magic", "run_cell_magic") and args and \
-                args[0] in _MAGICS_WITH_CODE:
+        if method in ("run_line_magic", "run_cell_magic") and args and args[0] in _MAGICS_WITH_CODE:
             self._code("%" + args[0], node.args[-1] if node.args else None, scope)
             return
         label = f"%{args[0]}" if method.endswith("magic") and args and args[0] else method
@@ -549,8 +714,7 @@ class _Reader:
 
     def _assignment(self, node: ast.AST, scope: _Scope) -> None:
         """Assigning to a module's attribute (or through a namespace) changes shared state."""
-        targets = (node.targets if isinstance(node, (ast.Assign, ast.Delete))
-                   else [node.target])
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
         for target in targets:
             for part in ast.walk(target):
                 if isinstance(part, (ast.Attribute, ast.Subscript)):
@@ -561,8 +725,10 @@ class _Reader:
 
 def _dunder_getattr(node: ast.Call) -> bool:
     """``x.__getattribute__(name)`` or ``x.__getattr__(name)``: getattr by another name."""
-    return isinstance(node.func, ast.Attribute) and \
-        node.func.attr in ("__getattribute__", "__getattr__")
+    return isinstance(node.func, ast.Attribute) and node.func.attr in (
+        "__getattribute__",
+        "__getattr__",
+    )
 
 
 def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
@@ -591,12 +757,16 @@ def _assignments(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
         target, value = pairs.pop()
         if isinstance(target, ast.Name):
             yield target.id, value
-        elif isinstance(target, (ast.Tuple, ast.List)) and \
-                isinstance(value, (ast.Tuple, ast.List)) and len(target.elts) == len(value.elts):
+        elif (
+            isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)
+        ):
             pairs += list(zip(target.elts, value.elts))
 
 
 # ----------------------------------------------------------------------------- the notebook
+
 
 @dataclass
 class Unit:
@@ -616,6 +786,7 @@ def _parse(source: str) -> ast.Module:
         return ast.parse(source)
     except SyntaxError:
         from IPython.core.inputtransformer2 import TransformerManager
+
         try:
             python = TransformerManager().transform_cell(source)
         except Exception as exc:  # IPython can't read it: the kernel can't run it either
@@ -644,8 +815,7 @@ class Notebook:
                     trees[i] = _parse(cell.source)
                 except SyntaxError:
                     continue  # it defines nothing: running it fails
-        module = ast.Module(body=[s for tree in trees.values() for s in tree.body],
-                            type_ignores=[])
+        module = ast.Module(body=[s for tree in trees.values() for s in tree.body], type_ignores=[])
         bound = _bound_here(module)
         self.scope = _Scope(module, None, bound)
         reader = _Reader(Findings())
@@ -664,9 +834,10 @@ class Notebook:
         _Reader(findings).read(statement, self.scope)
         label = f"cell {index + 1}"
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            return [Unit(index + 1, label, {name}, replace(findings, uses={target}), True)
-                    for name, target in _import_aliases(statement)] or \
-                [Unit(index + 1, label, set(), findings, True)]
+            return [
+                Unit(index + 1, label, {name}, replace(findings, uses={target}), True)
+                for name, target in _import_aliases(statement)
+            ] or [Unit(index + 1, label, set(), findings, True)]
         binds = _bound_here(ast.Module(body=[statement], type_ignores=[]))
         for node in ast.walk(statement):  # functions that rebind globals bind them too
             if isinstance(node, ast.Global):
@@ -691,8 +862,11 @@ class Notebook:
                 except SyntaxError:
                     return set()
                 bound = _bound_here(tree)
-                return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-                        and isinstance(n.ctx, ast.Load)} - bound
+                return {
+                    n.id
+                    for n in ast.walk(tree)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                } - bound
         return set()
 
     def code_of(self, task: str) -> list[Unit]:
@@ -717,12 +891,15 @@ class Notebook:
         or start code that runs later: they are part of every task's code."""
         if self._effect_units is None:
             self._effect_units = [
-                u for u in self.units if not u.label.isidentifier()
-                and any(v.findings.effect for v in self._closure([u]))]
+                u
+                for u in self.units
+                if not u.label.isidentifier() and any(v.findings.effect for v in self._closure([u]))
+            ]
         return self._effect_units
 
 
 # ----------------------------------------------------------------------------- rules on code
+
 
 def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
@@ -764,7 +941,7 @@ def _find(name: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _installed(top: str) -> bool:
     """True where the grader's environment has module ``top`` (found, not imported)."""
     if top in sys.modules or top in sys.builtin_module_names:
@@ -793,8 +970,10 @@ def _reaches(target: tuple[str, ...], rule: Rule) -> bool:
     return False
 
 
-_CANT_READ = ("the grader can't tell what that runs or reaches, and this task has rules on what "
-              "its code may use: write it out plainly")
+_CANT_READ = (
+    "the grader can't tell what that runs or reaches, and this task has rules on what "
+    "its code may use: write it out plainly"
+)
 
 
 def _problems(unit: Unit, rules: tuple[Rule, ...]) -> Iterator[tuple[str, str]]:
@@ -803,8 +982,11 @@ def _problems(unit: Unit, rules: tuple[Rule, ...]) -> Iterator[tuple[str, str]]:
     found = unit.findings
     for rule in rules:
         hits = sorted(n for n in found.uses if _matches(n, rule))
-        hits += sorted(f".{a}" for a in found.attributes if a in rule.attributes
-                       and not any(n.endswith(f".{a}") for n in hits))
+        hits += sorted(
+            f".{a}"
+            for a in found.attributes
+            if a in rule.attributes and not any(n.endswith(f".{a}") for n in hits)
+        )
         for what in hits:
             yield what, rule.why
     for what, target in found.unreadable:
@@ -816,31 +998,46 @@ def _problems(unit: Unit, rules: tuple[Rule, ...]) -> Iterator[tuple[str, str]]:
 def _notebook(cells: tuple[tuple[str, str, str], ...]) -> Notebook:
     """The parsed notebook of ``cells`` ((type, source, metadata as JSON)): parsed once for all
     of its test cells."""
-    return Notebook(NotebookNode(cells=[NotebookNode(cell_type=t, source=s, metadata=json.loads(m))
-                                        for t, s, m in cells]))
+    return Notebook(
+        NotebookNode(
+            cells=[NotebookNode(cell_type=t, source=s, metadata=json.loads(m)) for t, s, m in cells]
+        )
+    )
 
 
 def violations(nb: NotebookNode, task: str, rules: dict[str, tuple[Rule, ...]]) -> list[str]:
     """Student-facing lines, one per thing ``task``'s code uses against its rules (``rules``:
     task -> its own rules, as ``lab_rules`` gives; ``EVERY_TASK`` apply to every task)."""
-    notebook = _notebook(tuple((c.cell_type, c.source, json.dumps(c.get("metadata", {}),
-                                                                  sort_keys=True))
-                               for c in nb.cells))
+    notebook = _notebook(
+        tuple(
+            (c.cell_type, c.source, json.dumps(c.get("metadata", {}), sort_keys=True))
+            for c in nb.cells
+        )
+    )
     own = notebook.solution_cell(task)
     found: list[tuple[str, str, str]] = []  # (what, why, where)
     for unit in notebook.code_of(task):
-        where = ("" if unit.cell == own else f" (in {unit.label}, cell {unit.cell})"
-                 if unit.label.isidentifier() else f" (in {unit.label})")
-        found += [(what, why, where) for what, why in _problems(unit, rules.get(task, ())
-                                                                 + EVERY_TASK)]
-    deepest = [(what, why, where) for what, why, where in found  # torch.autograd.grad, not both
-               if not any(w != what and y == why and _under(w, what) for w, y, _ in found)]
-    return list(dict.fromkeys(f"{task} uses {what}{where}: {why}"
-                              for what, why, where in deepest))
+        where = (
+            ""
+            if unit.cell == own
+            else f" (in {unit.label}, cell {unit.cell})"
+            if unit.label.isidentifier()
+            else f" (in {unit.label})"
+        )
+        found += [
+            (what, why, where) for what, why in _problems(unit, rules.get(task, ()) + EVERY_TASK)
+        ]
+    deepest = [
+        (what, why, where)
+        for what, why, where in found  # torch.autograd.grad, not both
+        if not any(w != what and y == why and _under(w, what) for w, y, _ in found)
+    ]
+    return list(dict.fromkeys(f"{task} uses {what}{where}: {why}" for what, why, where in deepest))
 
 
-def refusal(nb: NotebookNode, cell: NotebookNode, resources: dict,
-            course_root: str | None) -> NotebookNode | None:
+def refusal(
+    nb: NotebookNode, cell: NotebookNode, resources: dict, course_root: str | None
+) -> NotebookNode | None:
     """The error output a test cell gets instead of running when its task's code breaks the
     task's rules (nbgrader scores an errored test cell 0), or None. ``resources``: nbgrader's
     (they name the lab); ``course_root``: the course folder, whose ``source/<lab>/`` may hold
@@ -851,10 +1048,16 @@ def refusal(nb: NotebookNode, cell: NotebookNode, resources: dict,
     try:
         lines = violations(nb, task, lab_rules(lab, folder)) if task else []
     except (RecursionError, MemoryError, ValueError) as exc:  # code too deep or odd to read
-        lines = [f"{task}: the grader could not read the notebook's code "
-                 f"({type(exc).__name__}); simplify it"]
+        lines = [
+            f"{task}: the grader could not read the notebook's code "
+            f"({type(exc).__name__}); simplify it"
+        ]
     if not lines:
         return None
     title = f"{task}: its code breaks the task's rules, so its tests were not run (0 points)"
-    return new_output("error", ename="RuleViolation", evalue="\n".join([title, *lines]),
-                      traceback=[title, *(f"- {line}" for line in lines)])
+    return new_output(
+        "error",
+        ename="RuleViolation",
+        evalue="\n".join([title, *lines]),
+        traceback=[title, *(f"- {line}" for line in lines)],
+    )

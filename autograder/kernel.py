@@ -12,6 +12,7 @@ Answers: plain data (None, bool, int, float, str, numpy arrays and scalars, torc
 lists/tuples/dicts of those) by value; anything else (a student's function, class, object) as a
 numbered handle the grader can call and read attributes of.
 """
+
 from __future__ import annotations
 
 import base64
@@ -120,15 +121,24 @@ def encode(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype != object:
         return {"t": "nd", "npy": _npy(np.asarray(value)), "scalar": isinstance(value, np.generic)}
     torch = _torch()
-    if torch is not None and isinstance(value, torch.Tensor):  # detached: grads via student_autograd
+    if torch is not None and isinstance(
+        value, torch.Tensor
+    ):  # detached: grads via student_autograd
         return {"t": "tensor", "npy": _npy(_tensor_array(value))}
     if type(value) in (list, tuple):
         return {"t": type(value).__name__, "v": [encode(v, depth + 1) for v in value]}
     if isinstance(value, dict):  # OrderedDict too (a state_dict)
-        return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+        return {
+            "t": "dict",
+            "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
+        }
     handle = id(value)
     _handles[handle] = value
-    return {"t": "handle", "id": handle, "type": f"{type(value).__module__}.{type(value).__qualname__}"}
+    return {
+        "t": "handle",
+        "id": handle,
+        "type": f"{type(value).__module__}.{type(value).__qualname__}",
+    }
 
 
 def _torch() -> Any:

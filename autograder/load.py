@@ -8,6 +8,7 @@ tells a cell that is slow from one starved by the grading machine's load: a cell
 counts only time it could run (``autograder.execute``), and a machine too loaded for that is no
 place to grade (``autograder.grading`` grades such a submission again, alone).
 """
+
 from __future__ import annotations
 
 import glob
@@ -79,7 +80,7 @@ def descendants(pid: int) -> list[int]:
                 stat = f.read()
         except OSError:
             continue  # ended meanwhile
-        fields = stat[stat.rfind(")") + 2:].split()  # after the command name, which may hold ")"
+        fields = stat[stat.rfind(")") + 2 :].split()  # after the command name, which may hold ")"
         children.setdefault(int(fields[1]), []).append(int(path.split("/")[2]))
     found, todo = [], [pid]
     while todo:

@@ -8,8 +8,10 @@ file with one name (no hard link to something else), and a file is written by re
 file over its name, so whatever that name was, nothing it pointed to changes. The course folder
 itself is the instructor's and trusted.
 """
+
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -45,8 +47,9 @@ def write_bytes(root: Path, relative: str | PurePath, data: bytes) -> None:
     parent = _walk(root, folders, create=True)
     temporary = f".{name}.{secrets.token_hex(6)}"
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
-                     dir_fd=parent)
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=parent
+        )
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(temporary, name, src_dir_fd=parent, dst_dir_fd=parent)
@@ -91,10 +94,8 @@ def _walk(root: Path, folders: list[str], *, create: bool = False) -> int:
     for folder in folders:
         try:
             if create:
-                try:
+                with contextlib.suppress(FileExistsError):
                     os.mkdir(folder, 0o755, dir_fd=fd)
-                except FileExistsError:
-                    pass
             child = _open(fd, folder, _DIR, folder)
         finally:
             os.close(fd)
@@ -107,6 +108,7 @@ def _open(parent: int, name: str, flags: int, shown: str | PurePath) -> int:
         return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise UnsafePath(f"{shown}: a link, or a file where a folder belongs; "
-                             "not followed") from None
+            raise UnsafePath(
+                f"{shown}: a link, or a file where a folder belongs; " "not followed"
+            ) from None
         raise

@@ -10,6 +10,7 @@ so a points change made in the wrong place is never silently ignored nor half ap
 - a literal in the test cell's ``report.points(P)`` (``report.points()`` takes the table's);
 - a graded cell the table does not declare, or a declared task without a graded cell.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,33 +42,43 @@ def declare(lab: str, notebook: NotebookNode) -> NotebookNode:
         task = meta.get("grade_id", "?")
         seen.add(task)
         if task not in table:
-            problems.append(f"graded cell '{task}' is not declared in {where}: add it with its "
-                            "points")
+            problems.append(
+                f"graded cell '{task}' is not declared in {where}: add it with its " "points"
+            )
             continue
         derived = tasks.nbgrader_points(lab, task)
         # a notebook assigned before (a grading worker's copy) carries the derived value
         metadata = None if meta.get("points") == derived else meta.get("points")
         problems += _disagreements(task, table[task], metadata, cell.source, where)
         meta["points"] = derived
-    problems += [f"task '{task}' ({points} points in {where}) has no graded cell in the notebook"
-                 for task, points in table.items() if task not in seen]
+    problems += [
+        f"task '{task}' ({points} points in {where}) has no graded cell in the notebook"
+        for task, points in table.items()
+        if task not in seen
+    ]
     if problems:
-        raise PointsMismatch(f"{lab}: points are declared in {where}; the notebook disagrees: "
-                             + "; ".join(problems))
+        raise PointsMismatch(
+            f"{lab}: points are declared in {where}; the notebook disagrees: " + "; ".join(problems)
+        )
     return notebook
 
 
-def _disagreements(task: str, declared: int, metadata: object, source: str,
-                   where: str) -> list[str]:
+def _disagreements(
+    task: str, declared: int, metadata: object, source: str, where: str
+) -> list[str]:
     """What a graded cell says about its task's points that differs from ``declared``."""
     found = []
     if metadata is not None and _number(metadata) != declared:
-        found.append(f"task '{task}': {declared} points in {where}, {metadata!r} in the cell's "
-                     "nbgrader metadata (remove it there, or change the table)")
+        found.append(
+            f"task '{task}': {declared} points in {where}, {metadata!r} in the cell's "
+            "nbgrader metadata (remove it there, or change the table)"
+        )
     for literal in _LITERAL.findall(source):
         if float(literal) != declared:
-            found.append(f"task '{task}': {declared} points in {where}, report.points({literal}) "
-                         "in its test cell (write report.points())")
+            found.append(
+                f"task '{task}': {declared} points in {where}, report.points({literal}) "
+                "in its test cell (write report.points())"
+            )
     return found
 
 

@@ -13,6 +13,7 @@ Each one is small and plugs into a stock nbgrader pipeline (see ``autograder.con
   no failure and keeps the text visible in feedback.
 - ``SaveTaskGrades``: nbgrader's SaveAutoGrades with bonus tasks as extra credit.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,14 +22,18 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
-from nbgrader.preprocessors import (ClearSolutions, DeduplicateIds, NbGraderPreprocessor,
-                                   SaveAutoGrades)
+from nbgrader.preprocessors import (
+    ClearSolutions,
+    DeduplicateIds,
+    NbGraderPreprocessor,
+    SaveAutoGrades,
+)
 from traitlets import Unicode
 
 from dlcourse import tasks
 
 SOLUTION_SUFFIX = "_code"
-"""Grade id of a solution cell = task id + this suffix (the graded test cell's id is the task id)."""
+"""Grade id of a solution cell = task id + this suffix (the test cell's id is the task id)."""
 
 
 def lab_title(assignment: str) -> str:
@@ -93,7 +98,9 @@ class ReportEditedCells(_ReleaseAware):
     """
 
     def preprocess(self, nb, resources):
-        released = {grade_id(c): c.source for c in self.release_cells(resources) if utils.is_locked(c)}
+        released = {
+            grade_id(c): c.source for c in self.release_cells(resources) if utils.is_locked(c)
+        }
         for cell in nb.cells:
             gid = grade_id(cell)
             if gid in released and cell.source != released[gid]:
@@ -120,7 +127,9 @@ class RestoreCellOrder(_ReleaseAware):
         head, rest = groups[0], groups[1:]
         ordered = sorted(rest, key=lambda group: rank[grade_id(group[0])])
         if ordered != rest:
-            self.log.warning("Cells were reordered; restored the assignment's order of graded cells")
+            self.log.warning(
+                "Cells were reordered; restored the assignment's order of graded cells"
+            )
         nb.cells = head + [cell for group in ordered for cell in group]
         return nb, resources
 
@@ -150,8 +159,9 @@ class SaveTaskGrades(SaveAutoGrades):
         task = grade_id(cell)
         if task not in tasks.bonus(self.assignment_id):
             return super()._add_score(cell, resources)
-        grade = self.gradebook.find_grade(task, self.notebook_id, self.assignment_id,
-                                          self.student_id)
+        grade = self.gradebook.find_grade(
+            task, self.notebook_id, self.assignment_id, self.student_id
+        )
         meta = cell.metadata.nbgrader
         meta["points"] = tasks.points(self.assignment_id)[task]
         try:

@@ -17,6 +17,7 @@ The handout is audited before it is reported built (``autograder.answers``): no 
 implementation, no renamed copy of a solution or reference, no solution notebook, sample
 submission, ``autograder`` file or hidden test.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,8 +43,8 @@ from . import answers, generate
 from .course import REPO, SOLUTIONS, Course, lab_ids
 
 DEFAULT_OUT = REPO / "build" / "handout"
-GRADER_ONLY = ("nbgrader", "distributed", "pytest")
-"""Packages of the repository's environment that only instructors need."""
+GRADER_ONLY = ("nbgrader", "distributed", "pytest", "ruff")
+"""Packages of the repository's environment that only instructors (and its CI) need."""
 STUDENT_EXTRAS = ("nbclient", "ipykernel", "jupyter")
 """Packages the handout needs beyond ``dlcourse``'s own (validate, the notebooks)."""
 DATA_LIMIT = 16 * 2**20
@@ -72,13 +73,16 @@ class Handout:
         return sum((self.root / p).stat().st_size for p in self.files())
 
     def summary(self) -> str:
-        lines = [f"handout: {self.root} ({len(self.files())} files, "
-                 f"{self.size() / 2**20:.1f} MiB)"]
+        lines = [
+            f"handout: {self.root} ({len(self.files())} files, " f"{self.size() / 2**20:.1f} MiB)"
+        ]
         for lab in self.labs:
-            lines.append(f"  {lab}: {self.controls.get(lab, 0)} control output(s)"
-                         if lab not in self.without_reference else
-                         f"  {lab}: no autograder/reference/{lab}.py yet: no control outputs "
-                         "(visible checks that need one will say the grader checks them)")
+            lines.append(
+                f"  {lab}: {self.controls.get(lab, 0)} control output(s)"
+                if lab not in self.without_reference
+                else f"  {lab}: no autograder/reference/{lab}.py yet: no control outputs "
+                "(visible checks that need one will say the grader checks them)"
+            )
         return "\n".join(lines)
 
 
@@ -123,17 +127,19 @@ def _record_all(handout: Handout, notebooks: dict[str, nbformat.NotebookNode]) -
         else:
             recorded[lab] = values
             handout.controls[lab] = len(values)
-    references.write_controls({lab: v for lab, v in recorded.items() if v},
-                              handout.root / "dlcourse" / "tasks" / "controls")
+    references.write_controls(
+        {lab: v for lab, v in recorded.items() if v},
+        handout.root / "dlcourse" / "tasks" / "controls",
+    )
 
 
 def _fresh(out: Path) -> None:
     """An empty ``out``: a previous handout there is removed, anything else is refused."""
     if out.exists():
         readme = out / "README.md"
-        if not (readme.is_file() and readme.read_text().startswith(MARK)):
-            if any(out.iterdir()):
-                raise ReleaseError(f"{out} exists and is not a handout: give another --out")
+        handout = readme.is_file() and readme.read_text().startswith(MARK)
+        if not handout and any(out.iterdir()):
+            raise ReleaseError(f"{out} exists and is not a handout: give another --out")
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
@@ -151,8 +157,11 @@ def _student_notebook(course: Course, lab: str, out: Path) -> nbformat.NotebookN
 
 
 def _copy_package(out: Path) -> None:
-    shutil.copytree(REPO / "dlcourse", out / "dlcourse",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "controls"))
+    shutil.copytree(
+        REPO / "dlcourse",
+        out / "dlcourse",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "controls"),
+    )
 
 
 def _copy_data(out: Path) -> None:
@@ -160,13 +169,17 @@ def _copy_data(out: Path) -> None:
     source = REPO / "data"
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if (path.is_file() and relative.parts[0] not in DATA_CACHES
-                and path.stat().st_size <= DATA_LIMIT):
+        if (
+            path.is_file()
+            and relative.parts[0] not in DATA_CACHES
+            and path.stat().st_size <= DATA_LIMIT
+        ):
             (out / "data" / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, out / "data" / relative)
 
 
 # ----------------------------------------------------------------------------- control outputs
+
 
 def student_names(solution: nbformat.NotebookNode) -> list[str]:
     """Top-level names the solution cells define: what a student's notebook defines."""
@@ -183,13 +196,18 @@ def student_names(solution: nbformat.NotebookNode) -> list[str]:
 
 def visible_test_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The graded test cells of a student notebook (hidden tests are not in it)."""
-    return [c for c in nb.cells if c.cell_type == "code"
-            and c.metadata.get("nbgrader", {}).get("grade")
-            and not c.metadata.get("nbgrader", {}).get("solution")]
+    return [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and c.metadata.get("nbgrader", {}).get("grade")
+        and not c.metadata.get("nbgrader", {}).get("solution")
+    ]
 
 
-def record_controls(lab: str, notebook: nbformat.NotebookNode, solution: nbformat.NotebookNode,
-                    *, data: Path) -> dict | None:
+def record_controls(
+    lab: str, notebook: nbformat.NotebookNode, solution: nbformat.NotebookNode, *, data: Path
+) -> dict | None:
     """Control outputs of ``lab``'s visible checks (key -> encoded value), recorded with the
     student's names bound to the references; None if the lab has no reference module.
 
@@ -203,11 +221,16 @@ def record_controls(lab: str, notebook: nbformat.NotebookNode, solution: nbforma
             raise
         return None
     failures = []
-    with _environment(NBGRADER_EXECUTION="validate", DLCOURSE_DATA=str(data),
-                      DLCOURSE_OFFLINE="1"), references.recording() as recorded, \
-            _student_copy(module) as student:
-        bound = {name: getattr(student, name) for name in student_names(solution)
-                 if hasattr(student, name)}
+    with (
+        _environment(NBGRADER_EXECUTION="validate", DLCOURSE_DATA=str(data), DLCOURSE_OFFLINE="1"),
+        references.recording() as recorded,
+        _student_copy(module) as student,
+    ):
+        bound = {
+            name: getattr(student, name)
+            for name in student_names(solution)
+            if hasattr(student, name)
+        }
         for cell in visible_test_cells(notebook):
             gid = cell.metadata["nbgrader"]["grade_id"]
             points = tasks.points(lab)[gid]  # a bonus task's worth too (nbgrader's says 0)
@@ -219,8 +242,10 @@ def record_controls(lab: str, notebook: nbformat.NotebookNode, solution: nbforma
             if score != points:
                 failures.append(f"{lab}/{gid}: the references score {score}/{points}")
     if failures:
-        raise ReleaseError("visible checks fail on the references (fix the reference or the "
-                           "check):\n  " + "\n  ".join(failures))
+        raise ReleaseError(
+            "visible checks fail on the references (fix the reference or the "
+            "check):\n  " + "\n  ".join(failures)
+        )
     return recorded.get(lab, {})
 
 
@@ -269,32 +294,45 @@ def _environment(**values: str) -> Iterator[None]:
 
 # ----------------------------------------------------------------------------- audit
 
-def audit(out: Path, solutions: dict[str, nbformat.NotebookNode],
-          notebooks: Iterable[nbformat.NotebookNode]) -> list[str]:
+
+def audit(
+    out: Path,
+    solutions: dict[str, nbformat.NotebookNode],
+    notebooks: Iterable[nbformat.NotebookNode],
+) -> list[str]:
     """Everything in the handout that gives an answer away (empty: nothing)."""
     problems = [f"{p}: instructors only" for p in _instructor_files(out)]
     for path in sorted(out.rglob("*.ipynb")):
         text = path.read_text()
-        problems += [f"{path.relative_to(out)}: holds '{marker}'" for marker in
-                     ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS") if marker in text]
+        problems += [
+            f"{path.relative_to(out)}: holds '{marker}'"
+            for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
+            if marker in text
+        ]
     return problems + answers.scan(out, answers.Answers.of(solutions, notebooks))
 
 
 def _instructor_files(out: Path) -> list[Path]:
     """Files of the handout that are, or copy, instructor-only files."""
-    secret = {p.read_bytes() for folder in (REPO / "autograder", SOLUTIONS)
-              for p in folder.rglob("*") if p.is_file() and p.suffix in (".py", ".ipynb")}
+    secret = {
+        p.read_bytes()
+        for folder in (REPO / "autograder", SOLUTIONS)
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".py", ".ipynb")
+    }
     secret -= {p.read_bytes() for p in generate.LABS.rglob("*.ipynb")}  # = the untouched samples
     found = []
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         relative = path.relative_to(out)
-        if ({"autograder", "solutions", "sample_submissions"} & set(relative.parts)
-                or path.read_bytes() in secret):
+        if {"autograder", "solutions", "sample_submissions"} & set(
+            relative.parts
+        ) or path.read_bytes() in secret:
             found.append(relative)
     return found
 
 
 # ----------------------------------------------------------------------------- set-up files
+
 
 def requirements() -> list[str]:
     """The repository's pinned requirements less the grader-only packages."""
@@ -315,10 +353,16 @@ def _write_setup(out: Path) -> None:
     dependencies += [d for d in STUDENT_EXTRAS if d not in map(_package, dependencies)]
     (out / "requirements.txt").write_text(
         "# The course environment, pinned (the instructors' requirements less the grader's).\n"
-        + "\n".join(requirements()) + "\n")
-    (out / "pyproject.toml").write_text(PYPROJECT.format(
-        version=project["version"], python=project["requires-python"],
-        dependencies=", ".join(f'"{d}"' for d in dependencies)))
+        + "\n".join(requirements())
+        + "\n"
+    )
+    (out / "pyproject.toml").write_text(
+        PYPROJECT.format(
+            version=project["version"],
+            python=project["requires-python"],
+            dependencies=", ".join(f'"{d}"' for d in dependencies),
+        )
+    )
     (out / "Makefile").write_text(MAKEFILE)
     (out / "README.md").write_text(README)
 
@@ -370,7 +414,9 @@ $(STAMP): requirements.txt pyproject.toml
 \ttouch $@
 """
 
-README = MARK + """
+README = (
+    MARK
+    + """
 # Deep learning labs
 
 Five labs in PyTorch, after the Zagreb FER course Deep Learning 1: shallow models (Lab 0),
@@ -407,3 +453,4 @@ Submit the notebook file `labs/<lab>/<lab>.ipynb`.
 - `data/`: small bundled data (an MNIST subset, the SST sentences and GloVe vectors); bigger
   datasets are downloaded into it when a lab needs them (`DLCOURSE_DATA` picks another folder).
 """
+)

@@ -8,11 +8,13 @@ back data. References, comparisons and points are all computed here, so a studen
 redefine ``torch.allclose``, the check functions, ``sys.excepthook`` or print "passed" as it
 likes: none of that reaches this process. Answers are JSON and ``.npy`` (never pickles).
 """
+
 from __future__ import annotations
 
 import ast
 import base64
 import builtins
+import contextlib
 import functools
 import inspect
 import io
@@ -50,7 +52,9 @@ class Link:
     file and deletes it once answered.
     """
 
-    def __init__(self, execute: Callable[[str], list[NotebookNode]], folder: str | None = None) -> None:
+    def __init__(
+        self, execute: Callable[[str], list[NotebookNode]], folder: str | None = None
+    ) -> None:
         self._execute = execute
         self._folder = Path(folder) if folder else None
         self.dead: str | None = None
@@ -69,8 +73,9 @@ class Link:
             raise RemoteError(self.dead) from None
         answer = _answer(outputs, nonce)
         if not answer.get("ok"):
-            raise RemoteError(str(answer.get("error", "the kernel sent no error message")),
-                              ) from None
+            raise RemoteError(
+                str(answer.get("error", "the kernel sent no error message")),
+            ) from None
         return self.decode(answer.get("value"))
 
     def release(self) -> None:
@@ -78,10 +83,8 @@ class Link:
         when it ends); a dead kernel has nothing to free."""
         if self._handles and not self.dead:
             handles, self._handles = sorted(self._handles), set()
-            try:
+            with contextlib.suppress(RemoteError):  # it stopped answering: the next one says so
                 self.request("release", *handles)
-            except RemoteError:
-                pass  # the kernel stopped answering: the next request says so
 
     def _send(self, nonce: str, request: bytes) -> list[NotebookNode]:
         serve = "__import__('autograder.kernel').kernel.serve"
@@ -106,6 +109,7 @@ class Link:
             array = np.load(io.BytesIO(base64.b64decode(data["npy"])), allow_pickle=False)
             if kind == "tensor":
                 import torch
+
                 return torch.from_numpy(array.copy())
             return array[()] if data.get("scalar") else array
         if kind in ("list", "tuple"):
@@ -126,7 +130,11 @@ def _hashable(key: Any) -> Any:
 
 def _answer(outputs: list[NotebookNode], nonce: str) -> dict:
     for output in outputs:
-        text = output.get("data", {}).get(MIME) if output.get("output_type") == "display_data" else None
+        text = (
+            output.get("data", {}).get(MIME)
+            if output.get("output_type") == "display_data"
+            else None
+        )
         if text is not None:
             try:
                 answer = json.loads(text)
@@ -135,7 +143,9 @@ def _answer(outputs: list[NotebookNode], nonce: str) -> dict:
             if isinstance(answer, dict) and answer.get("nonce") == nonce:
                 return answer
     errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.get("output_type") == "error"]
-    raise RemoteError("the notebook's kernel did not answer" + (f" ({errors[-1]})" if errors else ""))
+    raise RemoteError(
+        "the notebook's kernel did not answer" + (f" ({errors[-1]})" if errors else "")
+    )
 
 
 class Remote:
@@ -212,8 +222,10 @@ def shipped_reference(obj: Any) -> tuple[str, str, str]:
     for part in qualname.split("."):
         found = getattr(found, part, None)
     if found is not obj:
-        raise pickle.PicklingError(f"{name}.{qualname}: only top-level functions and classes of "
-                                   f"{REFERENCE_PACKAGE} (and their methods) can be sent to a kernel")
+        raise pickle.PicklingError(
+            f"{name}.{qualname}: only top-level functions and classes of "
+            f"{REFERENCE_PACKAGE} (and their methods) can be sent to a kernel"
+        )
     return name, _needed_source(name, qualname.split(".")[0]), qualname
 
 
@@ -229,8 +241,12 @@ def _needed_source(module_name: str, top: str) -> str:
             continue
         needed.add(name)
         todo += [n.id for n in ast.walk(defines[name]) if isinstance(n, ast.Name)]
-    kept = [node for node in body if needed & set(_defined_names(node))
-            or not (_defined_names(node) or isinstance(node, ast.Expr))]  # imports, ifs, ...
+    kept = [
+        node
+        for node in body
+        if needed & set(_defined_names(node))
+        or not (_defined_names(node) or isinstance(node, ast.Expr))
+    ]  # imports, ifs, ...
     return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 
@@ -238,8 +254,11 @@ def _defined_names(node: ast.stmt) -> list[str]:
     """Top-level names a module statement defines (imports excepted)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [node.name]
-    targets = node.targets if isinstance(node, ast.Assign) else (
-        [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+    targets = (
+        node.targets
+        if isinstance(node, ast.Assign)
+        else ([node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+    )
     return [n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
 
 
@@ -297,10 +316,18 @@ def run_test_cell(source: str, link: Link, defined: set[str] = frozenset()) -> l
     if printed.getvalue():
         outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed.getvalue()))
     if error is not None:
-        outputs.append(nbformat.v4.new_output(
-            "error", ename=type(error).__name__, evalue=str(error),
-            traceback=traceback.format_exception_only(error)))
+        outputs.append(
+            nbformat.v4.new_output(
+                "error",
+                ename=type(error).__name__,
+                evalue=str(error),
+                traceback=traceback.format_exception_only(error),
+            )
+        )
     elif value is not None:
-        outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": repr(value)},
-                                              execution_count=None))
+        outputs.append(
+            nbformat.v4.new_output(
+                "execute_result", data={"text/plain": repr(value)}, execution_count=None
+            )
+        )
     return outputs

@@ -4,9 +4,11 @@
 - ``untouched``: the student notebook as released -> 0.
 - ``flawed``: the reference with realistic mistakes (``FLAWS``) -> loses exactly their points.
 
-``python -m autograder assign`` writes them to ``autograder/sample_submissions/<student>/<lab>/<lab>.ipynb``
+``python -m autograder assign`` writes them to
+``autograder/sample_submissions/<student>/<lab>/<lab>.ipynb``
 (a folder laid out like any class's submissions); the demo and the tests grade those files.
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,90 +35,121 @@ class Flaw:
 
 FLAWS: dict[str, list[Flaw]] = {
     "lab0": [
-        Flaw(cell="binlogreg_loss_grad_code",
-             old="grad_w = X.T @ grad_s + 2 * param_lambda * w",
-             new="grad_w = -X.T @ grad_s + 2 * param_lambda * w",
-             why="wrong sign of the data term of dL/dw",
-             costs={"binlogreg_loss_grad": 1.0}),
-        Flaw(cell="logreg_loss_grad_code",
-             old="loss = np.mean(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)",
-             new="loss = np.sum(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)",
-             why="forgot to average the negative log-likelihood over N",
-             costs={"logreg_loss_grad": 1.0}),
+        Flaw(
+            cell="binlogreg_loss_grad_code",
+            old="grad_w = X.T @ grad_s + 2 * param_lambda * w",
+            new="grad_w = -X.T @ grad_s + 2 * param_lambda * w",
+            why="wrong sign of the data term of dL/dw",
+            costs={"binlogreg_loss_grad": 1.0},
+        ),
+        Flaw(
+            cell="logreg_loss_grad_code",
+            old="loss = np.mean(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)",
+            new="loss = np.sum(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)",
+            why="forgot to average the negative log-likelihood over N",
+            costs={"logreg_loss_grad": 1.0},
+        ),
     ],
     "lab1": [
-        Flaw(cell="fcann2_loss_grad_code",
-             old="grad_A1 = (grad_S @ W2) * (A1 > 0)  # (N, H): the ReLU passes the gradient where it was active",
-             new="grad_A1 = grad_S @ W2  # (N, H)",
-             why="backpropagated through the ReLU as if it were the identity (no mask)",
-             costs={"fcann2_loss_grad": 2.0}),
-        Flaw(cell="train_mb_code",
-             old="order = torch.randperm(N, device=X.device)  # a new order every epoch",
-             new="order = torch.arange(N, device=X.device)  # the stored order",
-             why="mini-batches in the stored order, never shuffled",
-             costs={"train_mb": 1.0}),
+        Flaw(
+            cell="fcann2_loss_grad_code",
+            old="grad_A1 = (grad_S @ W2) * (A1 > 0)  # (N, H): the ReLU passes the gradient where it was active",
+            new="grad_A1 = grad_S @ W2  # (N, H)",
+            why="backpropagated through the ReLU as if it were the identity (no mask)",
+            costs={"fcann2_loss_grad": 2.0},
+        ),
+        Flaw(
+            cell="train_mb_code",
+            old="order = torch.randperm(N, device=X.device)  # a new order every epoch",
+            new="order = torch.arange(N, device=X.device)  # the stored order",
+            why="mini-batches in the stored order, never shuffled",
+            costs={"train_mb": 1.0},
+        ),
     ],
     "lab2": [
-        Flaw(cell="fc_code",
-             old="grad_weights = grad_out.T @ self.x  # (M, D)",
-             new="grad_weights = self.x.T @ grad_out  # (M, D)",
-             why="transposed weight gradient: (D, M) instead of (M, D), wrong values when square",
-             costs={"fc": 1.0}),
-        Flaw(cell="softmax_cross_entropy_with_logits_code",
-             old="shifted = x - x.max(axis=1, keepdims=True)  # (N, C), every exponent <= 0",
-             new="shifted = x  # (N, C)",
-             why="softmax without subtracting the row maximum: overflows on large logits",
-             costs={"softmax_cross_entropy_with_logits": 1.0}),
-        Flaw(cell="softmax_cross_entropy_with_logits_code",
-             old="exps = np.exp(x - x.max(axis=1, keepdims=True))  # (N, C), no overflow",
-             new="exps = np.exp(x)  # (N, C)",
-             why="the same overflow in the gradient (the same quantity, large_logits, fails)",
-             costs={}),
+        Flaw(
+            cell="fc_code",
+            old="grad_weights = grad_out.T @ self.x  # (M, D)",
+            new="grad_weights = self.x.T @ grad_out  # (M, D)",
+            why="transposed weight gradient: (D, M) instead of (M, D), wrong values when square",
+            costs={"fc": 1.0},
+        ),
+        Flaw(
+            cell="softmax_cross_entropy_with_logits_code",
+            old="shifted = x - x.max(axis=1, keepdims=True)  # (N, C), every exponent <= 0",
+            new="shifted = x  # (N, C)",
+            why="softmax without subtracting the row maximum: overflows on large logits",
+            costs={"softmax_cross_entropy_with_logits": 1.0},
+        ),
+        Flaw(
+            cell="softmax_cross_entropy_with_logits_code",
+            old="exps = np.exp(x - x.max(axis=1, keepdims=True))  # (N, C), no overflow",
+            new="exps = np.exp(x)  # (N, C)",
+            why="the same overflow in the gradient (the same quantity, large_logits, fails)",
+            costs={},
+        ),
     ],
     "lab3": [
-        Flaw(cell="rnn_backward_code",
-             old="dh = d_out[:, t] @ W_hy.T + delta_next  # from the output at t and from step t+1",
-             new="dh = d_out[:, t] @ W_hy.T  # from the output at t",
-             why="BPTT drops the gradient flowing back from future steps: every gradient but "
-                 "those of the output layer is wrong",
-             costs={"rnn_backward": 5.0}),
-        Flaw(cell="vocab_code",
-             old="kept = [token for token in ranked if frequencies[token] >= min_freq]",
-             new="kept = [token for token in ranked if frequencies[token] > min_freq]",
-             why="min_freq as a strict bound: tokens seen exactly min_freq times are dropped",
-             costs={"vocab": 1.0}),
-        Flaw(cell="recurrent_model_code",
-             old="_, state = self.rnn(packed)",
-             new="_, state = self.rnn(x)",
-             why="packs the batch but runs the RNN on the padded one: the final state of a short "
-                 "sentence comes after its padding",
-             costs={"recurrent_model": 1.0}),
+        Flaw(
+            cell="rnn_backward_code",
+            old="dh = d_out[:, t] @ W_hy.T + delta_next  # from the output at t and from step t+1",
+            new="dh = d_out[:, t] @ W_hy.T  # from the output at t",
+            why="BPTT drops the gradient flowing back from future steps: every gradient but "
+            "those of the output layer is wrong",
+            costs={"rnn_backward": 5.0},
+        ),
+        Flaw(
+            cell="vocab_code",
+            old="kept = [token for token in ranked if frequencies[token] >= min_freq]",
+            new="kept = [token for token in ranked if frequencies[token] > min_freq]",
+            why="min_freq as a strict bound: tokens seen exactly min_freq times are dropped",
+            costs={"vocab": 1.0},
+        ),
+        Flaw(
+            cell="recurrent_model_code",
+            old="_, state = self.rnn(packed)",
+            new="_, state = self.rnn(x)",
+            why="packs the batch but runs the RNN on the padded one: the final state of a short "
+            "sentence comes after its padding",
+            costs={"recurrent_model": 1.0},
+        ),
     ],
     "lab4": [
-        Flaw(cell="mnist_metric_dataset_code",
-             old="        while positive == index:  # the anchor itself is no positive\n"
-                 "            positive = random.choice(candidates)",
-             new="        positive = random.choice(candidates)",
-             why="the positive may be the anchor itself",
-             costs={"mnist_metric_dataset": 1.0}),
-        Flaw(cell="triplet_loss_code",
-             old="losses = distance(anchor, positive) - distance(anchor, negative) + margin  # (B,)",
-             new="losses = distance(anchor, positive) - distance(anchor, negative)  # (B,)",
-             why="dropped the margin",
-             costs={"triplet_loss": 4.0}),
-        Flaw(cell="simple_metric_embedding_code",
-             old="return F.adaptive_avg_pool2d(x, 1).flatten(start_dim=1)  # (B, E)",
-             new="return F.adaptive_avg_pool2d(x, 1).squeeze()  # (B, E)",
-             why="squeeze() also drops the batch dimension when B = 1",
-             costs={"simple_metric_embedding": 1.0}),
+        Flaw(
+            cell="mnist_metric_dataset_code",
+            old="        while positive == index:  # the anchor itself is no positive\n"
+            "            positive = random.choice(candidates)",
+            new="        positive = random.choice(candidates)",
+            why="the positive may be the anchor itself",
+            costs={"mnist_metric_dataset": 1.0},
+        ),
+        Flaw(
+            cell="triplet_loss_code",
+            old="losses = distance(anchor, positive) - distance(anchor, negative) + margin  # (B,)",
+            new="losses = distance(anchor, positive) - distance(anchor, negative)  # (B,)",
+            why="dropped the margin",
+            costs={"triplet_loss": 4.0},
+        ),
+        Flaw(
+            cell="simple_metric_embedding_code",
+            old="return F.adaptive_avg_pool2d(x, 1).flatten(start_dim=1)  # (B, E)",
+            new="return F.adaptive_avg_pool2d(x, 1).squeeze()  # (B, E)",
+            why="squeeze() also drops the batch dimension when B = 1",
+            costs={"simple_metric_embedding": 1.0},
+        ),
     ],
 }
 
 
-def reference(release: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def reference(
+    release: nbformat.NotebookNode, solution: nbformat.NotebookNode
+) -> nbformat.NotebookNode:
     """The released notebook with every solution cell taken from the instructors' notebook."""
-    solved = {grade_id(c): _without_markers(c.source) for c in solution.cells
-              if (grade_id(c) or "").endswith(SOLUTION_SUFFIX)}
+    solved = {
+        grade_id(c): _without_markers(c.source)
+        for c in solution.cells
+        if (grade_id(c) or "").endswith(SOLUTION_SUFFIX)
+    }
     nb = copy.deepcopy(release)
     for cell in nb.cells:
         if grade_id(cell) in solved:
@@ -126,8 +159,11 @@ def reference(release: nbformat.NotebookNode, solution: nbformat.NotebookNode) -
 
 def _without_markers(source: str) -> str:
     """The solution as a student would type it: nbgrader's BEGIN/END SOLUTION lines removed."""
-    return "\n".join(line for line in source.split("\n") if "### BEGIN SOLUTION" not in line
-                     and "### END SOLUTION" not in line)
+    return "\n".join(
+        line
+        for line in source.split("\n")
+        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
 
 
 def flawed(nb: nbformat.NotebookNode, flaws: list[Flaw]) -> nbformat.NotebookNode:
@@ -137,17 +173,24 @@ def flawed(nb: nbformat.NotebookNode, flaws: list[Flaw]) -> nbformat.NotebookNod
     for flaw in flaws:
         source = cells[flaw.cell].source
         if source.count(flaw.old) != 1:
-            raise ValueError(f"sample flaw for '{flaw.cell}' no longer matches the solution: "
-                             f"expected the line {flaw.old!r} once; update autograder/samples.py")
+            raise ValueError(
+                f"sample flaw for '{flaw.cell}' no longer matches the solution: "
+                f"expected the line {flaw.old!r} once; update autograder/samples.py"
+            )
         cells[flaw.cell].source = source.replace(flaw.old, flaw.new)
     return nb
 
 
-def build(lab: str, release: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+def build(
+    lab: str, release: nbformat.NotebookNode, solution: nbformat.NotebookNode
+) -> dict[str, nbformat.NotebookNode]:
     """student id -> sample notebook for one lab."""
     solved = reference(release, solution)
-    return {"reference": solved, "untouched": copy.deepcopy(release),
-            "flawed": flawed(solved, FLAWS.get(lab, []))}
+    return {
+        "reference": solved,
+        "untouched": copy.deepcopy(release),
+        "flawed": flawed(solved, FLAWS.get(lab, [])),
+    }
 
 
 def expected_scores(lab: str, tasks: list[tuple[str, float]]) -> dict[str, dict[str, float]]:
@@ -160,8 +203,10 @@ def expected_scores(lab: str, tasks: list[tuple[str, float]]) -> dict[str, dict[
     return {"reference": full, "untouched": dict.fromkeys(full, 0.0), "flawed": flawed_scores}
 
 
-def mismatches(lab: str, tasks: list[tuple[str, float]], rows: dict[str, dict[str, float]]) -> list[str]:
-    """Where graded sample scores (student -> ``lab:task`` -> score) differ from the expected ones."""
+def mismatches(
+    lab: str, tasks: list[tuple[str, float]], rows: dict[str, dict[str, float]]
+) -> list[str]:
+    """Where graded sample scores (student -> ``lab:task`` -> score) differ from the expected."""
     wrong = []
     for student, expected in expected_scores(lab, tasks).items():
         for task, score in expected.items():

@@ -27,6 +27,7 @@ file); without one (``autograde --unsafe-no-sandbox``) it is all there is, and n
 (ctypes) goes around it. Its settings reach each kernel in that kernel's own environment
 (``$DLCOURSE_SANDBOX``), never through the grader's.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,9 +47,20 @@ ENV = "DLCOURSE_SANDBOX"
 FIRST_UID = 1_000_000_000
 """A kernel started by root runs as uid and gid ``FIRST_UID`` + its launcher's PID: a user of
 its own, far above any real account's (Debian gives them 1000-59999, containers 100000 up)."""
-PASSED_ENV = ("LANG", "LC_ALL", "TZ", "DLCOURSE_DATA", "DLCOURSE_DEVICE", "DLCOURSE_FAST",
-              "DLCOURSE_OFFLINE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "CUDA_VISIBLE_DEVICES", "MPLBACKEND")
+PASSED_ENV = (
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "DLCOURSE_DATA",
+    "DLCOURSE_DEVICE",
+    "DLCOURSE_FAST",
+    "DLCOURSE_OFFLINE",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "MPLBACKEND",
+)
 """The grader's environment variables a kernel gets (``--clearenv`` drops every other)."""
 GRADER_ONLY_ENV = ("DLCOURSE_HIDDEN_SECRET",)  # dlcourse.check.SECRET_ENV: this file imports none
 """The grader's environment variables no process of a kernel's gets, sandboxed or not (the
@@ -60,11 +72,31 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"
 submissions are."""
 PRIVATE = ("/tmp", "/dev/shm", "/run")
 """Folders each kernel gets its own empty tmpfs of."""
-_PROCESS_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-                   "subprocess.Popen", "pty.spawn"}
-_PATH_EVENTS = {"open": 0, "os.remove": 0, "os.rename": 0, "os.rmdir": 0, "os.mkdir": 0,
-                "os.chmod": 0, "os.symlink": 1, "os.link": 0, "os.truncate": 0, "os.listdir": 0,
-                "os.scandir": 0, "shutil.rmtree": 0, "os.chdir": 0}
+_PROCESS_EVENTS = {
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "subprocess.Popen",
+    "pty.spawn",
+}
+_PATH_EVENTS = {
+    "open": 0,
+    "os.remove": 0,
+    "os.rename": 0,
+    "os.rmdir": 0,
+    "os.mkdir": 0,
+    "os.chmod": 0,
+    "os.symlink": 1,
+    "os.link": 0,
+    "os.truncate": 0,
+    "os.listdir": 0,
+    "os.scandir": 0,
+    "shutil.rmtree": 0,
+    "os.chdir": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -93,32 +125,62 @@ class Jail:
         process count only in the OS sandbox (outside, it would count every process of the
         grader's user)."""
         limits = self.limits
-        return json.dumps({
-            "memory": limits.memory, "file_size": limits.file_size,
-            "processes": limits.processes if sandboxed else None,
-            "deny": [_real(p) for p in self.hidden],
-            "allow": [_real(p) for p in (*self.visible, sys.prefix, sys.base_prefix)]})
+        return json.dumps(
+            {
+                "memory": limits.memory,
+                "file_size": limits.file_size,
+                "processes": limits.processes if sandboxed else None,
+                "deny": [_real(p) for p in self.hidden],
+                "allow": [_real(p) for p in (*self.visible, sys.prefix, sys.base_prefix)],
+            }
+        )
 
 
 # ------------------------------------------------------------------------ the OS sandbox
 
+
 def options(jail: Jail, *, privileged: bool) -> list[str]:
     """bwrap's options for ``jail`` (the command to run follows them). ``privileged``: bwrap runs
     as root, with no user namespace (the kernel gets its own uid instead, see ``launch``)."""
-    args = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    args = [
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+    ]
     if not privileged:
         args += ["--unshare-user", "--disable-userns"]
     system = tuple(_real(p) for p in SYSTEM if os.path.exists(p))
     for path in SYSTEM:  # on merged-/usr systems /bin, /lib... are links into /usr
-        args += (["--symlink", os.readlink(path), path] if os.path.islink(path)
-                 else ["--ro-bind", path, path] if os.path.exists(path) else [])
+        args += (
+            ["--symlink", os.readlink(path), path]
+            if os.path.islink(path)
+            else ["--ro-bind", path, path]
+            if os.path.exists(path)
+            else []
+        )
     args += ["--proc", "/proc", "--dev", "/dev"]
     for device in sorted(glob.glob("/dev/nvidia*")):  # CUDA grading keeps its GPU
         args += ["--dev-bind", device, device]
-    args += ["--perms", "1777", "--size", str(jail.limits.tmp), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(jail.limits.shm), "--tmpfs", "/dev/shm",
-             "--tmpfs", "/run"]
+    args += [
+        "--perms",
+        "1777",
+        "--size",
+        str(jail.limits.tmp),
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        str(jail.limits.shm),
+        "--tmpfs",
+        "/dev/shm",
+        "--tmpfs",
+        "/run",
+    ]
     hidden = _outermost([_real(p) for p in jail.hidden if os.path.lexists(p)])
     hidden = [p for p in hidden if _inside(p, system)]  # what is not shown needs no hiding
     args += _hide(hidden)
@@ -128,12 +190,16 @@ def options(jail: Jail, *, privileged: bool) -> list[str]:
         args += _bind("--ro-bind", path, shown)
     args += _bind("--bind", _real(jail.sockets), shown)
     args += _bind("--ro-bind", _real(jail.requests), shown) + ["--chdir", "/tmp", "--clearenv"]
-    env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
-           "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib", "NBGRADER_EXECUTION": "autograde",
-           "JPY_PARENT_PID": "1",  # bwrap: ipykernel neither watches it nor prints how to connect
-           "PYTHONSAFEPATH": "1",  # no working folder on its path: it can't import what it wrote
-           **{name: os.environ[name] for name in PASSED_ENV if name in os.environ},
-           ENV: jail.rules()}
+    env = {
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+        "HOME": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "NBGRADER_EXECUTION": "autograde",
+        "JPY_PARENT_PID": "1",  # bwrap: ipykernel neither watches it nor prints how to connect
+        "PYTHONSAFEPATH": "1",  # no working folder on its path: it can't import what it wrote
+        **{name: os.environ[name] for name in PASSED_ENV if name in os.environ},
+        ENV: jail.rules(),
+    }
     for name, value in env.items():
         args += ["--setenv", name, value]
     return args
@@ -177,9 +243,13 @@ def write_spec(path: str, jail: Jail, kernel: list[str], own: list[str]) -> None
     """What ``launch`` needs, in a file only the grader can read; ``own``: files and folders the
     kernel's user must own (its sockets)."""
     privileged = os.getuid() == 0
-    spec = {"bwrap": shutil.which("bwrap"),
-            "setpriv": shutil.which("setpriv") if privileged else None,
-            "options": options(jail, privileged=privileged), "kernel": kernel, "own": own}
+    spec = {
+        "bwrap": shutil.which("bwrap"),
+        "setpriv": shutil.which("setpriv") if privileged else None,
+        "options": options(jail, privileged=privileged),
+        "kernel": kernel,
+        "own": own,
+    }
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         json.dump(spec, f)
 
@@ -201,13 +271,25 @@ def launch(spec_path: str) -> None:
         uid = str(FIRST_UID + os.getpid())
         for path in spec["own"]:
             os.chown(path, int(uid), int(uid))
-        kernel = [spec["setpriv"], "--reuid", uid, "--regid", uid, "--clear-groups",
-                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", *kernel]
+        kernel = [
+            spec["setpriv"],
+            "--reuid",
+            uid,
+            "--regid",
+            uid,
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *kernel,
+        ]
     fd = os.memfd_create("bwrap-args", 0)  # flags 0: inherited by bwrap, which reads and closes it
     os.write(fd, b"".join(arg.encode() + b"\0" for arg in spec["options"]))
     os.lseek(fd, 0, os.SEEK_SET)
-    os.execve(spec["bwrap"], ["bwrap", "--args", str(fd), "--", *kernel],
-              kernel_environment(os.environ))
+    os.execve(
+        spec["bwrap"], ["bwrap", "--args", str(fd), "--", *kernel], kernel_environment(os.environ)
+    )
 
 
 def processes_of(uid: int) -> list[int]:
@@ -243,14 +325,18 @@ def unavailable() -> str | None:
 
 # ------------------------------------------------------------------------ inside the kernel
 
+
 def install() -> None:
     """Apply ``$DLCOURSE_SANDBOX`` to this process (no-op when it is not set)."""
     text = os.environ.pop(ENV, None)  # not left for the notebook to read
     if not text:
         return
     rules = json.loads(text)
-    for name, key in (("RLIMIT_DATA", "memory"), ("RLIMIT_FSIZE", "file_size"),
-                      ("RLIMIT_NPROC", "processes")):
+    for name, key in (
+        ("RLIMIT_DATA", "memory"),
+        ("RLIMIT_FSIZE", "file_size"),
+        ("RLIMIT_NPROC", "processes"),
+    ):
         if rules.get(key):  # DATA, not AS: torch reserves GiBs it never uses
             limit = int(rules[key])
             resource.setrlimit(getattr(resource, name), (limit, limit))
@@ -276,6 +362,7 @@ def _hook(deny: tuple[str, ...], allow: tuple[str, ...]) -> Any:
         path = _real(args[position])
         if _inside(path, deny) and not _inside(path, allow):
             raise PermissionError(f"grading sandbox: {path} is not the notebook's to use")
+
     return hook
 
 

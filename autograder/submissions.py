@@ -15,6 +15,7 @@ that match no layout are listed too. Every problem with a student's file becomes
 student and a submission graded as empty: a bad file never stops a grading run. Finding no
 submission at all is an error (``NoSubmissions``) that names the layouts understood.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,9 @@ LAYOUTS = (
     "Canvas: <login>_[LATE_]<user id>_<submission id>_<lab>.ipynb",
     "<student>_<lab>.ipynb, or file names matched by --id-pattern",
 )
-_MOODLE = re.compile(r"(?P<name>[^/]+?)_(?P<student>\d+)_assignsubmission_(?:file|onlinetext)_"
-                     r"(?P<rest>[^/]*)")
+_MOODLE = re.compile(
+    r"(?P<name>[^/]+?)_(?P<student>\d+)_assignsubmission_(?:file|onlinetext)_" r"(?P<rest>[^/]*)"
+)
 _CANVAS = re.compile(r"(?P<name>[^_/]+)_(?:LATE_)?(?P<student>\d+)_\d+_(?P<rest>[^/]+)")
 _SKIPPED = ("__MACOSX", ".ipynb_checkpoints")
 
@@ -73,8 +75,9 @@ class Collection:
 
     def report(self) -> list[str]:
         """Lines for the instructor: what was set aside or not understood."""
-        return ([f"set aside: {line}" for line in self.set_aside]
-                + [f"matches no layout, not graded: {path}" for path in self.unmatched])
+        return [f"set aside: {line}" for line in self.set_aside] + [
+            f"matches no layout, not graded: {path}" for path in self.unmatched
+        ]
 
 
 @dataclass
@@ -102,8 +105,9 @@ def unpack_zip(archive: Path, dest: Path) -> Path:
     return dest
 
 
-def collect(root: Path, labs: list[str], workdir: Path, *,
-            id_pattern: str | None = None) -> Collection:
+def collect(
+    root: Path, labs: list[str], workdir: Path, *, id_pattern: str | None = None
+) -> Collection:
     """Submissions under ``root`` (a folder or a .zip) for ``labs``, sorted by student and lab.
 
     Raises:
@@ -142,8 +146,9 @@ def _skipped(relative: Path) -> bool:
     return any(part.startswith(".") or part in _SKIPPED for part in relative.parts)
 
 
-def _candidates(root: Path, labs: list[str],
-                pattern: re.Pattern | None) -> tuple[list[_Candidate], list[Path]]:
+def _candidates(
+    root: Path, labs: list[str], pattern: re.Pattern | None
+) -> tuple[list[_Candidate], list[Path]]:
     """Every (student, lab) source under ``root`` and the notebooks that match no layout."""
     found, unmatched, folders = [], [], set()
     for folder in sorted(p for p in root.rglob("*") if p.is_dir() and p.name in labs):
@@ -169,8 +174,9 @@ def _student_of_folder(name: str) -> tuple[str, str]:
     return (m["student"], m["name"]) if m else (_safe_id(name), "")
 
 
-def _match(relative: PurePosixPath, labs: list[str],
-           pattern: re.Pattern | None) -> tuple[str, str, str] | None:
+def _match(
+    relative: PurePosixPath, labs: list[str], pattern: re.Pattern | None
+) -> tuple[str, str, str] | None:
     """(student, lab, name) for a notebook's path in the export, or None."""
     text = str(relative)
     if pattern is not None:
@@ -193,8 +199,11 @@ def _match(relative: PurePosixPath, labs: list[str],
 def _lab_in(name: str, labs: list[str]) -> str | None:
     """The lab id a file name contains as a word (``lab0`` in 'Lab0-final.ipynb'), or the only
     lab being graded when the name contains none."""
-    hits = [lab for lab in labs
-            if re.search(rf"(?<![A-Za-z0-9]){re.escape(lab)}(?![0-9])", name, re.IGNORECASE)]
+    hits = [
+        lab
+        for lab in labs
+        if re.search(rf"(?<![A-Za-z0-9]){re.escape(lab)}(?![0-9])", name, re.IGNORECASE)
+    ]
     if len(hits) == 1:
         return hits[0]
     return labs[0] if not hits and len(labs) == 1 else None
@@ -215,15 +224,19 @@ def _newest(candidates: list[_Candidate], root: Path) -> tuple[list[_Candidate],
         group = sorted(groups[key], key=lambda c: (c.path.stat().st_mtime, str(c.path)))
         chosen.append(group[-1])
         newest = group[-1].path.relative_to(root)
-        set_aside += [f"{key[0]}/{key[1]}: {c.path.relative_to(root)} (older than {newest})"
-                      for c in group[:-1]]
+        set_aside += [
+            f"{key[0]}/{key[1]}: {c.path.relative_to(root)} (older than {newest})"
+            for c in group[:-1]
+        ]
     return chosen, set_aside
 
 
 def _nothing_found(root: Path, labs: list[str], unmatched: list[Path]) -> str:
     seen = ", ".join(str(p.relative_to(root)) for p in unmatched[:5]) or "no notebook at all"
-    return (f"{root}: no submission of {', '.join(labs)} found (notebooks seen: {seen}). "
-            f"Layouts understood: {'; '.join(LAYOUTS)}.")
+    return (
+        f"{root}: no submission of {', '.join(labs)} found (notebooks seen: {seen}). "
+        f"Layouts understood: {'; '.join(LAYOUTS)}."
+    )
 
 
 def _read(candidate: _Candidate, workdir: Path, root: Path) -> Submission:
@@ -237,8 +250,10 @@ def _read(candidate: _Candidate, workdir: Path, root: Path) -> Submission:
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # any parse failure is the student's file, not our crash
-        sub.notes.append(f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc}); "
-                         "submit the .ipynb file saved by Jupyter")
+        sub.notes.append(
+            f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc}); "
+            "submit the .ipynb file saved by Jupyter"
+        )
         return sub
     # Grade a normalised copy: older nbformat versions are upgraded on reading.
     clean = workdir / "normalised" / student / f"{lab}.ipynb"
@@ -255,10 +270,14 @@ def _notebook_in(folder: Path, lab: str, notes: list[str]) -> Path | None:
         return expected
     candidates = [p for p in sorted(folder.rglob("*.ipynb")) if not _skipped(p.relative_to(folder))]
     if len(candidates) == 1:
-        notes.append(f"notebook was named '{candidates[0].relative_to(folder)}'; "
-                     f"graded it as {lab}.ipynb")
+        notes.append(
+            f"notebook was named '{candidates[0].relative_to(folder)}'; "
+            f"graded it as {lab}.ipynb"
+        )
         return candidates[0]
     found = ", ".join(str(p.relative_to(folder)) for p in candidates) or "no notebook"
-    notes.append(f"no {lab}.ipynb in the submission (found: {found}); "
-                 f"submit the lab notebook as {lab}.ipynb")
+    notes.append(
+        f"no {lab}.ipynb in the submission (found: {found}); "
+        f"submit the lab notebook as {lab}.ipynb"
+    )
     return None

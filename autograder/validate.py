@@ -5,6 +5,7 @@ labs/lab0/lab0.ipynb``) runs the notebook and scores its visible test cells as n
 the same check runs the notebook in the grader's kernel (``autograder.config``: the sandbox, the
 same timeout), for instructors and TAs reproducing what a student saw.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -14,6 +14,7 @@ per hour, seconds per submission, the speed-up of N jobs; checks that 1 and N jo
 grades, and where they do not, prints each run's grading notes of that submission (a cell past
 its time limit, an overloaded machine) to tell why.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,12 +74,18 @@ def stock(klass: Path, root: Path, labs: list[str]) -> tuple[float, dict]:
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'stock'\n"
         f"c.CourseDirectory.root = {str(root)!r}\nc.Exchange.root = {str(root / 'exchange')!r}\n"
-        "c.Execute.timeout = 120\n")
+        "c.Execute.timeout = 120\n"
+    )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
     def nbgrader(*args: str, check: bool = True) -> None:
-        subprocess.run([sys.executable, "-m", "nbgrader", *args, "--force"], cwd=root, env=env,
-                       check=check, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args, "--force"],
+            cwd=root,
+            env=env,
+            check=check,
+            capture_output=True,
+        )
 
     for lab in labs:
         shutil.copytree(SOLUTIONS / lab, root / "source" / lab)
@@ -93,8 +100,9 @@ def stock(klass: Path, root: Path, labs: list[str]) -> tuple[float, dict]:
 
 def bare_kernel(labs: list[str]) -> float:
     """Seconds to start a kernel and import what the labs' notebooks import (median of 3)."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import numpy, matplotlib.pyplot, torch, dlcourse.check")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import numpy, matplotlib.pyplot, torch, dlcourse.check")]
+    )
     times = []
     for _ in range(3):
         start = time.perf_counter()
@@ -112,26 +120,36 @@ def execute_only(klass: Path, labs: list[str]) -> tuple[float, dict]:
             nb = nbformat.read(notebook, as_version=4)
         except Exception:  # the broken ones: nothing to run
             continue
-        client = NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True,
-                                resources={"metadata": {"path": str(notebook.parent)}})
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=120,
+            allow_errors=True,
+            resources={"metadata": {"path": str(notebook.parent)}},
+        )
         client.execute()
     del os.environ["NBGRADER_EXECUTION"]
     return time.perf_counter() - start, {}, {}
 
 
 def differences(a: dict, b: dict) -> list[str]:
-    """lab/student/task where two {lab: {student: {task: score}}} tables disagree, with both scores."""
+    """lab/student/task where two {lab: {student: {task: score}}} tables disagree, both scores."""
     out = []
     for lab in sorted(set(a) | set(b)):
         for student in sorted(set(a.get(lab, {})) | set(b.get(lab, {}))):
             x, y = a.get(lab, {}).get(student, {}), b.get(lab, {}).get(student, {})
-            out += [f"{lab}/{student}/{task}: {x.get(task)} vs {y.get(task)}"
-                    for task in sorted(set(x) | set(y)) if x.get(task) != y.get(task)]
+            out += [
+                f"{lab}/{student}/{task}: {x.get(task)} vs {y.get(task)}"
+                for task in sorted(set(x) | set(y))
+                if x.get(task) != y.get(task)
+            ]
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--lab", dest="labs", action="append", choices=lab_ids())
@@ -143,23 +161,37 @@ def main() -> None:
     make_class(work / "class", labs, args.students)
     n = args.students * len(labs)
     bare = bare_kernel(labs)
-    rows = [] if args.no_floor else [("submissions executed, no grading (floor)",
-                                      *execute_only(work / "class", labs))]
+    rows = (
+        []
+        if args.no_floor
+        else [("submissions executed, no grading (floor)", *execute_only(work / "class", labs))]
+    )
     if not args.no_stock:
-        rows.append(("stock nbgrader autograde, serial", *stock(work / "class", work / "stock", labs)))
+        rows.append(
+            ("stock nbgrader autograde, serial", *stock(work / "class", work / "stock", labs))
+        )
     rows.append(("dlcourse autograder, 1 job", *ours(work / "class", work / "one", labs, 1)))
-    rows.append((f"dlcourse autograder, {args.jobs} jobs", *ours(work / "class", work / "many", labs, args.jobs)))
+    rows.append(
+        (
+            f"dlcourse autograder, {args.jobs} jobs",
+            *ours(work / "class", work / "many", labs, args.jobs),
+        )
+    )
     floor = None if args.no_floor else rows[0][1]
-    print(f"\n{args.students} students x {len(labs)} lab(s) ({', '.join(labs)}) = {n} submissions; "
-          f"{os.cpu_count()} cores; bare kernel start + imports: {bare:.1f} s\n")
+    print(
+        f"\n{args.students} students x {len(labs)} lab(s) ({', '.join(labs)}) = {n} submissions; "
+        f"{os.cpu_count()} cores; bare kernel start + imports: {bare:.1f} s\n"
+    )
     print(f"{'mode':42s} {'seconds':>8s} {'s/submission':>13s} {'per hour':>9s} {'x floor':>8s}")
     for name, seconds, *_ in rows:
         ratio = f"{seconds / floor:8.2f}" if floor else f"{'-':>8s}"
         print(f"{name:42s} {seconds:8.1f} {seconds / n:13.2f} {3600 * n / seconds:9.0f} {ratio}")
     one, many = rows[-2][1], rows[-1][1]
     if floor:
-        print(f"\ngrader overhead per submission, 1 job: {(one - floor) / n:.2f} s "
-              f"({(one - floor) / n / bare:.2f}x a bare kernel start + imports)")
+        print(
+            f"\ngrader overhead per submission, 1 job: {(one - floor) / n:.2f} s "
+            f"({(one - floor) / n / bare:.2f}x a bare kernel start + imports)"
+        )
     print(f"speed-up of {args.jobs} jobs over 1: {one / many:.2f}x")
     print("1 job and N jobs give the same grades:", rows[-2][2] == rows[-1][2])
     for where in differences(rows[-2][2], rows[-1][2]):

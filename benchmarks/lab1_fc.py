@@ -13,6 +13,7 @@ best fully connected model's test accuracy.
 
 Needs real MNIST (``$DLCOURSE_DATA/MNIST/raw``); the bundled subset is refused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def timed(run: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def linear_epoch(X: torch.Tensor, Y: torch.Tensor, device: torch.device,
-                 seed: int) -> Callable[[], None]:
+def linear_epoch(
+    X: torch.Tensor, Y: torch.Tensor, device: torch.device, seed: int
+) -> Callable[[], None]:
     """One epoch of nn.Linear [784, 100, 10] from a shuffling DataLoader, SGD lr 0.1."""
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10)).to(device)
@@ -63,19 +65,22 @@ def linear_epoch(X: torch.Tensor, Y: torch.Tensor, device: torch.device,
             loss.backward()
             optimizer.step()
             loss.item()  # as train_mb records every batch's loss
+
     return run
 
 
-def ptdeep_epoch(X: torch.Tensor, Yoh: torch.Tensor, device: torch.device,
-                 seed: int) -> Callable[[], None]:
+def ptdeep_epoch(
+    X: torch.Tensor, Yoh: torch.Tensor, device: torch.device, seed: int
+) -> Callable[[], None]:
     """One epoch of the reference PTDeep [784, 100, 10] with the reference train_mb."""
     torch.manual_seed(seed)
     model = reference.PTDeep([784, 100, 10]).to(device)
     return lambda: reference.train_mb(model, X, Yoh, 1, 0.1, batch_size=100)
 
 
-def epoch_speed(X: torch.Tensor, Y: torch.Tensor, Yoh: torch.Tensor, device: torch.device,
-                repeats: int) -> dict[str, float]:
+def epoch_speed(
+    X: torch.Tensor, Y: torch.Tensor, Yoh: torch.Tensor, device: torch.device, repeats: int
+) -> dict[str, float]:
     """Median seconds per epoch of both implementations, timed alternately."""
     for warm_up in (ptdeep_epoch, linear_epoch):  # first calls load code (torch.optim's imports)
         warm_up(X[:1000], (Yoh if warm_up is ptdeep_epoch else Y)[:1000], device, 0)()
@@ -86,8 +91,9 @@ def epoch_speed(X: torch.Tensor, Y: torch.Tensor, Yoh: torch.Tensor, device: tor
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def best_model(data: MNIST, device: torch.device, sizes: list[int],
-               epochs: int) -> tuple[float, dict, float]:
+def best_model(
+    data: MNIST, device: torch.device, sizes: list[int], epochs: int
+) -> tuple[float, dict, float]:
     """(test accuracy, history, seconds) of PTDeep(sizes): Adam, decay, early stopping."""
     torch.manual_seed(100)
     model = reference.PTDeep(sizes).to(device)
@@ -95,9 +101,20 @@ def best_model(data: MNIST, device: torch.device, sizes: list[int],
     Yoh = torch.tensor(class_to_onehot(data.train.y, 10), dtype=torch.float32, device=device)
     X_val = torch.tensor(data.valid.flat(), device=device)
     start = time.perf_counter()
-    history = reference.train_mb(model, X, Yoh, epochs, 1e-3, param_lambda=1e-6, batch_size=100,
-                          optimizer=torch.optim.Adam, lr_gamma=0.85, X_val=X_val,
-                          Y_val=data.valid.y, progress=True)
+    history = reference.train_mb(
+        model,
+        X,
+        Yoh,
+        epochs,
+        1e-3,
+        param_lambda=1e-6,
+        batch_size=100,
+        optimizer=torch.optim.Adam,
+        lr_gamma=0.85,
+        X_val=X_val,
+        Y_val=data.valid.y,
+        progress=True,
+    )
     seconds = time.perf_counter() - start
     accuracy = float(np.mean(reference.predict(model, data.test.flat()) == data.test.y))
     return accuracy, history, seconds
@@ -112,14 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     device = config.device()
     data = load_mnist()
     if data.source == "bundled":
-        print("benchmarks/lab1_fc.py needs real MNIST: set DLCOURSE_DATA to a folder with MNIST/raw",
-              file=sys.stderr)
+        print(
+            "benchmarks/lab1_fc.py needs real MNIST: set DLCOURSE_DATA to a folder with MNIST/raw",
+            file=sys.stderr,
+        )
         return 2
     X = torch.tensor(data.train.flat(), device=device)  # (55000, 784)
     Y = torch.tensor(data.train.y, device=device)
     Yoh = torch.tensor(class_to_onehot(data.train.y, 10), dtype=torch.float32, device=device)
-    print(f"MNIST from {data.source}: {len(X)} training images; device {device}, "
-          f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}")
+    print(
+        f"MNIST from {data.source}: {len(X)} training images; device {device}, "
+        f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}"
+    )
 
     speed = epoch_speed(X, Y, Yoh, device, args.repeats)
     sizes = [int(n) for n in args.config.split(",")]
@@ -129,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'one epoch of [784, 100, 10], SGD, batch 100':46s} {'seconds':>8s} {'ratio':>7s}")
     for name, value in speed.items():
         print(f"  {name:44s} {value:8.2f} {value / baseline:7.2f}")
-    print(f"\nbest FC model {sizes} (Adam 1e-3, lr_gamma 0.85, early stopping), {args.epochs} epochs "
-          f"in {seconds:.0f} s")
+    print(
+        f"\nbest FC model {sizes} (Adam 1e-3, lr_gamma 0.85, early stopping), {args.epochs} epochs "
+        f"in {seconds:.0f} s"
+    )
     best = max(history["val_accuracy"])
     print(f"  best validation accuracy {best:.4f} at epoch {history['best_epoch']}")
     verdict = "met" if accuracy >= 0.98 else "NOT met"

@@ -9,7 +9,8 @@
 2. The lab's MNIST network in numpy (float64, the instructors' reference layers of
    ``autograder.reference.lab2``, numpy backward throughout) and in PyTorch (float32), trained
    on real MNIST with the lab's schedule (8 epochs, batch 50, learning rate 0.1 for epochs 1-4,
-   0.01 for 5-6, 0.001 for 7-8, L2 1e-3): seconds per epoch and test accuracy (target: at least 99%).
+   0.01 for 5-6, 0.001 for 7-8, L2 1e-3): seconds per epoch and test accuracy (target: at
+   least 99%).
 
 Both libraries run on the same number of CPU threads (``--threads``, default 1: on a shared
 machine, busy-waiting BLAS threads make multi-threaded timings mostly noise).
@@ -20,6 +21,7 @@ Run from the repository root, with real MNIST under $DLCOURSE_DATA:
     nice python benchmarks/lab2_conv.py --numpy-epochs 2     # numpy: epochs 1..2 of the schedule
     nice python benchmarks/lab2_conv.py --parts layers       # part 1 only (or: numpy, torch)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +37,14 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from autograder.reference.lab2 import (FC, L2Regularizer, NumpyConvolution, ReLU, RegularizedLoss,
-                                       SoftmaxCrossEntropyWithLogits)
+from autograder.reference.lab2 import (
+    FC,
+    L2Regularizer,
+    NumpyConvolution,
+    RegularizedLoss,
+    ReLU,
+    SoftmaxCrossEntropyWithLogits,
+)
 from dlcourse import convnets
 from dlcourse.data.mnist import BundledDataWarning, load_mnist
 from dlcourse.data.onehot import class_to_onehot
@@ -47,8 +55,9 @@ LR_POLICY = {1: {"lr": 1e-1}, 5: {"lr": 1e-2}, 7: {"lr": 1e-3}}
 WEIGHT_DECAY, BATCH_SIZE = 1e-3, 50
 
 
-def time_pair(numpy_step: Callable[[], object], torch_step: Callable[[], object], repeats: int,
-              what: str) -> tuple[float, float]:
+def time_pair(
+    numpy_step: Callable[[], object], torch_step: Callable[[], object], repeats: int, what: str
+) -> tuple[float, float]:
     """Median seconds of each step, run alternately (``repeats`` times each, after a warm-up),
     so that both see the same load on a shared machine."""
     numpy_step(), torch_step()
@@ -99,12 +108,21 @@ def pool_steps(dtype: type) -> tuple[Callable[[], object], Callable[[], object]]
 
 def layer_rows(repeats: int) -> list[tuple[str, ...]]:
     rows = []
-    for name, steps in (("Convolution 50x16x14x14, 32 5x5", conv_steps),
-                        ("MaxPooling 2x2, 50x32x14x14", pool_steps)):
+    for name, steps in (
+        ("Convolution 50x16x14x14, 32 5x5", conv_steps),
+        ("MaxPooling 2x2, 50x32x14x14", pool_steps),
+    ):
         for dtype in (np.float32, np.float64):
             mine, ref = time_pair(*steps(dtype), repeats, f"{name} {dtype.__name__}")
-            rows.append((f"{name} fwd+bwd", dtype.__name__, f"{mine * 1e3:.1f} ms",
-                         f"{ref * 1e3:.1f} ms", f"{mine / ref:.2f}"))
+            rows.append(
+                (
+                    f"{name} fwd+bwd",
+                    dtype.__name__,
+                    f"{mine * 1e3:.1f} ms",
+                    f"{ref * 1e3:.1f} ms",
+                    f"{mine / ref:.2f}",
+                )
+            )
     return rows
 
 
@@ -112,23 +130,45 @@ def mnist_arrays() -> dict[str, np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("error", BundledDataWarning)  # a benchmark needs the real data
         mnist = load_mnist(download=False)
-    train_x, valid_x, test_x = convnets.subtract_mean(*(convnets.to_float_images(s.x, np.float64)
-                                                       for s in (mnist.train, mnist.valid, mnist.test)))
-    return dict(train_x=train_x, valid_x=valid_x, test_x=test_x, train_y=mnist.train.y,
-                valid_y=mnist.valid.y, test_y=mnist.test.y)
+    train_x, valid_x, test_x = convnets.subtract_mean(
+        *(convnets.to_float_images(s.x, np.float64) for s in (mnist.train, mnist.valid, mnist.test))
+    )
+    return dict(
+        train_x=train_x,
+        valid_x=valid_x,
+        test_x=test_x,
+        train_y=mnist.train.y,
+        valid_y=mnist.valid.y,
+        test_y=mnist.test.y,
+    )
 
 
 def numpy_network(data: dict[str, np.ndarray], epochs: int) -> tuple[list[float], float]:
     np.random.seed(100)
-    net = convnets.numpy_mnist_net(data["train_x"][:BATCH_SIZE], FC=FC, ReLU=ReLU,
-                                   Convolution=NumpyConvolution)
-    loss = RegularizedLoss(SoftmaxCrossEntropyWithLogits(), [
-        L2Regularizer(layer.weights, WEIGHT_DECAY, f"l2_{layer.name}") for layer in net if layer.has_params])
+    net = convnets.numpy_mnist_net(
+        data["train_x"][:BATCH_SIZE], FC=FC, ReLU=ReLU, Convolution=NumpyConvolution
+    )
+    loss = RegularizedLoss(
+        SoftmaxCrossEntropyWithLogits(),
+        [
+            L2Regularizer(layer.weights, WEIGHT_DECAY, f"l2_{layer.name}")
+            for layer in net
+            if layer.has_params
+        ],
+    )
     config = dict(max_epochs=epochs, batch_size=BATCH_SIZE, lr_policy=LR_POLICY)
-    history = train(data["train_x"], class_to_onehot(data["train_y"], 10), data["valid_x"],
-                    class_to_onehot(data["valid_y"], 10), net, loss, config)
-    _, accuracy = evaluate("numpy test", data["test_x"], class_to_onehot(data["test_y"], 10), net,
-                           loss, config)
+    history = train(
+        data["train_x"],
+        class_to_onehot(data["train_y"], 10),
+        data["valid_x"],
+        class_to_onehot(data["valid_y"], 10),
+        net,
+        loss,
+        config,
+    )
+    _, accuracy = evaluate(
+        "numpy test", data["test_x"], class_to_onehot(data["test_y"], 10), net, loss, config
+    )
     return history["seconds"], accuracy
 
 
@@ -137,10 +177,17 @@ def torch_network(data: dict[str, np.ndarray], epochs: int) -> tuple[list[float]
     model = convnets.MnistConvNet()
     as32 = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in data.items()}
     milestones = [e - 1 for e in sorted(LR_POLICY) if e > 1]  # scheduler steps after each epoch
-    history = convnets.train(model, (as32["train_x"], as32["train_y"]), (as32["valid_x"], as32["valid_y"]),
-                             epochs=epochs, batch_size=BATCH_SIZE, lr=LR_POLICY[1]["lr"],
-                             weight_decay=WEIGHT_DECAY, seed=100,
-                             scheduler=lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, milestones, 0.1))
+    history = convnets.train(
+        model,
+        (as32["train_x"], as32["train_y"]),
+        (as32["valid_x"], as32["valid_y"]),
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        lr=LR_POLICY[1]["lr"],
+        weight_decay=WEIGHT_DECAY,
+        seed=100,
+        scheduler=lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, milestones, 0.1),
+    )
     return history["seconds"], convnets.evaluate(model, as32["test_x"], as32["test_y"]).accuracy
 
 
@@ -154,11 +201,20 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed runs of each layer step")
-    parser.add_argument("--epochs", type=int, default=8, help="epochs of the lab's schedule, PyTorch")
+    parser.add_argument(
+        "--epochs", type=int, default=8, help="epochs of the lab's schedule, PyTorch"
+    )
     parser.add_argument("--numpy-epochs", type=int, default=8, help="epochs of the schedule, numpy")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads of numpy's BLAS and torch")
-    parser.add_argument("--parts", nargs="+", choices=("layers", "numpy", "torch"),
-                        default=["layers", "numpy", "torch"], help="what to run (default: all)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU threads of numpy's BLAS and torch"
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("layers", "numpy", "torch"),
+        default=["layers", "numpy", "torch"],
+        help="what to run (default: all)",
+    )
     args = parser.parse_args()
     os.environ["DLCOURSE_DEVICE"] = "cpu"  # numpy runs on the CPU: so does torch, for the ratios
     torch.set_num_threads(args.threads)
@@ -167,21 +223,39 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} "
-          f"thread(s) each; torch {torch.__version__}, numpy {np.__version__}")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} "
+        f"thread(s) each; torch {torch.__version__}, numpy {np.__version__}"
+    )
     if "layers" in args.parts:
-        print(table(("layer (forward + backward)", "dtype", "numpy", "torch CPU", "numpy / torch"),
-                    layer_rows(args.repeats)))
-    networks = [(name, run_network, epochs) for part, name, run_network, epochs in (
-        ("numpy", "numpy (float64)", numpy_network, args.numpy_epochs),
-        ("torch", "PyTorch CPU (float32)", torch_network, args.epochs)) if part in args.parts]
+        print(
+            table(
+                ("layer (forward + backward)", "dtype", "numpy", "torch CPU", "numpy / torch"),
+                layer_rows(args.repeats),
+            )
+        )
+    networks = [
+        (name, run_network, epochs)
+        for part, name, run_network, epochs in (
+            ("numpy", "numpy (float64)", numpy_network, args.numpy_epochs),
+            ("torch", "PyTorch CPU (float32)", torch_network, args.epochs),
+        )
+        if part in args.parts
+    ]
     if not networks:
         return
     data, results = mnist_arrays(), []
     for name, run_network, epochs in networks:
         seconds, accuracy = run_network(data, epochs)
-        results.append((name, f"{np.median(seconds):.1f} s", f"{sum(seconds) / 60:.1f} min",
-                        f"{len(seconds)} of 8", f"{accuracy:.2%}"))
+        results.append(
+            (
+                name,
+                f"{np.median(seconds):.1f} s",
+                f"{sum(seconds) / 60:.1f} min",
+                f"{len(seconds)} of 8",
+                f"{accuracy:.2%}",
+            )
+        )
     print(table(("MNIST network", "median epoch", "training", "epochs", "test accuracy"), results))
 
 

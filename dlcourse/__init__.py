@@ -3,12 +3,21 @@
 Modules (import the ones you need; importing ``dlcourse`` itself loads nothing heavy, not torch):
 
 - ``dlcourse.config``: settings read from the environment (data root, grading mode, device).
-- ``dlcourse.data``: the labs' data (Gaussian mixtures, MNIST, SST, CIFAR-10).
+- ``dlcourse.data``: the labs' data (``gaussian``: Gaussian mixtures, ``onehot``, ``mnist``,
+  ``cifar``, ``sst`` with GloVe), downloaded or read under the data root, else the bundled copy.
 - ``dlcourse.plot``: matplotlib helpers (``graph_data``, ``graph_surface``).
-- ``dlcourse.rnn``: Lab 3's given RNN output layer (``rnn_logits``) and gradient keys.
-- ``dlcourse.sentiment``: the interface of Lab 3's sentiment classifiers (``CELLS``, ``Batch``).
-- ``dlcourse.check``: gradient checks and the ``Report`` that graded test cells return.
-- ``dlcourse.tasks``: the per-lab check functions used by the graded test cells.
+- ``dlcourse.layers`` and ``dlcourse.net``: Lab 2's given numpy layers (the course's contract
+  ``forward``/``backward_inputs``/``backward_params``) and the runner of networks of them.
+- ``dlcourse.convnets``: Lab 2's networks, training loop and evaluation.
+- ``dlcourse.rnn``, ``dlcourse.sentiment``: Lab 3's given RNN output layer and the interface of
+  its sentiment classifiers.
+- ``dlcourse.embeddings``: Lab 4's schedule, training epoch, class means, retrieval, plots.
+- ``dlcourse.check``: comparisons with autograd and their messages, the ``Report`` graded test
+  cells return, ``rel_error`` and ``numerical_gradient``.
+- ``dlcourse.tasks``: the per-lab checks of the graded test cells and the labs' points.
+- ``dlcourse.reference``: how checks reach the instructors' references, or, in the student
+  handout, the control outputs recorded from them.
+- ``dlcourse.validate``: ``python -m dlcourse.validate lab0.ipynb``, the check before submitting.
 """
 
 __all__: list[str] = []

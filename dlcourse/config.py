@@ -8,6 +8,7 @@ Environment variables:
 - ``DLCOURSE_DEVICE``: torch device to use (``cpu``, ``cuda``, ``cuda:1``, ...).
 - ``DLCOURSE_OFFLINE``: ``1`` forbids downloads: loaders use what is on disk, else bundled data.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,10 @@ def data_root() -> Path:
 def is_grading() -> bool:
     """True while nbgrader executes the notebook (``NBGRADER_EXECUTION`` is ``autograde`` or
     ``validate``) or when ``DLCOURSE_FAST=1``."""
-    return (os.environ.get("NBGRADER_EXECUTION") in _GRADING_MODES
-            or os.environ.get("DLCOURSE_FAST") == "1")
+    return (
+        os.environ.get("NBGRADER_EXECUTION") in _GRADING_MODES
+        or os.environ.get("DLCOURSE_FAST") == "1"
+    )
 
 
 def downloads_allowed() -> bool:
@@ -54,7 +57,7 @@ def budget(full: int, grading: int) -> int:
     return grading if is_grading() else full
 
 
-def device(prefer: str | None = None) -> "torch.device":
+def device(prefer: str | None = None) -> torch.device:
     """Torch device to compute on: ``prefer`` if given, else ``$DLCOURSE_DEVICE``, else ``cuda``
     when available, else ``cpu``."""
     import torch

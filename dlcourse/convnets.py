@@ -7,6 +7,7 @@ CIFAR-10: conv(16, 5) -> relu -> pool(3, 2) -> conv(32, 5) -> relu -> pool(3, 2)
           -> fc 256 -> relu -> fc 128 -> relu -> fc 10
 Convolutions use SAME padding and stride 1; pool(p) is p x p max pooling with stride p.
 """
+
 from __future__ import annotations
 
 import time
@@ -47,8 +48,10 @@ def standardize_channels(train: np.ndarray, *others: np.ndarray) -> list[np.ndar
 
 # ----------------------------------------------------------------------------- numpy network
 
-def numpy_mnist_net(inputs: np.ndarray, *, FC: type, ReLU: type,
-                    Convolution: type = layers.Convolution) -> list[layers.Layer]:
+
+def numpy_mnist_net(
+    inputs: np.ndarray, *, FC: type, ReLU: type, Convolution: type = layers.Convolution
+) -> list[layers.Layer]:
     """The lab's MNIST network from the given layers and the caller's ``FC`` and ``ReLU``
     classes (the notebook passes the student's: the course gives no FC or ReLU);
     ``inputs`` (N, 1, 28, 28) fixes the batch shape. ``Convolution``: the given layer, or one
@@ -67,6 +70,7 @@ def numpy_mnist_net(inputs: np.ndarray, *, FC: type, ReLU: type,
 
 
 # ----------------------------------------------------------------------------- PyTorch models
+
 
 class MnistConvNet(nn.Module):
     """The MNIST network in PyTorch; Kaiming (He) normal weights and zero biases, as the numpy
@@ -118,20 +122,30 @@ def _kaiming(model: nn.Module) -> None:
 
 # ----------------------------------------------------------------------------- training
 
+
 def sgd(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.SGD:
     """Plain SGD with L2 regularisation of the weights only (not the biases): weight_decay W
     added to each weight's gradient is the gradient of weight_decay / 2 ||W||^2."""
     weights = [p for p in model.parameters() if p.dim() > 1]
     biases = [p for p in model.parameters() if p.dim() <= 1]
-    return torch.optim.SGD([dict(params=weights, weight_decay=weight_decay),
-                            dict(params=biases, weight_decay=0.0)], lr=lr)
+    return torch.optim.SGD(
+        [dict(params=weights, weight_decay=weight_decay), dict(params=biases, weight_decay=0.0)],
+        lr=lr,
+    )
 
 
-def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
-          valid_data: tuple[np.ndarray, np.ndarray], *, epochs: int, batch_size: int, lr: float,
-          weight_decay: float,
-          scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
-          seed: int = 0) -> dict[str, list[Any]]:
+def train(
+    model: nn.Module,
+    train_data: tuple[np.ndarray, np.ndarray],
+    valid_data: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+    seed: int = 0,
+) -> dict[str, list[Any]]:
     """Mini-batch SGD on (x (N, C, H, W) float, y (N,) class indices), shuffled each epoch.
 
     ``scheduler(optimizer)`` makes a torch learning-rate scheduler stepped after every epoch
@@ -148,9 +162,19 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     schedule = scheduler(optimizer) if scheduler else None
     generator = torch.Generator().manual_seed(seed)
     x, y = torch.as_tensor(train_data[0]), torch.as_tensor(train_data[1])
-    history: dict[str, list[Any]] = {key: [] for key in (
-        "batch_loss", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr",
-        "seconds", "filters")}
+    history: dict[str, list[Any]] = {
+        key: []
+        for key in (
+            "batch_loss",
+            "train_loss",
+            "train_accuracy",
+            "valid_loss",
+            "valid_accuracy",
+            "lr",
+            "seconds",
+            "filters",
+        )
+    }
     for epoch in range(1, epochs + 1):
         lr_now = optimizer.param_groups[0]["lr"]
         model.train()
@@ -158,7 +182,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         losses, correct, start_time = [], 0, time.perf_counter()
         bar = tqdm(range(0, len(x), batch_size), desc=f"epoch {epoch}", unit="batch", leave=False)
         for start in bar:
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             batch_x, batch_y = x[idx].to(device), y[idx].to(device)
             logits = model(batch_x)
             loss = F.cross_entropy(logits, batch_y)
@@ -172,15 +196,22 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         if schedule is not None:
             schedule.step()
         valid = evaluate(model, *valid_data)
-        for key, value in (("train_loss", float(np.mean(losses))),
-                           ("train_accuracy", correct / len(x)), ("valid_loss", valid.loss),
-                           ("valid_accuracy", valid.accuracy), ("lr", lr_now), ("seconds", seconds),
-                           ("filters", _first_conv(model).weight.detach().cpu().numpy().copy())):
+        for key, value in (
+            ("train_loss", float(np.mean(losses))),
+            ("train_accuracy", correct / len(x)),
+            ("valid_loss", valid.loss),
+            ("valid_accuracy", valid.accuracy),
+            ("lr", lr_now),
+            ("seconds", seconds),
+            ("filters", _first_conv(model).weight.detach().cpu().numpy().copy()),
+        ):
             history[key].append(value)
         history["batch_loss"] += losses
-        print(f"epoch {epoch}: lr {lr_now:.3g}, train loss {np.mean(losses):.4f}, train accuracy "
-              f"{correct / len(x):.2%}, validation loss {valid.loss:.4f}, "
-              f"accuracy {valid.accuracy:.2%}")
+        print(
+            f"epoch {epoch}: lr {lr_now:.3g}, train loss {np.mean(losses):.4f}, train accuracy "
+            f"{correct / len(x):.2%}, validation loss {valid.loss:.4f}, "
+            f"accuracy {valid.accuracy:.2%}"
+        )
     return history
 
 
@@ -189,6 +220,7 @@ def _first_conv(model: nn.Module) -> nn.Conv2d:
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -208,8 +240,12 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarra
     """Logits (N, num_classes) of the model for x (N, C, H, W), in evaluation mode."""
     model.eval()
     device = config.model_device(model)
-    return torch.cat([model(torch.as_tensor(x[i:i + batch_size]).to(device)).cpu()
-                      for i in range(0, len(x), batch_size)]).numpy()
+    return torch.cat(
+        [
+            model(torch.as_tensor(x[i : i + batch_size]).to(device)).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+    ).numpy()
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int = 10) -> Evaluation:
@@ -221,7 +257,10 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int = 
     loss = float(F.cross_entropy(torch.as_tensor(logits).double(), torch.as_tensor(y)))
     predicted, classes = logits.argmax(1), np.arange(num_classes)
     scores = dict(labels=classes, average=None, zero_division=0)
-    return Evaluation(loss=loss, confusion=confusion_matrix(y, predicted, labels=classes),
-                      accuracy=float(accuracy_score(y, predicted)),
-                      precision=precision_score(y, predicted, **scores),
-                      recall=recall_score(y, predicted, **scores))
+    return Evaluation(
+        loss=loss,
+        confusion=confusion_matrix(y, predicted, labels=classes),
+        accuracy=float(accuracy_score(y, predicted)),
+        precision=precision_score(y, predicted, **scores),
+        recall=recall_score(y, predicted, **scores),
+    )

@@ -19,6 +19,7 @@ batches whose first item is the images and whose last is the labels: ``(images, 
   (``sklearn.metrics.average_precision_score``) of its ranking.
 - ``plot_pca``: the first two principal components (scikit-learn) of images or embeddings.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -34,10 +35,23 @@ from tqdm.auto import tqdm
 
 from dlcourse.config import model_device
 
-__all__ = ["EMB_SIZE", "BATCH_SIZE", "LEARNING_RATE", "EPOCHS", "MARGIN", "cosine_schedule",
-           "train_embedding_epoch", "embed", "compute_representations", "nearest_class_mean",
-           "class_mean_accuracy", "average_precision", "retrieval_average_precision",
-           "mean_average_precision", "plot_pca"]
+__all__ = [
+    "EMB_SIZE",
+    "BATCH_SIZE",
+    "LEARNING_RATE",
+    "EPOCHS",
+    "MARGIN",
+    "cosine_schedule",
+    "train_embedding_epoch",
+    "embed",
+    "compute_representations",
+    "nearest_class_mean",
+    "class_mean_accuracy",
+    "average_precision",
+    "retrieval_average_precision",
+    "mean_average_precision",
+    "plot_pca",
+]
 
 # The lab's schedule, shared by the notebook and the benchmark: FER's lab 4 (Adam 1e-3, batches
 # of 64 triplets, 3 epochs), with the step decayed to 0 along a cosine over the 3 epochs, batch by
@@ -50,17 +64,22 @@ EPOCHS = 3
 MARGIN = 1.0
 
 
-def cosine_schedule(optimizer: torch.optim.Optimizer,
-                    steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+def cosine_schedule(
+    optimizer: torch.optim.Optimizer, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     """The step size decayed from its start to 0 along a half cosine over ``steps`` batches."""
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
 
 
-def train_embedding_epoch(model: torch.nn.Module, loader: Iterable[Sequence[Any]],
-                          optimizer: torch.optim.Optimizer,
-                          loss_fn: Callable[..., torch.Tensor], *,
-                          scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-                          desc: str = "train") -> float:
+def train_embedding_epoch(
+    model: torch.nn.Module,
+    loader: Iterable[Sequence[Any]],
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[..., torch.Tensor],
+    *,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    desc: str = "train",
+) -> float:
     """One pass over ``loader`` in training mode, one optimizer step per batch.
 
     A batch is ``(*images, labels)``: one image tensor (B, C, H, W) of labelled images, or three
@@ -92,8 +111,9 @@ def train_embedding_epoch(model: torch.nn.Module, loader: Iterable[Sequence[Any]
 
 
 @torch.no_grad()
-def embed(model: torch.nn.Module,
-          loader: Iterable[Sequence[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+def embed(
+    model: torch.nn.Module, loader: Iterable[Sequence[Any]]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features (N, E) and labels (N,) of everything ``loader`` yields, model in eval mode, on
     the CPU."""
     model.eval()
@@ -103,8 +123,10 @@ def embed(model: torch.nn.Module,
         images, batch_labels = batch[0], torch.as_tensor(batch[-1])
         f = model.get_features(images.to(device))
         if f.shape != (len(images), f.shape[-1]):
-            raise ValueError(f"get_features returned shape {tuple(f.shape)} for {len(images)} "
-                             "images; it must return (B, E), also for B = 1")
+            raise ValueError(
+                f"get_features returned shape {tuple(f.shape)} for {len(images)} "
+                "images; it must return (B, E), also for B = 1"
+            )
         features.append(f.float().cpu())
         labels.append(batch_labels.cpu())
     if not features:
@@ -112,8 +134,9 @@ def embed(model: torch.nn.Module,
     return torch.cat(features), torch.cat(labels)
 
 
-def compute_representations(model: torch.nn.Module, loader: Iterable[Sequence[Any]],
-                            num_classes: int) -> torch.Tensor:
+def compute_representations(
+    model: torch.nn.Module, loader: Iterable[Sequence[Any]], num_classes: int
+) -> torch.Tensor:
     """The representation of each class: the mean of its images' embeddings.
 
     r_c = mean of f(x) over the images x of class c in ``loader``. Not normalised: the triplet
@@ -126,8 +149,10 @@ def compute_representations(model: torch.nn.Module, loader: Iterable[Sequence[An
     features, labels = embed(model, loader)
     missing = sorted(set(range(num_classes)) - set(labels.tolist()))
     if missing:
-        raise ValueError(f"the loader has no image of class(es) {missing}: compute the class "
-                         "representations on a split that has every class (e.g. 'traineval')")
+        raise ValueError(
+            f"the loader has no image of class(es) {missing}: compute the class "
+            "representations on a split that has every class (e.g. 'traineval')"
+        )
     return torch.stack([features[labels == c].mean(dim=0) for c in range(num_classes)])  # (C, E)
 
 
@@ -138,14 +163,16 @@ def nearest_class_mean(features: torch.Tensor, representations: torch.Tensor) ->
     return torch.cdist(queries, representations.float().to(queries.device)).argmin(dim=1)
 
 
-def class_mean_accuracy(model: torch.nn.Module, representations: torch.Tensor,
-                        loader: Iterable[Sequence[Any]]) -> float:
+def class_mean_accuracy(
+    model: torch.nn.Module, representations: torch.Tensor, loader: Iterable[Sequence[Any]]
+) -> float:
     """Top-1 accuracy of nearest class-mean classification of the images of ``loader``."""
     features, labels = embed(model, loader)
     return float((nearest_class_mean(features, representations) == labels).float().mean())
 
 
 # ----------------------------------------------------------------------------- retrieval
+
 
 def average_precision(scores: Any, relevant: Any) -> np.ndarray:
     """Average precision of each query (row) of a retrieval.
@@ -166,22 +193,33 @@ def average_precision(scores: Any, relevant: Any) -> np.ndarray:
     """
     scores, relevant = np.asarray(scores, dtype=np.float64), np.asarray(relevant)
     if scores.ndim != 2 or scores.shape != relevant.shape:
-        raise ValueError(f"scores {scores.shape} and relevant {relevant.shape} must be two "
-                         "arrays of one shape (queries, gallery)")
+        raise ValueError(
+            f"scores {scores.shape} and relevant {relevant.shape} must be two "
+            "arrays of one shape (queries, gallery)"
+        )
     if not np.isfinite(scores).all():
         raise ValueError("scores contain NaN or infinity: they can't rank the gallery")
     relevant = relevant.astype(bool)
     positives = relevant.sum(axis=1)  # (Q,)
     if not positives.all():
-        raise ValueError(f"query {int(np.argmin(positives))} has no relevant item in the "
-                         "gallery: its average precision is undefined")
-    return np.array([average_precision_score(r, s) for r, s in zip(relevant, scores)],
-                    dtype=np.float64)
+        raise ValueError(
+            f"query {int(np.argmin(positives))} has no relevant item in the "
+            "gallery: its average precision is undefined"
+        )
+    return np.array(
+        [average_precision_score(r, s) for r, s in zip(relevant, scores)], dtype=np.float64
+    )
 
 
-def retrieval_average_precision(queries: torch.Tensor, query_labels: Any, gallery: torch.Tensor,
-                                gallery_labels: Any, *, exclude_self: bool = False,
-                                chunk: int = 512) -> np.ndarray:
+def retrieval_average_precision(
+    queries: torch.Tensor,
+    query_labels: Any,
+    gallery: torch.Tensor,
+    gallery_labels: Any,
+    *,
+    exclude_self: bool = False,
+    chunk: int = 512,
+) -> np.ndarray:
     """AP of each query (N_q, E) ranking the gallery (N_g, E) by Euclidean distance, nearest
     first; the relevant items are those with the query's label.
 
@@ -195,13 +233,15 @@ def retrieval_average_precision(queries: torch.Tensor, query_labels: Any, galler
     queries, gallery = torch.as_tensor(queries).double(), torch.as_tensor(gallery).double()
     query_labels, gallery_labels = np.asarray(query_labels), np.asarray(gallery_labels)
     if exclude_self and queries.shape != gallery.shape:
-        raise ValueError("exclude_self needs the queries to be the gallery: shapes "
-                         f"{tuple(queries.shape)} and {tuple(gallery.shape)} differ")
+        raise ValueError(
+            "exclude_self needs the queries to be the gallery: shapes "
+            f"{tuple(queries.shape)} and {tuple(gallery.shape)} differ"
+        )
     ap = []
     for start in range(0, len(queries), chunk):
-        q = queries[start:start + chunk]
+        q = queries[start : start + chunk]
         scores = -torch.cdist(q, gallery).numpy()  # (n, N_g)
-        relevant = query_labels[start:start + chunk, None] == gallery_labels[None, :]
+        relevant = query_labels[start : start + chunk, None] == gallery_labels[None, :]
         if exclude_self:
             # ranked strictly last and not relevant: leaves every precision cut as it was
             rows = np.arange(len(q))
@@ -218,8 +258,10 @@ def mean_average_precision(*args: Any, **kwargs: Any) -> float:
 
 # ----------------------------------------------------------------------------- plots
 
-def plot_pca(data: Any, labels: Any, *, ax: Axes | None = None, title: str = "",
-             seed: int = 0) -> Axes:
+
+def plot_pca(
+    data: Any, labels: Any, *, ax: Axes | None = None, title: str = "", seed: int = 0
+) -> Axes:
     """Scatter the first two principal components of ``data`` (N, ...), flattened to (N, D):
     images or embeddings, one colour per class (tab10), with a legend.
 

@@ -7,6 +7,7 @@ Typical use, after the FER lab code::
     ax = graph_surface(lambda G: binlogreg_classify(G, w, b), rect, offset=0.5)
     graph_data(X, Y_, Y, ax=ax)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -18,8 +19,13 @@ from matplotlib.axes import Axes
 _GREYS = ([0.5, 0.5, 0.5], [1.0, 1.0, 1.0])  # class 0, class 1
 
 
-def graph_data(X: np.ndarray, Y_: np.ndarray, Y: np.ndarray, special: Sequence[int] = (),
-               ax: Axes | None = None) -> Axes:
+def graph_data(
+    X: np.ndarray,
+    Y_: np.ndarray,
+    Y: np.ndarray,
+    special: Sequence[int] = (),
+    ax: Axes | None = None,
+) -> Axes:
     """Scatter 2D points coloured by true class, with wrongly classified points as squares.
 
     Two classes are drawn in grey levels, more with a colormap. Correct points (Y == Y_) are
@@ -48,13 +54,20 @@ def graph_data(X: np.ndarray, Y_: np.ndarray, Y: np.ndarray, special: Sequence[i
     sizes = np.full(len(Y_), 20.0)
     sizes[list(special)] = 40.0
     for mask, marker in ((Y == Y_, "o"), (Y != Y_, "s")):
-        ax.scatter(X[mask, 0], X[mask, 1], c=colors[mask], s=sizes[mask], marker=marker,
-                   edgecolors="black")
+        ax.scatter(
+            X[mask, 0], X[mask, 1], c=colors[mask], s=sizes[mask], marker=marker, edgecolors="black"
+        )
     return ax
 
 
-def graph_surface(function: Callable[[np.ndarray], np.ndarray], rect, offset: float | None = 0.5,
-                  width: int = 256, height: int = 256, ax: Axes | None = None) -> Axes:
+def graph_surface(
+    function: Callable[[np.ndarray], np.ndarray],
+    rect,
+    offset: float | None = 0.5,
+    width: int = 256,
+    height: int = 256,
+    ax: Axes | None = None,
+) -> Axes:
     """Draw a scalar function of 2D points as a colour mesh, with its level curve at ``offset``.
 
     The colour range is centred on ``offset`` (symmetric around it), so the decision boundary sits
@@ -83,8 +96,9 @@ def graph_surface(function: Callable[[np.ndarray], np.ndarray], rect, offset: fl
     return ax
 
 
-def image_grid(images: np.ndarray, titles: Sequence[str] = (), ncols: int = 8,
-               scale: float = 1.6) -> plt.Figure:
+def image_grid(
+    images: np.ndarray, titles: Sequence[str] = (), ncols: int = 8, scale: float = 1.6
+) -> plt.Figure:
     """A figure of images, ``ncols`` per row, each with its title (if given).
 
     Args:
@@ -95,8 +109,9 @@ def image_grid(images: np.ndarray, titles: Sequence[str] = (), ncols: int = 8,
     images = np.asarray(images)
     nrows = max(1, -(-len(images) // ncols))
     title_lines = max((title.count("\n") + 1 for title in titles), default=0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, nrows * (scale + 0.15 * title_lines)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(scale * ncols, nrows * (scale + 0.15 * title_lines)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):

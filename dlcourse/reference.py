@@ -15,6 +15,7 @@ Reference implementations of graded tasks live instructor-side, in ``autograder.
 Control outputs are data (numbers, strings, arrays, tensors, and lists/tuples/dicts of them) in
 ``dlcourse/tasks/controls/<lab>.json``; never pickles.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,6 +48,13 @@ def reference(lab: str, name: str) -> Any | None:
     except ImportError:
         return None
     return getattr(module, name)
+
+
+def installed(lab: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The named references of ``lab`` that are installed (none in the handout, none in a
+    grading kernel): what a check forbids a student's function to call, besides libraries."""
+    found = (reference(lab, name) for name in names)
+    return tuple(r for r in found if r is not None)
 
 
 def available(lab: str) -> bool:

@@ -11,6 +11,7 @@ sequence classification only the last one, o = h_T W_hy + b_y, (N, C). Students'
 returns the gradients under the keys ``GRADIENTS``. The instructors' references of the graded
 tasks are in ``autograder.reference.lab3``, not here.
 """
+
 from __future__ import annotations
 
 import numpy as np

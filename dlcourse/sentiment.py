@@ -8,6 +8,7 @@ iterable of ``Batch`` tuples; ``train_epoch(model, loader, optimizer, clip)`` an
 layers a ``RecurrentModel(embedding, cell=...)`` may use. The instructors' references of the
 graded tasks are in ``autograder.reference.lab3``, not here.
 """
+
 from __future__ import annotations
 
 import torch

@@ -9,6 +9,7 @@ A graded test cell scores as nbgrader scores it: an error gives 0, a number as t
 value is partial credit, anything else full points (text on stderr, a warning, costs nothing).
 Bonus tasks (``dlcourse.tasks``) are extra credit: counted apart from the lab's maximum.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,15 +68,21 @@ def _grading_budgets() -> Iterator[None]:
             os.environ["NBGRADER_EXECUTION"] = saved
 
 
-def run_notebook(path: Path, *, cell_timeout: int = CELL_TIMEOUT,
-                 kernel_args: Sequence[str] = KERNEL_ARGS) -> nbformat.NotebookNode:
+def run_notebook(
+    path: Path, *, cell_timeout: int = CELL_TIMEOUT, kernel_args: Sequence[str] = KERNEL_ARGS
+) -> nbformat.NotebookNode:
     """Execute a copy of the notebook in a fresh kernel, in its folder; the file is untouched."""
     from nbclient import NotebookClient  # loads zmq and friends: only when running a notebook
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name=KERNEL, allow_errors=True,
-                            extra_arguments=list(kernel_args),
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name=KERNEL,
+        allow_errors=True,
+        extra_arguments=list(kernel_args),
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     with _grading_budgets():
         client.execute()
     return nb
@@ -144,18 +151,22 @@ def duplicate_grade_ids(nb: nbformat.NotebookNode) -> dict[str, list[int]]:
     """Grade ids used by more than one cell, with the (1-based) cell numbers using them."""
     ids = [grade_id(cell) for cell in nb.cells]
     counts = Counter(i for i in ids if i)
-    return {gid: [n for n, i in enumerate(ids, 1) if i == gid]
-            for gid, k in counts.items() if k > 1}
+    return {
+        gid: [n for n, i in enumerate(ids, 1) if i == gid] for gid, k in counts.items() if k > 1
+    }
 
 
 def report(path: Path, nb: nbformat.NotebookNode, results: list[TaskResult]) -> str:
     """What a student reads: one line per task (with the problems of a started one under it,
     at most ``SHOWN``) and a summary."""
-    lines = [f"{path.name}: visible checks (the grader adds hidden ones with other seeds and "
-             "shapes)"]
+    lines = [
+        f"{path.name}: visible checks (the grader adds hidden ones with other seeds and " "shapes)"
+    ]
     for gid, cells in duplicate_grade_ids(nb).items():
-        lines.append(f"  ! cells {cells} share the grade id '{gid}': only the last one is graded; "
-                     "delete the copies")
+        lines.append(
+            f"  ! cells {cells} share the grade id '{gid}': only the last one is graded; "
+            "delete the copies"
+        )
     width = max([len(r.task) for r in results] + [4])
     for r in results:
         mark = "✓" if r.ok else FAIL_MARK
@@ -181,7 +192,7 @@ def summary(results: list[TaskResult]) -> str:
     missing = [r.task for r in required if not r.ok]
     if not missing:
         return text + ". All pass: ready to submit."
-    shown = missing[:2 * SHOWN] + _more(missing, "", 2 * SHOWN)
+    shown = missing[: 2 * SHOWN] + _more(missing, "", 2 * SHOWN)
     return text + f". Still to do: {', '.join(shown)}."
 
 
@@ -190,14 +201,18 @@ def _more(items: list, indent: str, shown: int = SHOWN) -> list[str]:
     return [f"{indent}+{len(items) - shown} more"] if len(items) > shown else []
 
 
-def validate(path: Path, *, cell_timeout: int = CELL_TIMEOUT,
-             kernel_args: Sequence[str] = KERNEL_ARGS) -> int:
+def validate(
+    path: Path, *, cell_timeout: int = CELL_TIMEOUT, kernel_args: Sequence[str] = KERNEL_ARGS
+) -> int:
     """Run and report ``path``; the exit status: 0 all pass, 1 something to do, 2 no notebook."""
     if not path.is_file():
         print(f"{path}: no such notebook; give the path of your lab's .ipynb file", file=sys.stderr)
         return 2
-    print(f"running your notebook {path.name} in a fresh kernel, top to bottom (a minute or "
-          "more) ...", flush=True)
+    print(
+        f"running your notebook {path.name} in a fresh kernel, top to bottom (a minute or "
+        "more) ...",
+        flush=True,
+    )
     nb = run_notebook(path, cell_timeout=cell_timeout, kernel_args=kernel_args)
     results = task_results(nb)
     print(report(path, nb, results))
@@ -207,10 +222,15 @@ def validate(path: Path, *, cell_timeout: int = CELL_TIMEOUT,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dlcourse.validate",
-        description="Run a lab notebook as the grader will and say which visible checks pass.")
+        description="Run a lab notebook as the grader will and say which visible checks pass.",
+    )
     parser.add_argument("notebook", type=Path, help="your lab notebook, e.g. labs/lab0/lab0.ipynb")
-    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
-                        help="seconds a cell may run (default: %(default)s)")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=CELL_TIMEOUT,
+        help="seconds a cell may run (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     return validate(args.notebook, cell_timeout=args.timeout)
 

@@ -8,6 +8,7 @@ in the original order (2000 + 500 images, uint8), read from ``$DLCOURSE_DATA/MNI
 
 The same files always give the same arrays.
 """
+
 from __future__ import annotations
 
 import sys
@@ -35,8 +36,10 @@ def subset(root: Path) -> dict[str, np.ndarray]:
     for split, (images, labels) in FILES.items():
         paths = [raw_path(root, name) for name in (images, labels)]
         if None in paths:
-            raise FileNotFoundError(f"{root / 'MNIST' / 'raw'} lacks {images} or {labels} "
-                                    "(.gz or unpacked); point DLCOURSE_DATA at real MNIST")
+            raise FileNotFoundError(
+                f"{root / 'MNIST' / 'raw'} lacks {images} or {labels} "
+                "(.gz or unpacked); point DLCOURSE_DATA at real MNIST"
+            )
         x, y = (read_idx(path) for path in paths)
         keep = first_of_each_class(y, PER_CLASS[split])
         arrays[f"{split}_x"], arrays[f"{split}_y"] = x[keep], y[keep].astype(np.uint8)

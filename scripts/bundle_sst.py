@@ -7,6 +7,7 @@ vectors of the words of the train vocabulary (all the lab's embedding matrix use
 ``words`` (n,) str and ``vectors`` (n, 50) float16, in the vocabulary's order (the instructors'
 reference ``Vocab``: this script is not part of the student handout).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -22,11 +23,17 @@ from dlcourse.data import sst
 def main() -> int:
     source = config.data_root() / "sst"
     glove_file = source / sst.GLOVE_FILE
-    missing = [p for p in [glove_file, *(source / f"sst_{s}_raw.csv" for s in sst.SPLITS)]
-               if not p.is_file()]
+    missing = [
+        p
+        for p in [glove_file, *(source / f"sst_{s}_raw.csv" for s in sst.SPLITS)]
+        if not p.is_file()
+    ]
     if missing:
-        print(f"missing {', '.join(map(str, missing))}: set DLCOURSE_DATA to the folder that "
-              "holds sst/", file=sys.stderr)
+        print(
+            f"missing {', '.join(map(str, missing))}: set DLCOURSE_DATA to the folder that "
+            "holds sst/",
+            file=sys.stderr,
+        )
         return 1
     sst.BUNDLED_DIR.mkdir(parents=True, exist_ok=True)
     for split in sst.SPLITS:
@@ -35,10 +42,15 @@ def main() -> int:
     vocab = reference.Vocab(reference.token_frequencies(instances))
     glove = sst.read_glove(glove_file)
     words = [word for word in vocab.itos if word in glove]
-    np.savez_compressed(sst.BUNDLED_GLOVE, words=np.array(words),
-                        vectors=np.stack([glove[w] for w in words]).astype(np.float16))
-    print(f"wrote {sst.BUNDLED_DIR}: 3 split files, {len(words)} of {len(vocab.itos) - 2} train "
-          f"words' vectors ({sst.BUNDLED_GLOVE.stat().st_size:,} bytes)")
+    np.savez_compressed(
+        sst.BUNDLED_GLOVE,
+        words=np.array(words),
+        vectors=np.stack([glove[w] for w in words]).astype(np.float16),
+    )
+    print(
+        f"wrote {sst.BUNDLED_DIR}: 3 split files, {len(words)} of {len(vocab.itos) - 2} train "
+        f"words' vectors ({sst.BUNDLED_GLOVE.stat().st_size:,} bytes)"
+    )
     return 0
 
 

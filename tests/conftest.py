@@ -1,4 +1,5 @@
 """Shared fixtures: the data root, and a tiny course ("toy") to test the grading harness fast."""
+
 from __future__ import annotations
 
 import copy
@@ -29,13 +30,13 @@ TOY_SOLUTION = '''def double(x):
     return 2 * x
     ### END SOLUTION'''
 
-TOY_TEST = '''import sys
+TOY_TEST = """import sys
 print("a warning on stderr must not cost points", file=sys.stderr)
 passed = [double(2) == 4]
 ### BEGIN HIDDEN TESTS
 passed.append(double(-7) == -14)
 ### END HIDDEN TESTS
-2.0 * sum(passed) / len(passed)'''
+2.0 * sum(passed) / len(passed)"""
 
 
 SQUARE_SOLUTION = '''def square(x):
@@ -44,7 +45,7 @@ SQUARE_SOLUTION = '''def square(x):
     return x * x
     ### END SOLUTION'''
 
-SQUARE_TEST = '''from dlcourse.check import Report, call_student, compare
+SQUARE_TEST = """from dlcourse.check import Report, call_student, compare
 
 report = Report("square", ["value"])
 for x in [3.0]:
@@ -57,13 +58,26 @@ for x in [-1.5, 7.0]:
     if ok:
         report.add(compare("value", y, x * x, case=f"x={x}"))
 ### END HIDDEN TESTS
-report.points(2)'''
+report.points(2)"""
 """A task checked with dlcourse.check, as the labs' are: the target of the tampering corpus."""
 
-TOY_RULES = {"square": ["AUTODIFF", "NUMERIC", {
-    "why": "that is a library's square: multiply x by itself",
-    "uses": ["numpy.square", "numpy.power", "math.pow", "operator.pow", "torch.square",
-             "torch.pow"]}]}
+TOY_RULES = {
+    "square": [
+        "AUTODIFF",
+        "NUMERIC",
+        {
+            "why": "that is a library's square: multiply x by itself",
+            "uses": [
+                "numpy.square",
+                "numpy.power",
+                "math.pow",
+                "operator.pow",
+                "torch.square",
+                "torch.pow",
+            ],
+        },
+    ]
+}
 """The toy lab's own rules, as a course declares a lab's in its folder (autograder.integrity):
 ``square`` is to be written as a product, not taken from a library or a derivative."""
 
@@ -94,12 +108,34 @@ def toy_notebook() -> nbformat.NotebookNode:
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Toy lab", id="intro"),
-        _cell("solution", TOY_SOLUTION, grade=False, solution=True, locked=False, grade_id="double_code"),
-        _cell("test", TOY_TEST, grade=True, solution=False, locked=True, grade_id="double", points=2),
-        _cell("square-solution", SQUARE_SOLUTION, grade=False, solution=True, locked=False,
-              grade_id="square_code"),
-        _cell("square-test", SQUARE_TEST, grade=True, solution=False, locked=True, grade_id="square",
-              points=2),
+        _cell(
+            "solution",
+            TOY_SOLUTION,
+            grade=False,
+            solution=True,
+            locked=False,
+            grade_id="double_code",
+        ),
+        _cell(
+            "test", TOY_TEST, grade=True, solution=False, locked=True, grade_id="double", points=2
+        ),
+        _cell(
+            "square-solution",
+            SQUARE_SOLUTION,
+            grade=False,
+            solution=True,
+            locked=False,
+            grade_id="square_code",
+        ),
+        _cell(
+            "square-test",
+            SQUARE_TEST,
+            grade=True,
+            solution=False,
+            locked=True,
+            grade_id="square",
+            points=2,
+        ),
     ]
     return nb
 

@@ -9,6 +9,7 @@
 Each task must have quantities and cases; a correct submission gets the task's points and the
 check prints its report; each wrong one loses exactly its quantities' share of the points.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,8 +52,11 @@ class TaskChecks:
         if "task" in metafunc.fixturenames:
             metafunc.parametrize("task", list(self.CASES))
         if "wrong" in metafunc.fixturenames:
-            metafunc.parametrize("wrong", self.WRONG, ids=[
-                f"{task}-{getattr(fn, '__name__', '?')}" for task, fn, _ in self.WRONG])
+            metafunc.parametrize(
+                "wrong",
+                self.WRONG,
+                ids=[f"{task}-{getattr(fn, '__name__', '?')}" for task, fn, _ in self.WRONG],
+            )
 
     def test_every_task_has_quantities_and_cases(self) -> None:
         assert set(self.lab.TASKS) == set(self.lab.QUANTITIES) == set(self.CASES)

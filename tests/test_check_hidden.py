@@ -1,4 +1,5 @@
 """dlcourse.check.hidden and the redaction of hidden cases (``dlcourse.check.report``)."""
+
 import pickle
 
 import numpy as np
@@ -17,6 +18,7 @@ from dlcourse.check import (
 )
 
 # ----------------------------------------------------------------------------- hidden cases
+
 
 @pytest.fixture
 def secret():
@@ -91,7 +93,8 @@ def test_hidden_case_results_show_what_failed_but_no_size_value_or_message(secre
         "  ✗ values [hidden case 1]: fails: max abs error ~1e+00, max rel error ~1e+00",
         "  ✗ property [hidden case 1]: fails",
         "  ✗ call [hidden case 1]: fails: raised ValueError",
-        "  ✗ own [hidden case 1]: fails: raised an exception"]
+        "  ✗ own [hidden case 1]: fails: raised an exception",
+    ]
     assert all(c.worst_index is c.yours is c.expected is None for c in _hidden_report(seed))
 
 
@@ -109,7 +112,8 @@ def test_redaction_keeps_verdicts_and_points(secret):
     report.add(compare("b", np.full(5, 38.0), np.full(5, 1.0), case=f"{case}, w.r.t. x"))
     assert [c.message for c in report] == [
         "a [hidden case 1]: passes: max abs error ~0, max rel error ~0",
-        "b [hidden case 1]: fails: max abs error ~1e+02, max rel error ~1e+00"]
+        "b [hidden case 1]: fails: max abs error ~1e+02, max rel error ~1e+00",
+    ]
     assert report.passed("a") and not report.passed("b") and report.points() == 1.0
     visible = Report("t", ["a"])
     visible += report  # merged: stays redacted

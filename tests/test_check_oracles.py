@@ -1,4 +1,5 @@
 """dlcourse.check.oracles: seeds, the float64 autograd reference, the numerical gradient."""
+
 import random
 
 import numpy as np
@@ -15,6 +16,7 @@ from dlcourse.check import (
 )
 
 # ----------------------------------------------------------------------------- seed_all
+
 
 def test_seed_all_makes_random_numpy_and_torch_reproducible():
     def draw():
@@ -51,8 +53,9 @@ def test_autograd_reference_uses_random_upstream_gradient():
 
 def test_autograd_reference_scalar_output_and_float32_inputs():
     x = np.arange(3, dtype=np.float32)
-    y, grads = autograd_reference(lambda x, unused: (x ** 2).sum(), {"x": x, "unused": 1.0},
-                                  ["x", "unused"])
+    y, grads = autograd_reference(
+        lambda x, unused: (x**2).sum(), {"x": x, "unused": 1.0}, ["x", "unused"]
+    )
     assert y.shape == () and y.dtype == np.float64 and y == 5.0
     np.testing.assert_array_equal(grads["x"], [0.0, 2.0, 4.0])
     assert grads["unused"].shape == () and grads["unused"] == 0.0
@@ -89,8 +92,9 @@ def test_autograd_reference_on_cuda_matches_cpu_and_restores_tf32():
             seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
             return torch.tanh(x.float() @ A.float()).double()  # TF32 would lose ~1e-3 here
 
-        y_gpu, g_gpu = autograd_reference(layer, {"x": x, "A": A}, ["x", "A"],
-                                          device=torch.device("cuda"))
+        y_gpu, g_gpu = autograd_reference(
+            layer, {"x": x, "A": A}, ["x", "A"], device=torch.device("cuda")
+        )
         y_cpu, g_cpu = autograd_reference(layer, {"x": x, "A": A}, ["x", "A"])
         assert seen[0] == (False, False)
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
@@ -100,24 +104,23 @@ def test_autograd_reference_on_cuda_matches_cpu_and_restores_tf32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-
-
 def test_numerical_gradient_takes_cs231n_s_names_and_step():
     """``numerical_gradient(f, x, df=None, h=1e-5)``: df weights the outputs, h is the step."""
     x = np.array([0.5, -1.0])
     df = np.array([2.0, -3.0])
-    np.testing.assert_allclose(numerical_gradient(lambda v: v ** 2, x, df=df), 2 * x * df,
-                               atol=1e-9)
-    np.testing.assert_allclose(numerical_gradient(lambda v: (v ** 2).sum(), x), 2 * x, atol=1e-9)
-    cube = numerical_gradient(lambda v: (v ** 3).sum(), x.copy(), h=0.1)  # error h^2 per element
-    np.testing.assert_allclose(cube, 3 * x ** 2 + 0.1 ** 2, atol=1e-12)
+    np.testing.assert_allclose(numerical_gradient(lambda v: v**2, x, df=df), 2 * x * df, atol=1e-9)
+    np.testing.assert_allclose(numerical_gradient(lambda v: (v**2).sum(), x), 2 * x, atol=1e-9)
+    cube = numerical_gradient(lambda v: (v**3).sum(), x.copy(), h=0.1)  # error h^2 per element
+    np.testing.assert_allclose(cube, 3 * x**2 + 0.1**2, atol=1e-12)
 
 
 def test_autograd_lists_what_differentiates_for_a_student():
     x = np.ones(2)
-    for differentiate in (lambda: numerical_gradient(np.sum, x),
-                          lambda: autograd_reference(lambda x: x.sum(), {"x": x}, ["x"]),
-                          lambda: torch.ones(2, requires_grad=True).sum().backward()):
+    for differentiate in (
+        lambda: numerical_gradient(np.sum, x),
+        lambda: autograd_reference(lambda x: x.sum(), {"x": x}, ["x"]),
+        lambda: torch.ones(2, requires_grad=True).sum().backward(),
+    ):
         with forbid_calls(*AUTOGRAD) as called:
             differentiate()
         assert called, differentiate

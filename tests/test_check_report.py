@@ -1,4 +1,5 @@
 """dlcourse.check.report: compare, rel_error, the messages and the Report."""
+
 import numpy as np
 import pytest
 import torch
@@ -10,11 +11,14 @@ CASE = case_label(seed=3, N=6, D=2)
 
 # ----------------------------------------------------------------------------- compare
 
+
 def test_compare_reports_worst_index_and_both_values():
     c = compare("grad_w", np.array([0.1, -0.12]), np.array([0.1, 0.12]), case=CASE)
     assert not c.ok
-    assert c.message == ("grad_w [seed=3, N=6, D=2]: max abs error 2.4e-01, max rel error "
-                         "1.0e+00 at index (1,): yours -0.1200, expected 0.1200")
+    assert c.message == (
+        "grad_w [seed=3, N=6, D=2]: max abs error 2.4e-01, max rel error "
+        "1.0e+00 at index (1,): yours -0.1200, expected 0.1200"
+    )
     assert (c.worst_index, c.yours, c.expected) == ((1,), -0.12, 0.12)
     assert c.max_abs == pytest.approx(0.24) and c.max_rel == pytest.approx(1.0)
 
@@ -50,8 +54,9 @@ def test_compare_scalar_shapes():
 
 def test_compare_dtype_float32_reported_before_values():
     c = compare("probs", np.array([9.0], dtype=np.float32), np.array([0.5]), case=CASE)
-    assert c.message == ("probs [seed=3, N=6, D=2]: yours is float32; compute in float64: "
-                         "the inputs are float64")
+    assert c.message == (
+        "probs [seed=3, N=6, D=2]: yours is float32; compute in float64: " "the inputs are float64"
+    )
 
 
 def test_compare_dtype_kinds():
@@ -61,8 +66,10 @@ def test_compare_dtype_kinds():
     assert compare("mask", np.array([True, False]), np.array([1, 0])).ok
 
 
-@pytest.mark.parametrize("value, text", [
-    ((1.0, 2.0), "a tuple of 2 items (several return values?)"), (None, "None"), ("0.5", "a str")])
+@pytest.mark.parametrize(
+    "value, text",
+    [((1.0, 2.0), "a tuple of 2 items (several return values?)"), (None, "None"), ("0.5", "a str")],
+)
 def test_compare_rejects_non_arrays_clearly(value, text):
     c = compare("loss", value, np.array([1.0, 2.0]), case=CASE)
     assert not c.ok
@@ -80,8 +87,9 @@ def test_compare_accepts_lists_and_tensors():
 def test_compare_nan_and_inf_where_reference_is_finite():
     c = compare("probs", np.array([[0.5, np.nan], [np.inf, 1.0]]), np.full((2, 2), 0.5))
     assert not c.ok
-    assert c.message == ("probs: yours has nan at index (0, 1) (expected 0.5000); "
-                         "2 non-finite value(s) in all")
+    assert c.message == (
+        "probs: yours has nan at index (0, 1) (expected 0.5000); " "2 non-finite value(s) in all"
+    )
     assert compare("x", np.array([np.inf]), np.array([np.inf])).ok
     assert not compare("x", np.array([-np.inf]), np.array([np.inf])).ok
 
@@ -92,6 +100,7 @@ def test_compare_close_values_are_printed_apart():
 
 
 # ----------------------------------------------------------------------------- rel_error
+
 
 def test_rel_error_is_cs231n_s():
     """max |x - y| / max(1e-8, |x| + |y|): symmetric, at most 1, and no division by ~0."""
@@ -121,6 +130,7 @@ def test_compare_prints_rel_error_and_keeps_its_tolerance():
 
 
 # ----------------------------------------------------------------------------- Report
+
 
 def _report() -> Report:
     report = Report("task", ["a", "b", "c"])
@@ -166,11 +176,16 @@ def test_report_str_has_one_line_per_quantity_and_case():
 
 def test_report_failed_call_fails_every_quantity_of_the_case_on_one_line():
     report = Report("task", ["loss", "grad"])
-    report.failed_call(["loss", "grad"], "seed=1",
-                       NotImplementedError("Lab 0, task binlogreg_loss_grad:\n write your code"))
+    report.failed_call(
+        ["loss", "grad"],
+        "seed=1",
+        NotImplementedError("Lab 0, task binlogreg_loss_grad:\n write your code"),
+    )
     assert [c.message for c in report] == [
         f"{q} [seed=1]: raised NotImplementedError: Lab 0, task binlogreg_loss_grad: write "
-        "your code" for q in ("loss", "grad")]
+        "your code"
+        for q in ("loss", "grad")
+    ]
     assert report.points(3) == 0.0
 
 
@@ -179,5 +194,3 @@ def test_verdict_and_comparison_are_frozen():
     assert c == Comparison("shape", "n=3", True, "shape [n=3]: fine")
     with pytest.raises(AttributeError):
         c.ok = False
-
-

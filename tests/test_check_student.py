@@ -1,4 +1,5 @@
 """dlcourse.check.student: calling student code fairly, here or where a grader's proxy lives."""
+
 import functools
 import pickle
 import sys
@@ -22,6 +23,7 @@ from dlcourse.check import (
 from dlcourse.data import gaussian
 
 # ----------------------------------------------------------------------------- grading student code
+
 
 def _reference(x):
     return x + 1
@@ -58,8 +60,11 @@ def test_forbid_calls_covers_methods_of_a_class_and_subclasses():
     with forbid_calls(_Model) as called:
         Mine().forward(3)
         _Model.helper(1)
-    assert called == [f"{__name__}._Model.__init__", f"{__name__}._Model.forward",
-                      f"{__name__}._Model.helper"]
+    assert called == [
+        f"{__name__}._Model.__init__",
+        f"{__name__}._Model.forward",
+        f"{__name__}._Model.helper",
+    ]
 
 
 def test_forbid_calls_ignores_other_code_and_restores_the_profiler():
@@ -94,9 +99,11 @@ def test_own_code_refuses_dlcourse_objects_and_non_callables():
     assert own_code(_reference, "f") is None
     assert own_code(_Model, "Model") is None
     assert "dlcourse.data.gaussian.sample_gmm_2d from the dlcourse package" in own_code(
-        gaussian.sample_gmm_2d, "AP")
-    assert "from the dlcourse package" in own_code(functools.partial(gaussian.sample_gmm_2d),
-                                                   "eval_AP")
+        gaussian.sample_gmm_2d, "AP"
+    )
+    assert "from the dlcourse package" in own_code(
+        functools.partial(gaussian.sample_gmm_2d), "eval_AP"
+    )
     assert own_code(None, "eval_AP") == "eval_AP is None, not a function"
 
 
@@ -108,13 +115,24 @@ def test_call_student_catches_exceptions_wrong_outputs_and_forbidden_calls():
 
     assert call_student(report, "seed=1", stub, 1, name="t") == (False, None)
     assert call_student(report, "seed=2", lambda x: 1.0, 1, name="t", outputs=2) == (False, None)
-    assert call_student(report, "seed=3", lambda x: _reference(x), 1, name="t",
-                        quantities=["b"], forbidden=[_reference]) == (False, None)
-    assert call_student(report, "seed=4", lambda x: (x, x), 1, name="t",
-                        outputs=2) == (True, (1, 1))
+    assert call_student(
+        report,
+        "seed=3",
+        lambda x: _reference(x),
+        1,
+        name="t",
+        quantities=["b"],
+        forbidden=[_reference],
+    ) == (False, None)
+    assert call_student(report, "seed=4", lambda x: (x, x), 1, name="t", outputs=2) == (
+        True,
+        (1, 1),
+    )
     messages = [c.message for c in report]
-    assert messages[:2] == [f"{q} [seed=1]: raised NotImplementedError: Lab 0, task t: write your "
-                            "code here" for q in "ab"]
+    assert messages[:2] == [
+        f"{q} [seed=1]: raised NotImplementedError: Lab 0, task t: write your " "code here"
+        for q in "ab"
+    ]
     assert messages[2] == "a [seed=2]: t returned a float; expected a tuple of 2 values"
     assert messages[4].startswith(f"b [seed=3]: calls {__name__}._reference: write your own code")
     assert len(messages) == 5
@@ -136,7 +154,7 @@ def test_student_autograd_gives_gradients_of_the_inputs():
     inputs = dict(x=np.array([1.0, -2.0, 3.0]), y=np.array([0.5, 0.5, 0.5]))
 
     def weighted(x, y):
-        return (x ** 2 * y).sum()
+        return (x**2 * y).sum()
 
     report = Report("t", ["v"])
     ok, value, grads = student_autograd(report, "", weighted, inputs, ["x", "y"], name="weighted")
@@ -156,16 +174,18 @@ def test_call_student_many_returns_every_result_or_the_first_failure():
         return i + value
 
     report = Report("t", ["a", "b"])
-    assert call_student_many(report, "seed=1", sample, [(10,), (20,)], name="sample") == \
-        (True, [13, 21])
-    assert call_student_many(report, "seed=2", sample, [(0,), (0,)], name="sample",
-                             quantities=["b"]) == (False, [])
+    assert call_student_many(report, "seed=1", sample, [(10,), (20,)], name="sample") == (
+        True,
+        [13, 21],
+    )
+    assert call_student_many(
+        report, "seed=2", sample, [(0,), (0,)], name="sample", quantities=["b"]
+    ) == (False, [])
     assert [c.message for c in report] == ["b [seed=2]: raised ValueError: no more"]
 
 
-
-
 # ----------------------------------------------------------------------------- where the code lives
+
 
 class _Proxy:
     """A grader's proxy of ``fn`` as ``autograder.rpc.Remote`` is one: ``remote_run`` runs the
@@ -203,10 +223,14 @@ def test_run_where_runs_beside_the_student_s_code():
     assert run_where(_reference, _reference, 1) == 2  # here: just the call
 
 
-@pytest.mark.parametrize("layer, why", [
-    (_failing_layer, "raised ValueError: shape (3,)"),
-    (_detached_layer, "layer's output does not depend on its inputs through autograd"),
-    (lambda x: (x, x), "layer returned a tuple of 2 items; expected a float tensor")])
+@pytest.mark.parametrize(
+    "layer, why",
+    [
+        (_failing_layer, "raised ValueError: shape (3,)"),
+        (_detached_layer, "layer's output does not depend on its inputs through autograd"),
+        (lambda x: (x, x), "layer returned a tuple of 2 items; expected a float tensor"),
+    ],
+)
 def test_student_autograd_fails_the_same_here_and_in_a_kernel(layer, why):
     """Through a grader's proxy the work runs in the kernel and only data comes back; the
     comparisons are made here, whole: the same ones as for a local call."""
@@ -214,17 +238,19 @@ def test_student_autograd_fails_the_same_here_and_in_a_kernel(layer, why):
     reports = []
     for fn in (layer, _Proxy(layer)):
         report = Report("t", ["out", "grad_x"])
-        assert student_autograd(report, "seed=1", fn, inputs, ["x"], name="layer",
-                                quantities=["grad_x"]) == (False, None, {})
+        assert student_autograd(
+            report, "seed=1", fn, inputs, ["x"], name="layer", quantities=["grad_x"]
+        ) == (False, None, {})
         reports.append(report.comparisons)
     assert reports[0] == reports[1] and len(reports[0]) == 1
     assert reports[0][0].message.startswith(f"grad_x [seed=1]: {why}")
 
 
 def test_student_autograd_through_a_proxy_brings_back_output_and_gradients():
-    proxy = _Proxy(lambda x: (x ** 2).sum())
-    ok, value, grads = student_autograd(Report("t", ["v"]), "", proxy, dict(x=np.array([1.0, 3.0])),
-                                        ["x"], name="square")
+    proxy = _Proxy(lambda x: (x**2).sum())
+    ok, value, grads = student_autograd(
+        Report("t", ["v"]), "", proxy, dict(x=np.array([1.0, 3.0])), ["x"], name="square"
+    )
     assert ok and proxy.runs == ["_autograd_here"] and value == 10.0
     np.testing.assert_allclose(grads["x"], [2.0, 6.0])
 
@@ -236,8 +262,13 @@ def test_call_student_and_isolate_go_through_the_proxy():
     assert call_student_many(report, "", proxy, [(), ()], name="f") == (True, ["original"] * 2)
     with isolate(proxy, SUBSTITUTED="substitute"):
         assert call_student(report, "", proxy, name="f") == (True, "substitute")
-    assert proxy.runs == ["_run_student", "_run_student_many", "_swap_globals", "_run_student",
-                          "_swap_globals"]
+    assert proxy.runs == [
+        "_run_student",
+        "_run_student_many",
+        "_swap_globals",
+        "_run_student",
+        "_swap_globals",
+    ]
 
 
 def test_a_hidden_case_failing_through_a_proxy_is_redacted_here_once():
@@ -250,6 +281,7 @@ def test_a_hidden_case_failing_through_a_proxy_is_redacted_here_once():
             report = Report("t", ["grad_x"])
             student_autograd(report, case, fn, dict(x=np.ones(3)), ["x"], name="layer")
             assert [c.message for c in report] == [
-                "grad_x [hidden case 1]: fails: raised ValueError"]
+                "grad_x [hidden case 1]: fails: raised ValueError"
+            ]
     finally:
         use_secret(None)

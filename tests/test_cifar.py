@@ -1,13 +1,19 @@
 """dlcourse.data.cifar: CIFAR-10's own python batch files (written here in its format), the
 download path, and the synthetic stand-in with its warning."""
+
 import pickle
 
 import numpy as np
 import pytest
 
 from dlcourse.data import cifar
-from dlcourse.data.cifar import (CLASSES, SYNTHETIC_CLASSES, SyntheticDataWarning, load_cifar10,
-                                 read_batch)
+from dlcourse.data.cifar import (
+    CLASSES,
+    SYNTHETIC_CLASSES,
+    SyntheticDataWarning,
+    load_cifar10,
+    read_batch,
+)
 
 pytestmark = pytest.mark.lab2
 
@@ -15,8 +21,11 @@ pytestmark = pytest.mark.lab2
 def write_batch(path, data, labels, **extra):
     """A batch as CIFAR's python version stores it: pickled by Python 2, so the keys are bytes."""
     with open(path, "wb") as f:
-        pickle.dump({b"data": data, b"labels": list(labels), b"batch_label": b"fake", **extra}, f,
-                    protocol=2)
+        pickle.dump(
+            {b"data": data, b"labels": list(labels), b"batch_label": b"fake", **extra},
+            f,
+            protocol=2,
+        )
 
 
 def fake_cifar(root, per_batch=12, test=8, meta=True):
@@ -47,8 +56,9 @@ def test_reads_cifars_own_batch_format(tmp_path):
     assert data.train.y.dtype == np.int64
     # rows are the red, green, blue 32 x 32 planes: pixel (r, c) of channel ch is ch*1024 + r*32 + c
     test_rows = images[-1]
-    np.testing.assert_array_equal(data.test.x[3, 5, 7], test_rows[3, [5 * 32 + 7, 1024 + 5 * 32 + 7,
-                                                                   2048 + 5 * 32 + 7]])
+    np.testing.assert_array_equal(
+        data.test.x[3, 5, 7], test_rows[3, [5 * 32 + 7, 1024 + 5 * 32 + 7, 2048 + 5 * 32 + 7]]
+    )
     np.testing.assert_array_equal(data.test.y, labels[-1])
     # train + validation are the five training batches, each image with its own label
     rows = np.concatenate(images[:-1]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -112,7 +122,11 @@ def test_offline_without_files_gives_the_labelled_synthetic_stand_in(tmp_path):
     # the patterns are what their names say: grey level changes mostly across rows for horizontal
     # stripes, across columns for vertical ones (noise alone would give a ratio of 1)
     x = data.test.x.astype(float).mean(axis=3)  # (N, 32, 32) grey
-    edges = np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) / np.abs(np.diff(x, axis=2)).mean(axis=(1, 2))
-    horizontal, vertical = (edges[data.test.y == SYNTHETIC_CLASSES.index(c)].mean()
-                            for c in ("horizontal stripes", "vertical stripes"))
+    edges = np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) / np.abs(np.diff(x, axis=2)).mean(
+        axis=(1, 2)
+    )
+    horizontal, vertical = (
+        edges[data.test.y == SYNTHETIC_CLASSES.index(c)].mean()
+        for c in ("horizontal stripes", "vertical stripes")
+    )
     assert horizontal > 1.5 and vertical < 1 / 1.5

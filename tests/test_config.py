@@ -1,4 +1,5 @@
 """dlcourse.config: settings from the environment."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("DLCOURSE_DATA", "NBGRADER_EXECUTION", "DLCOURSE_FAST", "DLCOURSE_DEVICE",
-                 "DLCOURSE_OFFLINE"):
+    for name in (
+        "DLCOURSE_DATA",
+        "NBGRADER_EXECUTION",
+        "DLCOURSE_FAST",
+        "DLCOURSE_DEVICE",
+        "DLCOURSE_OFFLINE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -26,14 +32,17 @@ def test_data_root_from_env(monkeypatch, tmp_path):
     assert config.data_root() == tmp_path
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({}, False),
-    ({"NBGRADER_EXECUTION": "autograde"}, True),
-    ({"NBGRADER_EXECUTION": "validate"}, True),
-    ({"NBGRADER_EXECUTION": "something-else"}, False),
-    ({"DLCOURSE_FAST": "1"}, True),
-    ({"DLCOURSE_FAST": "0"}, False),
-])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, False),
+        ({"NBGRADER_EXECUTION": "autograde"}, True),
+        ({"NBGRADER_EXECUTION": "validate"}, True),
+        ({"NBGRADER_EXECUTION": "something-else"}, False),
+        ({"DLCOURSE_FAST": "1"}, True),
+        ({"DLCOURSE_FAST": "0"}, False),
+    ],
+)
 def test_grading_and_budget(monkeypatch, env, expected):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -58,5 +67,7 @@ def test_device(monkeypatch):
 
 
 def test_import_does_not_load_torch():
-    code = "import sys, dlcourse, dlcourse.config; assert 'torch' not in sys.modules, 'torch loaded'"
+    code = (
+        "import sys, dlcourse, dlcourse.config; assert 'torch' not in sys.modules, 'torch loaded'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

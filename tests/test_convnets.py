@@ -1,5 +1,6 @@
 """dlcourse.convnets: data preparation, the PyTorch models (the numpy network's twin), training
 and evaluation."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,14 +18,16 @@ def test_images_become_float_nchw_and_standardised_per_channel():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (20, 4, 5, 3), dtype=np.uint8)
     x = convnets.to_float_images(rgb)
-    assert x.shape == (20, 3, 4, 5) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (20, 3, 4, 5) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
     assert convnets.to_float_images(rgb[..., 0]).shape == (20, 1, 4, 5)
     train, other = convnets.standardize_channels(x[:10], x[10:])
     np.testing.assert_allclose(train.mean(axis=(0, 2, 3)), 0, atol=1e-6)
     np.testing.assert_allclose(train.std(axis=(0, 2, 3)), 1, atol=1e-5)
     assert other.shape == (10, 3, 4, 5)
     train, other = convnets.subtract_mean(x[:10], x[10:])
-    assert abs(train.mean()) < 1e-6 and other.mean() == pytest.approx(x[10:].mean() - x[:10].mean(), abs=1e-6)
+    assert abs(train.mean()) < 1e-6 and other.mean() == pytest.approx(
+        x[10:].mean() - x[:10].mean(), abs=1e-6
+    )
 
 
 def test_the_pytorch_mnist_model_is_the_numpy_network():
@@ -56,13 +59,17 @@ def test_the_numpy_network_takes_its_graded_layers_from_the_caller():
     assert sum(isinstance(layer, FC) for layer in net) == 2
 
 
-@pytest.mark.parametrize("model, shape", [(convnets.MnistConvNet, (2, 1, 28, 28)),
-                                          (convnets.CifarConvNet, (2, 3, 32, 32))])
+@pytest.mark.parametrize(
+    "model, shape",
+    [(convnets.MnistConvNet, (2, 1, 28, 28)), (convnets.CifarConvNet, (2, 3, 32, 32))],
+)
 def test_models_output_logits_and_start_from_kaiming_weights(model, shape):
     torch.manual_seed(0)
     m = model()
     assert m(torch.zeros(shape)).shape == (2, 10)
-    assert all(float(p.detach().abs().max()) == 0 for n, p in m.named_parameters() if n.endswith("bias"))
+    assert all(
+        float(p.detach().abs().max()) == 0 for n, p in m.named_parameters() if n.endswith("bias")
+    )
     assert m.fc3.weight.std().item() == pytest.approx(np.sqrt(2 / m.fc3.in_features), rel=0.05)
 
 
@@ -70,7 +77,9 @@ def test_sgd_decays_weights_but_not_biases():
     model = convnets.MnistConvNet()
     groups = convnets.sgd(model, lr=0.1, weight_decay=1e-3).param_groups
     assert [g["weight_decay"] for g in groups] == [1e-3, 0.0]
-    assert all(p.dim() > 1 for p in groups[0]["params"]) and all(p.dim() == 1 for p in groups[1]["params"])
+    assert all(p.dim() > 1 for p in groups[0]["params"]) and all(
+        p.dim() == 1 for p in groups[1]["params"]
+    )
 
 
 class FixedLogits(torch.nn.Module):
@@ -91,8 +100,12 @@ def test_evaluate_derives_everything_from_the_confusion_matrix():
     predicted = logits.argmax(1)
     np.testing.assert_array_equal(result.confusion, confusion_matrix(y, predicted, labels=range(4)))
     assert result.accuracy == np.mean(predicted == y)
-    np.testing.assert_allclose(result.precision, precision_score(y, predicted, average=None, zero_division=0))
-    np.testing.assert_allclose(result.recall, recall_score(y, predicted, average=None, zero_division=0))
+    np.testing.assert_allclose(
+        result.precision, precision_score(y, predicted, average=None, zero_division=0)
+    )
+    np.testing.assert_allclose(
+        result.recall, recall_score(y, predicted, average=None, zero_division=0)
+    )
     expected = torch.nn.functional.cross_entropy(torch.as_tensor(logits), torch.as_tensor(y))
     assert result.loss == pytest.approx(float(expected))
 
@@ -103,8 +116,16 @@ def test_train_learns_and_records_history(monkeypatch):
     y = np.arange(60) % 2
     x = (rng.standard_normal((60, 1, 28, 28)) * 0.1 + y[:, None, None, None]).astype(np.float32)
     torch.manual_seed(0)
-    history = convnets.train(convnets.MnistConvNet(), (x, y), (x, y), epochs=3, batch_size=20, lr=0.05,
-                             weight_decay=1e-3, scheduler=lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5))
+    history = convnets.train(
+        convnets.MnistConvNet(),
+        (x, y),
+        (x, y),
+        epochs=3,
+        batch_size=20,
+        lr=0.05,
+        weight_decay=1e-3,
+        scheduler=lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5),
+    )
     assert history["lr"] == pytest.approx([0.05, 0.025, 0.0125]) and len(history["batch_loss"]) == 9
     assert history["filters"][0].shape == (16, 1, 5, 5) and history["valid_accuracy"][-1] == 1.0
     assert not np.array_equal(history["filters"][0], history["filters"][-1])

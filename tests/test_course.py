@@ -3,6 +3,7 @@
 Each case is a submission a student could really hand in; correct work keeps its points whatever
 happened to the notebook, and wrong or missing work earns nothing.
 """
+
 from __future__ import annotations
 
 import copy
@@ -12,9 +13,9 @@ from html import unescape
 import nbformat
 import pytest
 
-from autograder.grading import grade_folder
 from autograder.course import Course, GradingError
 from autograder.gradesheet import gradesheet
+from autograder.grading import grade_folder
 from tests.conftest import solved_toy, toy_notebook, write_submission
 from tests.corpus import bad_input
 
@@ -40,11 +41,32 @@ def graded(toy_course, tmp_path_factory):
     return cases, sheet, notes
 
 
-@pytest.mark.parametrize("student", [
-    "correct", "untouched",
-    "visible_only", "warns", "deleted_test", "reordered", "edited_test", "duplicate_test",
-    "other_kernel", "nbformat_v3", "corrupt", "not_a_notebook", "binary", "extra_files",
-    "huge_notebook", "huge_outputs", "hangs", "exits", "segfault", "out_of_memory", "renamed"])
+@pytest.mark.parametrize(
+    "student",
+    [
+        "correct",
+        "untouched",
+        "visible_only",
+        "warns",
+        "deleted_test",
+        "reordered",
+        "edited_test",
+        "duplicate_test",
+        "other_kernel",
+        "nbformat_v3",
+        "corrupt",
+        "not_a_notebook",
+        "binary",
+        "extra_files",
+        "huge_notebook",
+        "huge_outputs",
+        "hangs",
+        "exits",
+        "segfault",
+        "out_of_memory",
+        "renamed",
+    ],
+)
 def test_each_submission_scores_what_it_earned(graded, student):
     cases, sheet, notes = graded
     case = cases[student]
@@ -62,8 +84,12 @@ def test_the_corpus_is_run_whole(graded):
 
 def test_a_hanging_cell_is_stopped_by_the_timeout_and_the_run_goes_on(graded, toy_course):
     autograded = toy_course.root / "autograded" / "hangs" / "toy" / "toy.ipynb"
-    errors = [f"{o.ename}: {o.evalue}" for c in nbformat.read(autograded, as_version=4).cells
-              for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        f"{o.ename}: {o.evalue}"
+        for c in nbformat.read(autograded, as_version=4).cells
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert any(e.startswith("CellTimeout: ") for e in errors), errors
     _, sheet, _ = graded
     assert sheet.rows["correct"]["toy:double"] == 2  # graded after it in the same run
@@ -84,17 +110,20 @@ def test_feedback_shows_results_but_never_hidden_test_source(graded, toy_course)
     toy_course.feedback("toy", "correct")
     html = toy_course.feedback_file("correct", "toy").read_text()
     text = unescape(re.sub(r"<[^>]+>", "", html))  # code is split into highlighted spans
-    assert "double(2)" in text            # the visible test is shown
-    assert "double(-7)" not in text       # the hidden one is not
+    assert "double(2)" in text  # the visible test is shown
+    assert "double(-7)" not in text  # the hidden one is not
     assert "HIDDEN TESTS" not in text
 
 
 def test_feedback_names_each_task_and_renders_formulas_offline(graded, toy_course):
     toy_course.feedback("toy", "correct")
     html = toy_course.feedback_file("correct", "toy").read_text()
-    contents = html[html.index('id="toc"'):html.index("</ol>")]
-    assert '>double</a>' in contents and '>square</a>' in contents and "Test cell" not in contents
-    assert "cdn" not in html.lower() and 'src="../../_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full' in html
+    contents = html[html.index('id="toc"') : html.index("</ol>")]
+    assert ">double</a>" in contents and ">square</a>" in contents and "Test cell" not in contents
+    assert (
+        "cdn" not in html.lower()
+        and 'src="../../_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full' in html
+    )
     assert (toy_course.root / "feedback" / "_mathjax" / "MathJax.js").is_file()
 
 

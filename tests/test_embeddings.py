@@ -1,5 +1,6 @@
 """dlcourse.embeddings: class-mean classification, retrieval AP (against scikit-learn), training
 epoch and PCA plots, on small data whose answers are known."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -30,11 +31,14 @@ class Squeezing(Flatten):
 
 
 def loader(x, y, batch_size=4):
-    return DataLoader(TensorDataset(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)),
-                      batch_size=batch_size)
+    return DataLoader(
+        TensorDataset(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)),
+        batch_size=batch_size,
+    )
 
 
 # ----------------------------------------------------------------------------- classification
+
 
 def test_representations_are_class_means():
     x = np.array([[2.0, 0.0], [4.0, 0.0], [0.0, 1.0], [0.0, 3.0], [3.0, 4.0]])
@@ -67,29 +71,36 @@ def test_embed_refuses_features_without_a_batch_dimension():
 
 # ----------------------------------------------------------------------------- retrieval
 
+
 def test_average_precision_matches_sklearn_with_and_without_ties():
     rng = np.random.default_rng(0)
     for scores in (rng.standard_normal((30, 25)), rng.integers(0, 4, (30, 25)).astype(float)):
         relevant = rng.random((30, 25)) < 0.3
         relevant[:, 0] = True  # every query has a relevant item
         expected = [average_precision_score(r, s) for r, s in zip(relevant, scores)]
-        np.testing.assert_allclose(embeddings.average_precision(scores, relevant), expected,
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            embeddings.average_precision(scores, relevant), expected, rtol=1e-12
+        )
 
 
 def test_average_precision_of_known_rankings():
     scores = np.array([[3.0, 2.0, 1.0, 0.0]] * 3)
     relevant = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [0, 1, 0, 1]])
-    np.testing.assert_allclose(embeddings.average_precision(scores, relevant),
-                               [1.0, (1 / 3 + 2 / 4) / 2, (1 / 2 + 2 / 4) / 2])
+    np.testing.assert_allclose(
+        embeddings.average_precision(scores, relevant),
+        [1.0, (1 / 3 + 2 / 4) / 2, (1 / 2 + 2 / 4) / 2],
+    )
 
 
-@pytest.mark.parametrize("scores, relevant, message", [
-    (np.zeros((2, 3)), np.ones((3, 2)), "must be two arrays of one shape"),
-    (np.array([[0.0, np.nan]]), np.ones((1, 2)), "NaN"),
-    (np.array([[0.0, -np.inf]]), np.ones((1, 2)), "infinity"),
-    (np.zeros((2, 3)), np.array([[1, 0, 0], [0, 0, 0]]), "query 1 has no relevant item"),
-])
+@pytest.mark.parametrize(
+    "scores, relevant, message",
+    [
+        (np.zeros((2, 3)), np.ones((3, 2)), "must be two arrays of one shape"),
+        (np.array([[0.0, np.nan]]), np.ones((1, 2)), "NaN"),
+        (np.array([[0.0, -np.inf]]), np.ones((1, 2)), "infinity"),
+        (np.zeros((2, 3)), np.array([[1, 0, 0], [0, 0, 0]]), "query 1 has no relevant item"),
+    ],
+)
 def test_average_precision_refuses_bad_input(scores, relevant, message):
     with pytest.raises(ValueError, match=message):
         embeddings.average_precision(scores, relevant)
@@ -114,8 +125,9 @@ def test_retrieval_ap_ranks_by_distance_as_sklearn():
     q_labels, g_labels = rng.integers(0, 3, 7), np.arange(20) % 3
     distances = np.linalg.norm(queries[:, None] - gallery[None], axis=2)  # (7, 20)
     expected = [average_precision_score(g_labels == c, -d) for c, d in zip(q_labels, distances)]
-    ap = embeddings.retrieval_average_precision(torch.tensor(queries), q_labels,
-                                                torch.tensor(gallery), g_labels, chunk=3)
+    ap = embeddings.retrieval_average_precision(
+        torch.tensor(queries), q_labels, torch.tensor(gallery), g_labels, chunk=3
+    )
     np.testing.assert_allclose(ap, expected, rtol=1e-10)
 
 
@@ -129,13 +141,15 @@ def test_exclude_self_leaves_each_query_out_of_its_own_ranking():
         expected.append(average_precision_score(labels[others] == labels[i], -d))
     ap = embeddings.retrieval_average_precision(x, labels, x, labels, exclude_self=True, chunk=5)
     np.testing.assert_allclose(ap, expected, rtol=1e-10)
-    assert embeddings.mean_average_precision(x, labels, x, labels, exclude_self=True) == \
-        pytest.approx(np.mean(expected))
+    assert embeddings.mean_average_precision(
+        x, labels, x, labels, exclude_self=True
+    ) == pytest.approx(np.mean(expected))
     with pytest.raises(ValueError, match="exclude_self needs the queries to be the gallery"):
         embeddings.retrieval_average_precision(x[:3], labels[:3], x, labels, exclude_self=True)
 
 
 # ----------------------------------------------------------------------------- training, plots
+
 
 class LinearEmbedding(nn.Module):
     """A one-number embedding of (B, 1, 1, 2) images; records the batch sizes it embeds."""
@@ -155,8 +169,9 @@ def squared_error(features, labels):
 
 def regression_data(n=64, batch_size=8):
     x = torch.randn(n, 1, 1, 2)
-    return DataLoader(TensorDataset(x, x.reshape(n, 2) @ torch.tensor([2.0, -1.0])),
-                      batch_size=batch_size)
+    return DataLoader(
+        TensorDataset(x, x.reshape(n, 2) @ torch.tensor([2.0, -1.0])), batch_size=batch_size
+    )
 
 
 def test_train_embedding_epoch_steps_the_optimizer_and_returns_the_mean_loss():
@@ -164,14 +179,15 @@ def test_train_embedding_epoch_steps_the_optimizer_and_returns_the_mean_loss():
     data, model = regression_data(), LinearEmbedding()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     first = embeddings.train_embedding_epoch(model, data, optimizer, squared_error)
-    later = [embeddings.train_embedding_epoch(model, data, optimizer, squared_error)
-             for _ in range(5)]
+    later = [
+        embeddings.train_embedding_epoch(model, data, optimizer, squared_error) for _ in range(5)
+    ]
     assert model.training and later[-1] < 0.01 * first
     with torch.no_grad():
         mean = np.mean([squared_error(model.get_features(x), y).item() for x, y in data])
     assert embeddings.train_embedding_epoch(
-        model, data, torch.optim.SGD(model.parameters(), lr=0.0), squared_error) == \
-        pytest.approx(mean)
+        model, data, torch.optim.SGD(model.parameters(), lr=0.0), squared_error
+    ) == pytest.approx(mean)
 
 
 def test_train_embedding_epoch_embeds_a_triplet_batch_in_one_pass():
@@ -184,8 +200,9 @@ def test_train_embedding_epoch_embeds_a_triplet_batch_in_one_pass():
         calls.append((a.detach(), p.detach(), n.detach(), labels.tolist()))
         return (a - p).pow(2).mean() - (a - n).pow(2).mean()
 
-    embeddings.train_embedding_epoch(model, data, torch.optim.SGD(model.parameters(), lr=0.0),
-                                     loss_fn)
+    embeddings.train_embedding_epoch(
+        model, data, torch.optim.SGD(model.parameters(), lr=0.0), loss_fn
+    )
     assert model.seen == [12, 12, 12]  # anchors, positives and negatives together
     a, p, n, labels = calls[0]
     with torch.no_grad():
@@ -197,8 +214,9 @@ def test_train_embedding_epoch_embeds_a_triplet_batch_in_one_pass():
 def test_train_embedding_epoch_refuses_an_empty_loader():
     model = LinearEmbedding()
     with pytest.raises(ValueError, match="no batch"):
-        embeddings.train_embedding_epoch(model, [], torch.optim.SGD(model.parameters(), lr=0.1),
-                                         squared_error)
+        embeddings.train_embedding_epoch(
+            model, [], torch.optim.SGD(model.parameters(), lr=0.1), squared_error
+        )
 
 
 def test_plot_pca_draws_one_coloured_group_per_class():

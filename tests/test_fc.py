@@ -1,5 +1,6 @@
 """The instructors' PyTorch references of Lab 1 (autograder.reference.lab1): models, training
 loops, evaluation. The checks' expected trajectories and the benchmark come from these."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +21,12 @@ def test_ptdeep_layout_and_count():
     assert model.count_params() == 9
     deep = lab1.PTDeep([784, 100, 10])
     assert deep.count_params() == 784 * 100 + 100 + 100 * 10 + 10
-    assert [k for k, _ in deep.named_parameters()] == ["weights.0", "weights.1", "biases.0", "biases.1"]
+    assert [k for k, _ in deep.named_parameters()] == [
+        "weights.0",
+        "weights.1",
+        "biases.0",
+        "biases.1",
+    ]
     with pytest.raises(ValueError, match="input and output sizes"):
         lab1.PTDeep([5])
 
@@ -71,8 +77,9 @@ def test_train_mb_full_batch_equals_train():
 def test_train_mb_batches_and_decay():
     X, _, Yoh_ = data(N=25)
     model = lab1.PTDeep([2, 3]).double()
-    history = lab1.train_mb(model, X, Yoh_, 3, 0.1, batch_size=10, optimizer=torch.optim.Adam,
-                          lr_gamma=0.5)
+    history = lab1.train_mb(
+        model, X, Yoh_, 3, 0.1, batch_size=10, optimizer=torch.optim.Adam, lr_gamma=0.5
+    )
     assert len(history["loss"]) == 3 * 3  # 10 + 10 + 5 per epoch
 
 

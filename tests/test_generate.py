@@ -1,20 +1,22 @@
 """Generated files: labs/ and the sample submissions match solutions/, carry no outputs."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.cli import main
-import nbformat
-
-from autograder.generate import GENERATED_DIRS, LABS, EditedFiles, _bytes, stale, unedited, write
 from autograder.course import SOLUTIONS, lab_ids
+from autograder.generate import GENERATED_DIRS, LABS, EditedFiles, _bytes, stale, unedited, write
 
 
 def _notebooks(*dirs: Path) -> list[Path]:
-    return sorted(p for d in dirs for p in d.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(
+        p for d in dirs for p in d.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
 
 
 @pytest.mark.slow
@@ -45,7 +47,7 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(lab):
 
 
 def test_check_reports_edited_and_unexpected_files():
-    """`assign --check` can fail: a differing file and a file generation would not write are stale."""
+    """`assign --check` can fail: a differing file and one generation no longer writes are stale."""
     notebook = LABS / "lab0" / "lab0.ipynb"
     unexpected = stale({notebook: notebook.read_bytes()}, ["lab0"])  # the lab's samples now are
     assert unexpected and all("lab0" in p.parts for p in unexpected)  # other labs' files are not

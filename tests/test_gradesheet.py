@@ -1,4 +1,5 @@
 """The grades CSV and the class table: one row per student, per-lab subtotals, roster students."""
+
 from __future__ import annotations
 
 import csv
@@ -7,23 +8,61 @@ import pytest
 
 from autograder.gradesheet import Gradesheet, read_roster
 
-SHEET = Gradesheet(columns=[("lab0:a", 2.0), ("lab0:b", 3.0), ("lab1:c", 5.0)],
-                   rows={"ana": {"lab0:a": 2.0, "lab0:b": 1.0, "lab1:c": 5.0},
-                         "ben": {"lab0:a": 0.5}, "cid": {}},
-                   missing={"ben": ["lab1"], "cid": ["lab0", "lab1"]})
+SHEET = Gradesheet(
+    columns=[("lab0:a", 2.0), ("lab0:b", 3.0), ("lab1:c", 5.0)],
+    rows={"ana": {"lab0:a": 2.0, "lab0:b": 1.0, "lab1:c": 5.0}, "ben": {"lab0:a": 0.5}, "cid": {}},
+    missing={"ben": ["lab1"], "cid": ["lab0", "lab1"]},
+)
 
 
 def test_csv_has_one_row_per_student_a_column_per_task_and_per_lab_subtotals(tmp_path):
     SHEET.write_csv(tmp_path / "grades.csv")
-    rows = list(csv.reader(open(tmp_path / "grades.csv")))
+    rows = list(csv.reader((tmp_path / "grades.csv").read_text().splitlines()))
     assert rows == [
-        ["student_id", "lab0:a", "lab0:b", "lab1:c", "lab0 total", "lab0 %", "lab1 total",
-         "lab1 %", "total", "max", "%", "status"],
+        [
+            "student_id",
+            "lab0:a",
+            "lab0:b",
+            "lab1:c",
+            "lab0 total",
+            "lab0 %",
+            "lab1 total",
+            "lab1 %",
+            "total",
+            "max",
+            "%",
+            "status",
+        ],
         ["ana", "2", "1", "5", "3", "60.0%", "5", "100.0%", "8", "10", "80.0%", ""],
-        ["ben", "0.5", "0", "0", "0.5", "10.0%", "0", "0.0%", "0.5", "10", "5.0%",
-         "no submission: lab1"],
-        ["cid", "0", "0", "0", "0", "0.0%", "0", "0.0%", "0", "10", "0.0%",
-         "no submission: lab0, lab1"]]
+        [
+            "ben",
+            "0.5",
+            "0",
+            "0",
+            "0.5",
+            "10.0%",
+            "0",
+            "0.0%",
+            "0.5",
+            "10",
+            "5.0%",
+            "no submission: lab1",
+        ],
+        [
+            "cid",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0.0%",
+            "0",
+            "0.0%",
+            "0",
+            "10",
+            "0.0%",
+            "no submission: lab0, lab1",
+        ],
+    ]
 
 
 def test_table_has_a_line_per_student_and_a_column_per_lab():
@@ -35,11 +74,14 @@ def test_table_has_a_line_per_student_and_a_column_per_lab():
     assert len(lines) == 5
 
 
-@pytest.mark.parametrize("text, ids", [
-    ("student_id,name\n0036,Ana\n0037,Ben\n", ["0036", "0037"]),
-    ("Name,Username\nAna,ana\nBen,ben\n\n", ["ana", "ben"]),
-    ("0036\n0037\n0036\n", ["0036", "0037"]),  # no header: the first column, repeats once
-])
+@pytest.mark.parametrize(
+    "text, ids",
+    [
+        ("student_id,name\n0036,Ana\n0037,Ben\n", ["0036", "0037"]),
+        ("Name,Username\nAna,ana\nBen,ben\n\n", ["ana", "ben"]),
+        ("0036\n0037\n0036\n", ["0036", "0037"]),  # no header: the first column, repeats once
+    ],
+)
 def test_a_roster_gives_the_student_ids(tmp_path, text, ids):
     (tmp_path / "roster.csv").write_text(text)
     assert read_roster(tmp_path / "roster.csv") == ids

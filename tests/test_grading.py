@@ -1,4 +1,5 @@
 """Grading a class: serial, parallel and distributed runs give the same grades; runs resume."""
+
 from __future__ import annotations
 
 import copy
@@ -37,8 +38,11 @@ def _course(tmp_path, toy_course: Course) -> Course:
     return course
 
 
-EXPECTED = {"ana": {"double": 2.0, "square": 2.0}, "ben": {"double": 2.0, "square": 0.0},
-            "dee": {"double": 0.0, "square": 0.0}}
+EXPECTED = {
+    "ana": {"double": 2.0, "square": 2.0},
+    "ben": {"double": 2.0, "square": 0.0},
+    "dee": {"double": 0.0, "square": 0.0},
+}
 
 
 def test_serial_and_parallel_grading_agree(klass, toy_course, tmp_path):
@@ -48,8 +52,9 @@ def test_serial_and_parallel_grading_agree(klass, toy_course, tmp_path):
 
 def test_grading_on_a_dask_cluster_agrees(klass, toy_course, tmp_path):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         scores = _grade(_course(tmp_path, toy_course), klass, scheduler=cluster.scheduler_address)
     assert scores == EXPECTED
 
@@ -71,7 +76,9 @@ def test_a_changed_submission_is_graded_again(klass, toy_course, tmp_path):
     jobs = grading.make_jobs(course, collect(klass, ["toy"], course.root / "incoming"))
     grading.run(course, jobs[:1])
     assert course.scores("toy")["ana"] == EXPECTED["ana"]
-    resubmitted = [grading.Job(**{**vars(jobs[0]), "notebook": jobs[1].notebook})]  # ana hands in ben's
+    resubmitted = [
+        grading.Job(**{**vars(jobs[0]), "notebook": jobs[1].notebook})
+    ]  # ana hands in ben's
     assert [o.student for o in grading.run(course, resubmitted)] == ["ana"]
     assert course.scores("toy")["ana"] == EXPECTED["ben"]
 
@@ -89,7 +96,9 @@ def test_the_gradebook_can_be_any_database_url(toy_course, tmp_path):
     course = Course(tmp_path / "course", solutions=toy_course.solutions, db_url=url)
     course.assign("toy")
     course.record_scores("zoe", "toy", {"double": 2.0})
-    assert (tmp_path / "elsewhere.db").is_file() and not (tmp_path / "course" / "gradebook.db").exists()
+    assert (tmp_path / "elsewhere.db").is_file() and not (
+        tmp_path / "course" / "gradebook.db"
+    ).exists()
     assert course.scores("toy")["zoe"] == {"double": 2.0, "square": 0.0}
 
 
@@ -99,4 +108,6 @@ def test_a_worker_keeps_no_students_files_between_jobs(klass, toy_course, tmp_pa
     results = [grading.grade_job(job) for job in jobs]
     assert [r.scores for r in results] == [EXPECTED[j.student] for j in jobs]
     scratch = grading._scratch_course(jobs[0])  # the worker's (here: this process's) course
-    assert [p for kind in ("submitted", "autograded") for p in (scratch.root / kind).glob("*/*")] == []
+    assert [
+        p for kind in ("submitted", "autograded") for p in (scratch.root / kind).glob("*/*")
+    ] == []

@@ -1,6 +1,7 @@
 """Hidden cases stay hidden: a graded wrong submission's feedback says which hidden case failed
 and how far off, never its seed or sizes; the seeds come from the course's secret, which no
 student kernel sees."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ def square(x):
     return x * x
     ### END SOLUTION'''
 
-TEST = '''from dlcourse.check import Report, call_student, case_label, compare, start_case
+TEST = """from dlcourse.check import Report, call_student, case_label, compare, start_case
 
 cases = [dict(seed=1, N=4)]
 ### BEGIN HIDDEN TESTS
@@ -41,7 +42,7 @@ for params in cases:
         part.add(compare("value", y, x * x, case=case))
     report += part
 print(report)
-report.points()'''
+report.points()"""
 
 WRONG = '''import os
 
@@ -68,10 +69,12 @@ looks for the course's secret in its kernel's environment and every process's it
 def _notebook(solution: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [_cell("solution", solution, grade=False, solution=True, locked=False,
-                      grade_id="square_code"),
-                _cell("test", TEST, grade=True, solution=False, locked=True, grade_id="square",
-                      points=2)]
+    nb.cells = [
+        _cell(
+            "solution", solution, grade=False, solution=True, locked=False, grade_id="square_code"
+        ),
+        _cell("test", TEST, grade=True, solution=False, locked=True, grade_id="square", points=2),
+    ]
     return nb
 
 
@@ -82,17 +85,23 @@ def graded(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("hidden")
     (root / "solutions" / "hid").mkdir(parents=True)
     nbformat.write(_notebook(SOLUTION), root / "solutions" / "hid" / "hid.ipynb")
-    course = Course(root / "course", solutions=root / "solutions", hidden_secret="this-term",
-                    unsafe_no_sandbox=request.param)
+    course = Course(
+        root / "course",
+        solutions=root / "solutions",
+        hidden_secret="this-term",
+        unsafe_no_sandbox=request.param,
+    )
     course.assign("hid")
     submission = nbformat.read(course.release_notebook("hid"), as_version=4)
     submission.cells[0].source = WRONG
     course.autograde("eve", "hid", write_submission(root / "submitted", "eve", "hid", submission))
     seeds = [int(check.hidden(k)) for k in (1, 2)]  # as the grader drew them
     check.use_secret(None)
-    text = {cell.metadata.nbgrader["grade_id"]: "".join(o.get("text", "") for o in cell.outputs)
-            for cell in course.autograded_notebook("eve", "hid").cells
-            if "nbgrader" in cell.metadata}
+    text = {
+        cell.metadata.nbgrader["grade_id"]: "".join(o.get("text", "") for o in cell.outputs)
+        for cell in course.autograded_notebook("eve", "hid").cells
+        if "nbgrader" in cell.metadata
+    }
     return course, seeds, (text["square_code"], text["square"])
 
 
@@ -107,7 +116,7 @@ def test_hidden_cases_say_what_failed_without_seed_or_size(graded):
     course.feedback("hid", "eve")
     html = course.feedback_file("eve", "hid").read_text()
     page = unescape(re.sub(r"<[^>]+>", "", html))
-    shown = page[page.index("Grade cell: square"):]  # the test cell and its output
+    shown = page[page.index("Grade cell: square") :]  # the test cell and its output
     assert "✗ value [hidden case 2]: fails: raised ValueError" in shown
     assert [t for t in told + ["hidden("] if t in shown] == []
 

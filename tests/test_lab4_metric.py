@@ -1,4 +1,5 @@
 """benchmarks/lab4_metric.py runs the solution notebook's own code, end to end on a few images."""
+
 import importlib.util
 from pathlib import Path
 
@@ -14,8 +15,14 @@ spec.loader.exec_module(lab4_metric)
 
 def test_solution_namespace_has_the_solutions_and_not_the_experiments():
     lab = lab4_metric.solution_namespace()
-    for name in ("MNISTMetricDataset", "triplet_loss", "contrastive_loss", "SimpleMetricEmbedding",
-                 "IdentityModel", "batch_hard_triplet_loss"):
+    for name in (
+        "MNISTMetricDataset",
+        "triplet_loss",
+        "contrastive_loss",
+        "SimpleMetricEmbedding",
+        "IdentityModel",
+        "batch_hard_triplet_loss",
+    ):
         assert callable(lab[name]), name
     assert "fit" not in lab and "model" not in lab  # experiment cells are not run
 

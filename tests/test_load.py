@@ -1,5 +1,6 @@
 """Same grades whatever the load: a cell that runs out of time because the machine is overloaded
 is graded again (or reported), never scored 0; a cell that is merely slow scores 0 and says why."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,12 @@ from tests.conftest import solved_toy, write_submission
 
 pytestmark = pytest.mark.slow
 
-SLEEPY_DOUBLE = 'import time\ntime.sleep(60)  # past any limit\ndef double(x):\n    return 2 * x'
-SLOWISH_DOUBLE = 'import time\ntime.sleep(4)  # past 3 s, within 3 s of time it could run\n' \
-                 'def double(x):\n    return 2 * x'
-STUBBORN_DOUBLE = '''import time
+SLEEPY_DOUBLE = "import time\ntime.sleep(60)  # past any limit\ndef double(x):\n    return 2 * x"
+SLOWISH_DOUBLE = (
+    "import time\ntime.sleep(4)  # past 3 s, within 3 s of time it could run\n"
+    "def double(x):\n    return 2 * x"
+)
+STUBBORN_DOUBLE = """import time
 end = time.monotonic() + 30
 while time.monotonic() < end:  # swallows the grader's interrupt
     try:
@@ -28,16 +31,19 @@ while time.monotonic() < end:  # swallows the grader's interrupt
     except KeyboardInterrupt:
         pass
 def double(x):
-    return 2 * x'''
-SLEEPY_SQUARE = 'def square(x):\n    import time\n    time.sleep(60)\n    return x * x'
+    return 2 * x"""
+SLEEPY_SQUARE = "def square(x):\n    import time\n    time.sleep(60)\n    return x * x"
 
 
 @pytest.fixture(scope="module")
 def course(toy_course, tmp_path_factory) -> Course:
     """The toy lab with a 3 s limit per cell."""
     root = tmp_path_factory.mktemp("load")
-    course = Course(root / "course", solutions=toy_course.solutions,
-                    **{**toy_course.settings, "cell_timeout": 3})
+    course = Course(
+        root / "course",
+        solutions=toy_course.solutions,
+        **{**toy_course.settings, "cell_timeout": 3},
+    )
     course.assign("toy")
     return course
 
@@ -71,7 +77,8 @@ def _counting(monkeypatch, loads: tuple[tuple[float, float], ...] = ()) -> list[
 
 
 def test_a_slow_cell_and_a_slow_call_score_0_say_why_and_are_not_graded_again(
-        course, tmp_path, monkeypatch):
+    course, tmp_path, monkeypatch
+):
     results = _counting(monkeypatch)
     jobs = _jobs(course, tmp_path, double=SLEEPY_DOUBLE, square=SLEEPY_SQUARE)
     [outcome] = grading.run(course, jobs)
@@ -85,13 +92,16 @@ def test_a_slow_cell_and_a_slow_call_score_0_say_why_and_are_not_graded_again(
 def test_a_kernel_that_ignores_the_interrupt_stops_the_notebook(course, tmp_path):
     [outcome] = grading.run(course, _jobs(course, tmp_path, double=STUBBORN_DOUBLE))
     assert course.scores("toy")["ana"] == {"double": 0.0, "square": 0.0}
-    assert any(n.startswith("the kernel kept running cell 2") and
-               n.endswith("later cells were not run and their tests score 0")
-               for n in outcome.notes), outcome.notes
+    assert any(
+        n.startswith("the kernel kept running cell 2")
+        and n.endswith("later cells were not run and their tests score 0")
+        for n in outcome.notes
+    ), outcome.notes
 
 
 def test_a_loaded_machine_is_no_grade_then_grades_as_an_idle_one(
-        course, tmp_path, monkeypatch, capsys):
+    course, tmp_path, monkeypatch, capsys
+):
     """Waiting for a CPU all the time: no grade, graded again. Half the time: a cell that sleeps
     4 s, past the 3 s limit, is owed the time the load took and gets an idle machine's grade."""
     results = _counting(monkeypatch, loads=((1.0, 1.2), (0.5, 3)))
@@ -107,12 +117,17 @@ def test_a_loaded_machine_is_no_grade_then_grades_as_an_idle_one(
 
 
 def test_still_overloaded_when_alone_is_reported_and_left_for_the_next_run(
-        course, tmp_path, monkeypatch, capsys):
+    course, tmp_path, monkeypatch, capsys
+):
     jobs = _jobs(course, tmp_path)
     why = "the grading machine was overloaded: cell 2 ran past the 3 s limit per cell"
     calls = []
-    monkeypatch.setattr(grading, "grade_job", lambda job: calls.append(job) or grading.Result(
-        job.student, job.lab, {"double": 0.0}, None, [], infrastructure=why))
+    monkeypatch.setattr(
+        grading,
+        "grade_job",
+        lambda job: calls.append(job)
+        or grading.Result(job.student, job.lab, {"double": 0.0}, None, [], infrastructure=why),
+    )
     [outcome] = grading.run(course, jobs)
     assert len(calls) == 2 and outcome.infrastructure == why  # graded again once, alone
     assert "1 submission(s) ran out of time on an overloaded machine" in capsys.readouterr().out
@@ -122,8 +137,15 @@ def test_still_overloaded_when_alone_is_reported_and_left_for_the_next_run(
 
     monkeypatch.setattr(cli.grading, "grade_folder", lambda *args, **kwargs: [outcome])
     monkeypatch.setattr(cli, "print_results", lambda *args: None)
-    args = argparse.Namespace(submissions=str(tmp_path), labs=["toy"], jobs=1, scheduler=None,
-                              force=False, id_pattern=None, roster=None)
+    args = argparse.Namespace(
+        submissions=str(tmp_path),
+        labs=["toy"],
+        jobs=1,
+        scheduler=None,
+        force=False,
+        id_pattern=None,
+        roster=None,
+    )
     assert cli.cmd_autograde(course, args) == 1
     [line] = capsys.readouterr().err.splitlines()
     assert "1 submission(s) not graded" in line and "ana/toy" in line

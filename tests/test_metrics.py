@@ -1,12 +1,17 @@
 """Lab 0's reference metrics (autograder.reference.lab0, instructors only) against scikit-learn."""
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from autograder.reference.lab0 import eval_AP, eval_perf_binary, eval_perf_multi
 
-AP_CASES = [([0, 0, 0, 1, 1, 1], 1.0), ([0, 0, 1, 0, 1, 1], 0.9166666666666666),
-            ([0, 1, 0, 1, 0, 1], 0.7555555555555555), ([1, 0, 1, 0, 1, 0], 0.5)]
+AP_CASES = [
+    ([0, 0, 0, 1, 1, 1], 1.0),
+    ([0, 0, 1, 0, 1, 1], 0.9166666666666666),
+    ([0, 1, 0, 1, 0, 1], 0.7555555555555555),
+    ([1, 0, 1, 0, 1, 0], 0.5),
+]
 
 
 @pytest.mark.parametrize("seed", range(10))

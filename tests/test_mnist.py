@@ -3,8 +3,10 @@
 The download is real: torchvision fetches the genuine .gz files from an HTTP server on
 127.0.0.1 (its mirror list monkeypatched to point there) and checks their MD5s.
 """
+
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
@@ -22,7 +24,9 @@ from dlcourse.data.mnist import BundledDataWarning, load_mnist
 from scripts import bundle_mnist
 
 REAL = Path(os.environ.get("DLCOURSE_DATA", "/nonexistent"))
-needs_real = pytest.mark.skipif(not mnist._on_disk(REAL), reason="needs real MNIST under $DLCOURSE_DATA")
+needs_real = pytest.mark.skipif(
+    not mnist._on_disk(REAL), reason="needs real MNIST under $DLCOURSE_DATA"
+)
 # per-digit counts published with the data (shared/data/SOURCES.md)
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -45,13 +49,13 @@ class _Server:
                 server.requests.append(self.path)
 
             def copyfile(self, source, outputfile):
-                try:
+                # torchvision's redirect probe reads the headers only, then hangs up
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     super().copyfile(source, outputfile)
-                except (BrokenPipeError, ConnectionResetError):  # torchvision's redirect probe
-                    pass  # reads the headers only, then hangs up
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                         functools.partial(Handler, directory=str(directory)))
+        self.httpd = ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(directory))
+        )
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -77,6 +81,7 @@ def _closed_port() -> int:
 
 
 # ----------------------------------------------------------------------------- 1. on disk
+
 
 @needs_real
 def test_on_disk_splits_55k_5k_10k(real):
@@ -110,12 +115,14 @@ def test_flat_gives_unit_range_vectors(real):
 
 # ----------------------------------------------------------------------------- 2. download
 
+
 @needs_real
 def test_download_from_a_mirror(mirror, tmp_path, real):
     got = load_mnist(tmp_path)
     assert got.source == "download"
     assert {p.rsplit("/", 1)[-1] for p in mirror.requests} == {
-        f"{name}.gz" for names in mnist.FILES.values() for name in names}
+        f"{name}.gz" for names in mnist.FILES.values() for name in names
+    }
     np.testing.assert_array_equal(got.test.x, real.test.x)
     np.testing.assert_array_equal(got.train.y, real.train.y)
     asked = len(mirror.requests)
@@ -136,6 +143,7 @@ def test_offline_setting_never_touches_the_network(mirror, monkeypatch, tmp_path
 
 
 # ----------------------------------------------------------------------------- 3. bundled
+
 
 def test_bundled_fallback_warns_once_in_one_line(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
@@ -165,7 +173,10 @@ def test_failed_download_falls_back_and_says_why(monkeypatch, tmp_path):
 
 def test_missing_bundle_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(mnist, "BUNDLED", tmp_path / "gone.npz")
-    with pytest.warns(BundledDataWarning), pytest.raises(FileNotFoundError, match="bundle_mnist.py"):
+    with (
+        pytest.warns(BundledDataWarning),
+        pytest.raises(FileNotFoundError, match="bundle_mnist.py"),
+    ):
         load_mnist(tmp_path, download=False)
 
 
@@ -182,12 +193,15 @@ def test_bundled_subset_is_what_the_script_takes_from_the_real_files():
 
 def test_first_of_each_class():
     labels = np.array([1, 0, 1, 2, 0, 2, 2, 1, 0] + list(range(3, 10)) * 2)
-    assert bundle_mnist.first_of_each_class(labels, 2).tolist() == [0, 1, 2, 3, 4, 5] + list(range(9, 23))
+    assert bundle_mnist.first_of_each_class(labels, 2).tolist() == [0, 1, 2, 3, 4, 5] + list(
+        range(9, 23)
+    )
     with pytest.raises(ValueError, match="fewer than 3"):
         bundle_mnist.first_of_each_class(labels, 3)
 
 
 # ----------------------------------------------------------------------------- IDX files
+
 
 def test_read_idx_rejects_other_files(tmp_path):
     bad = tmp_path / "x"

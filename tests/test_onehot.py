@@ -1,4 +1,5 @@
 """dlcourse.data.onehot: class indices <-> one-hot rows."""
+
 import numpy as np
 import pytest
 
@@ -20,10 +21,15 @@ def test_round_trip():
     assert onehot_to_class(np.array([[0.1, 0.7, 0.2]])).tolist() == [1]  # scores work too
 
 
-@pytest.mark.parametrize("Y, C, message", [
-    ([[0, 1]], None, "1-D"), ([0.5, 1], None, "whole class indices"), ([0, 3], 3, r"0\.\.2"),
-    ([-1, 0], None, r"0\.\.0"),
-])
+@pytest.mark.parametrize(
+    "Y, C, message",
+    [
+        ([[0, 1]], None, "1-D"),
+        ([0.5, 1], None, "whole class indices"),
+        ([0, 3], 3, r"0\.\.2"),
+        ([-1, 0], None, r"0\.\.0"),
+    ],
+)
 def test_bad_labels_are_named(Y, C, message):
     with pytest.raises(ValueError, match=message):
         class_to_onehot(np.array(Y), C)

@@ -1,4 +1,5 @@
-"""End to end: assign -> autograde the bundled samples -> the exact expected scores, CSV, feedback."""
+"""End to end: assign -> autograde the bundled samples -> exact expected scores, CSV, feedback."""
+
 from __future__ import annotations
 
 import csv
@@ -10,9 +11,9 @@ import pytest
 
 from autograder import grading, samples
 from autograder.cli import main
-from autograder.grading import grade_folder
 from autograder.course import Course, lab_ids
 from autograder.gradesheet import gradesheet
+from autograder.grading import grade_folder
 from dlcourse import tasks
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,9 @@ def graded(tmp_path_factory):
     course = Course(tmp_path_factory.mktemp("course"))
     for lab in lab_ids():
         course.assign(lab)
-    grade_folder(course, samples.SAMPLES_DIR, lab_ids(), workers=grading.default_workers())  # as the CLI
+    grade_folder(
+        course, samples.SAMPLES_DIR, lab_ids(), workers=grading.default_workers()
+    )  # as the CLI
     return course
 
 
@@ -36,25 +39,42 @@ def test_samples_get_exactly_their_expected_scores(graded, lab):
 def test_reference_samples_run_every_cell(graded, lab):
     """The solutions run end to end with grading budgets: no cell of the graded reference sample,
     experiments included, raised an error."""
-    nb = nbformat.read(graded.root / "autograded" / "reference" / lab / f"{lab}.ipynb", as_version=4)
-    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(nb.cells)
-              for o in cell.get("outputs", []) if o.output_type == "error"]
+    nb = nbformat.read(
+        graded.root / "autograded" / "reference" / lab / f"{lab}.ipynb", as_version=4
+    )
+    errors = [
+        f"cell {i}: {o.ename}: {o.evalue}"
+        for i, cell in enumerate(nb.cells)
+        for o in cell.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert errors == []
 
 
 def test_mismatches_name_a_wrong_score():
     tasks = [("a", 2.0), ("b", 1.0)]
-    rows = {"reference": {"toy:a": 2.0, "toy:b": 0.5}, "untouched": {"toy:a": 0.0, "toy:b": 0.0},
-            "flawed": {"toy:a": 2.0}}  # a lab without flaws: flawed must score full marks too
-    assert samples.mismatches("toy", tasks, rows) == ["reference/toy:b scored 0.5, expected 1",
-                                                      "flawed/toy:b scored None, expected 1"]
+    rows = {
+        "reference": {"toy:a": 2.0, "toy:b": 0.5},
+        "untouched": {"toy:a": 0.0, "toy:b": 0.0},
+        "flawed": {"toy:a": 2.0},
+    }  # a lab without flaws: flawed must score full marks too
+    assert samples.mismatches("toy", tasks, rows) == [
+        "reference/toy:b scored 0.5, expected 1",
+        "flawed/toy:b scored None, expected 1",
+    ]
 
 
-@pytest.mark.parametrize("lab, lost", [
-    ("lab0", 2),  # one wrong sign, one missing 1/N
-    ("lab1", 3),  # fcann2's gradient ignores the ReLU (grad_W1, grad_b1), train_mb never shuffles
-    ("lab3", 7),  # BPTT without the future, min_freq, no packing
-])
+@pytest.mark.parametrize(
+    "lab, lost",
+    [
+        ("lab0", 2),  # one wrong sign, one missing 1/N
+        (
+            "lab1",
+            3,
+        ),  # fcann2's gradient ignores the ReLU (grad_W1, grad_b1), train_mb never shuffles
+        ("lab3", 7),  # BPTT without the future, min_freq, no packing
+    ],
+)
 def test_flawed_sample_loses_points_and_reference_does_not(graded, lab, lost):
     sheet = gradesheet(graded, [lab])
     bonus = sum(p for name, p in sheet.columns if name in sheet.bonus)
@@ -85,15 +105,16 @@ def test_bonus_tasks_are_extra_credit_in_the_gradebook(graded):
 def test_export_writes_one_row_per_student(graded, tmp_path):
     out = tmp_path / "grades.csv"
     assert main(["export", "--csv", str(out), "--course-dir", str(graded.root)]) == 0
-    rows = {r["student_id"]: r for r in csv.DictReader(open(out))}
+    rows = {r["student_id"]: r for r in csv.DictReader(out.read_text().splitlines())}
     assert set(rows) == {"reference", "untouched", "flawed"}
     assert rows["flawed"]["lab0:binlogreg_loss_grad"] == "2"
     expected = [samples.expected_scores(lab, graded.tasks(lab)) for lab in lab_ids()]
     for student in ("flawed", "reference"):  # every lab's columns count in the totals
         assert float(rows[student]["total"]) == sum(sum(e[student].values()) for e in expected)
     assert float(rows["reference"]["max"]) == sum(tasks.max_points(lab) for lab in lab_ids())
-    assert float(rows["reference"]["total"]) == sum(sum(tasks.points(lab).values())
-                                                    for lab in lab_ids())  # and every bonus
+    assert float(rows["reference"]["total"]) == sum(
+        sum(tasks.points(lab).values()) for lab in lab_ids()
+    )  # and every bonus
 
 
 def test_lab1_feedback_names_the_wrong_fcann2_gradient(graded):

@@ -1,4 +1,5 @@
 """dlcourse.plot on the Agg backend."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -46,8 +47,9 @@ def test_graph_surface_draws_mesh_centred_on_offset_and_contour(ax, tmp_path):
 
 def test_graph_surface_grid_covers_rect(ax):
     seen = []
-    graph_surface(lambda G: seen.append(G) or G[:, 0], ((-1, 5), (3, 6)), offset=0, width=7,
-                  height=4, ax=ax)
+    graph_surface(
+        lambda G: seen.append(G) or G[:, 0], ((-1, 5), (3, 6)), offset=0, width=7, height=4, ax=ax
+    )
     (G,) = seen
     assert G.shape == (28, 2)
     np.testing.assert_allclose(G.min(axis=0), [-1, 5])
@@ -80,10 +82,15 @@ def test_graph_data_marks_wrong_points_with_squares(ax, C, tmp_path):
 def test_image_grid_and_filter_grid_draw_one_image_per_item():
     from dlcourse.plot import filter_grid, image_grid
 
-    fig = image_grid(np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8),
-                     ["a", "b"], ncols=4)
+    fig = image_grid(
+        np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8), ["a", "b"], ncols=4
+    )
     shown = [ax for ax in fig.axes if ax.images]
-    assert len(fig.axes) == 8 and len(shown) == 5 and [ax.get_title() for ax in shown[:3]] == ["a", "b", ""]
+    assert (
+        len(fig.axes) == 8
+        and len(shown) == 5
+        and [ax.get_title() for ax in shown[:3]] == ["a", "b", ""]
+    )
     plt.close(fig)
     fig = filter_grid(np.random.default_rng(1).standard_normal((6, 1, 5, 5)), "conv1")
     images = [ax.images[0].get_array() for ax in fig.axes if ax.images]

@@ -1,6 +1,7 @@
 """Points are declared once (``dlcourse.tasks.<lab>.TASKS``/``BONUS``); everything else is derived
 from that table or checked against it: the notebooks' nbgrader metadata, the test cells'
 ``report.points()``, the contract docs, and a mismatch stops ``assign``."""
+
 from __future__ import annotations
 
 import copy
@@ -44,8 +45,9 @@ def test_contract_docs_match_the_task_table(lab):
     assert table == tasks.points(lab)
     assert bonus == tasks.bonus(lab)
     extra = sum(tasks.points(lab)[t] for t in bonus)
-    assert total.startswith(f"Total {tasks.max_points(lab)}"
-                            + (f", plus {extra} bonus points" if extra else "."))
+    assert total.startswith(
+        f"Total {tasks.max_points(lab)}" + (f", plus {extra} bonus points" if extra else ".")
+    )
 
 
 @pytest.mark.parametrize("lab", lab_ids())
@@ -55,7 +57,8 @@ def test_generated_notebooks_carry_the_declared_points(lab):
     nb = nbformat.read(REPO / "labs" / lab / f"{lab}.ipynb", as_version=4)
     cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["points"] for c in cells} == {
-        task: 0 if task in tasks.bonus(lab) else p for task, p in tasks.points(lab).items()}
+        task: 0 if task in tasks.bonus(lab) else p for task, p in tasks.points(lab).items()
+    }
     assert all(c.source.rstrip().endswith("report.points()") for c in cells)
     assert sum(c.metadata.nbgrader["points"] for c in cells) == tasks.max_points(lab)
 
@@ -75,14 +78,23 @@ def test_a_report_is_worth_its_task_points():
         Report("t", ["a"]).points()
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda c: c.metadata.nbgrader.update(points=3),
-     "task 'random2dgaussian': 2 points in dlcourse/tasks/lab0.py TASKS, 3 in the cell's"),
-    (lambda c: setattr(c, "source", c.source.replace("report.points()", "report.points(5)")),
-     "task 'random2dgaussian': 2 points in dlcourse/tasks/lab0.py TASKS, report.points(5)"),
-    (lambda c: c.metadata.nbgrader.update(grade_id="random2dgaussian_v2"),
-     "graded cell 'random2dgaussian_v2' is not declared"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda c: c.metadata.nbgrader.update(points=3),
+            "task 'random2dgaussian': 2 points in dlcourse/tasks/lab0.py TASKS, 3 in the cell's",
+        ),
+        (
+            lambda c: setattr(c, "source", c.source.replace("report.points()", "report.points(5)")),
+            "task 'random2dgaussian': 2 points in dlcourse/tasks/lab0.py TASKS, report.points(5)",
+        ),
+        (
+            lambda c: c.metadata.nbgrader.update(grade_id="random2dgaussian_v2"),
+            "graded cell 'random2dgaussian_v2' is not declared",
+        ),
+    ],
+)
 def test_a_notebook_that_disagrees_with_the_table_is_refused(change, expected):
     nb = copy.deepcopy(_solution("lab0"))
     change(_cell(nb, "random2dgaussian"))

@@ -4,6 +4,7 @@ The handout is built once (module fixture). What it must not hold is derived fro
 notebooks (graded functions: those with a ``### BEGIN SOLUTION`` region) and from
 ``autograder/reference/``; the audit is shown able to fail on planted answers.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,12 +17,11 @@ import sysconfig
 from pathlib import Path
 
 import nbformat
-
-from dlcourse import tasks
 import pytest
 
 from autograder import answers, release
 from autograder.course import SOLUTIONS, Course, lab_ids
+from dlcourse import tasks
 
 LABS = lab_ids()
 
@@ -38,13 +38,22 @@ def handout(tmp_path_factory) -> release.Handout:
 
 # ----------------------------------------------------------------------------- what is in it
 
+
 @pytest.mark.slow
 def test_handout_has_the_student_files_only(handout):
     files = {str(p) for p in handout.files()}
     for lab in LABS:
         assert f"labs/{lab}/{lab}.ipynb" in files
-    assert {"README.md", "Makefile", "requirements.txt", "pyproject.toml", "dlcourse/validate.py",
-            "dlcourse/reference.py", "data/README.md", "data/mnist_subset.npz"} <= files
+    assert {
+        "README.md",
+        "Makefile",
+        "requirements.txt",
+        "pyproject.toml",
+        "dlcourse/validate.py",
+        "dlcourse/reference.py",
+        "data/README.md",
+        "data/mnist_subset.npz",
+    } <= files
     assert any(f.startswith("data/sst/") for f in files)
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
     parts = {part for p in handout.files() for part in p.parts}
@@ -59,8 +68,12 @@ def test_handout_has_the_student_files_only(handout):
 
 @pytest.mark.slow
 def test_no_solution_hidden_test_or_instructor_file(handout):
-    secret = {p.read_bytes() for d in (SOLUTIONS, release.REPO / "autograder")
-              for p in d.rglob("*") if p.is_file() and p.suffix in (".py", ".ipynb")}
+    secret = {
+        p.read_bytes()
+        for d in (SOLUTIONS, release.REPO / "autograder")
+        for p in d.rglob("*")
+        if p.is_file() and p.suffix in (".py", ".ipynb")
+    }
     secret -= {p.read_bytes() for p in (release.REPO / "labs").rglob("*.ipynb")}  # the untouched
     assert secret  # samples are the student notebooks; the rest stays instructor-only
     for path in handout.files():
@@ -80,8 +93,9 @@ def test_every_graded_task_is_found_and_none_is_implemented(handout):
         for cell in cells:
             single = nbformat.v4.new_notebook(cells=[cell])
             assert answers.graded_functions(lab, single), (lab, cell.metadata.nbgrader.grade_id)
-    students = [nbformat.read(handout.root / "labs" / lab / f"{lab}.ipynb", as_version=4)
-                for lab in LABS]
+    students = [
+        nbformat.read(handout.root / "labs" / lab / f"{lab}.ipynb", as_version=4) for lab in LABS
+    ]
     found = answers.Answers.of({lab: solution(lab) for lab in LABS}, students)
     assert len(found.graded) >= len(LABS) * 5 and found.prints
     assert answers.scan(handout.root, found) == []
@@ -102,15 +116,20 @@ def test_the_audit_finds_planted_answers(handout, tmp_path):
     (copy / "dlcourse" / "helpers.py").write_text(
         "import numpy as np\n\n" + renamed + "\n\n\ndef stable_softmax(S):\n"
         "    E = np.exp(S - S.max(axis=1, keepdims=True))\n"
-        "    return E / E.sum(axis=1, keepdims=True)\n")
+        "    return E / E.sum(axis=1, keepdims=True)\n"
+    )
     (copy / "dlcourse" / "tasks" / "lab0_reference.py").write_text(reference)
     shutil.copy(SOLUTIONS / "lab0" / "lab0.ipynb", copy / "labs" / "lab0" / "solution.ipynb")
-    problems = release.audit(copy, {lab: solution(lab) for lab in LABS},
-                             [nbformat.read(copy / "labs" / lab / f"{lab}.ipynb", as_version=4)
-                              for lab in LABS])
+    problems = release.audit(
+        copy,
+        {lab: solution(lab) for lab in LABS},
+        [nbformat.read(copy / "labs" / lab / f"{lab}.ipynb", as_version=4) for lab in LABS],
+    )
     text = "\n".join(problems)
-    assert "helpers.py: average_precision (line 3) is a renamed copy of " \
-           "autograder/reference/lab0.py: eval_AP" in text
+    assert (
+        "helpers.py: average_precision (line 3) is a renamed copy of "
+        "autograder/reference/lab0.py: eval_AP" in text
+    )
     assert "helpers.py: stable_softmax implements graded task lab0.stable_softmax" in text
     assert "dlcourse/tasks/lab0_reference.py: instructors only" in text
     assert "labs/lab0/solution.ipynb: holds 'BEGIN SOLUTION'" in text
@@ -131,6 +150,7 @@ def test_handout_requirements_drop_the_grader_only_packages():
 
 # ----------------------------------------------------------------------------- the handout alone
 
+
 def _alone(handout: Path, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     """A Python command and environment that see the handout first and cannot import
     ``autograder``: no site processing (the editable install's finder lives in a .pth file),
@@ -143,13 +163,20 @@ def _alone(handout: Path, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
         f"sys.path += {site!r}\n"
         "sys.argv.pop(0)\n"
         "if sys.argv[0] == '-c':\n    exec(sys.argv[1])\n"
-        "else:\n    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n")
+        "else:\n    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+    )
     python = [sys.executable, "-I", "-S", str(bootstrap)]
     kernel = tmp_path / "jupyter" / "kernels" / "python3"
     kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [*python, "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (handout alone)", "language": "python"}))
+    (kernel / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [*python, "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (handout alone)",
+                "language": "python",
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("DLCOURSE_DATA", "PYTHONPATH")}
     env.update(JUPYTER_PATH=str(tmp_path / "jupyter"), DLCOURSE_OFFLINE="1")
     return python, env
@@ -158,25 +185,35 @@ def _alone(handout: Path, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
 def assembled(handout: Path, lab: str) -> nbformat.NotebookNode:
     """The handout's notebook with the solution cells' code put in (markers dropped)."""
     nb = nbformat.read(handout / "labs" / lab / f"{lab}.ipynb", as_version=4)
-    code = {c.metadata.nbgrader.grade_id: c.source for c in solution(lab).cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
+    code = {
+        c.metadata.nbgrader.grade_id: c.source
+        for c in solution(lab).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "\n".join(line for line in code[gid].splitlines()
-                                    if line.strip() not in (answers.BEGIN, answers.END))
+            cell.source = "\n".join(
+                line
+                for line in code[gid].splitlines()
+                if line.strip() not in (answers.BEGIN, answers.END)
+            )
     return nb
 
 
 @pytest.mark.slow
 def test_the_handout_alone_cannot_import_the_grader(handout, tmp_path):
     python, env = _alone(handout.root, tmp_path)
-    probe = ("import dlcourse, dlcourse.reference as r\nprint(dlcourse.__file__)\n"
-             "print(r.available('lab0'), r.reference('lab0', 'eval_AP'))\n"
-             "import autograder")
+    probe = (
+        "import dlcourse, dlcourse.reference as r\nprint(dlcourse.__file__)\n"
+        "print(r.available('lab0'), r.reference('lab0', 'eval_AP'))\n"
+        "import autograder"
+    )
     done = subprocess.run([*python, "-c", probe], env=env, capture_output=True, text=True)
-    assert done.stdout.splitlines() == [str(handout.root / "dlcourse" / "__init__.py"),
-                                        "False None"]
+    assert done.stdout.splitlines() == [
+        str(handout.root / "dlcourse" / "__init__.py"),
+        "False None",
+    ]
     assert "ModuleNotFoundError: No module named 'autograder'" in done.stderr
 
 
@@ -189,14 +226,29 @@ def test_a_reference_submission_gets_full_marks_in_the_handout_alone(handout, tm
     nbformat.write(assembled(handout.root, lab), work / f"{lab}.ipynb")
     shutil.copy(handout.root / "labs" / lab / f"{lab}.ipynb", work / "untouched.ipynb")
     validate = [*python, "dlcourse.validate"]
-    done = subprocess.run([*validate, str(work / f"{lab}.ipynb")], env=env, cwd=handout.root,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [*validate, str(work / f"{lab}.ipynb")],
+        env=env,
+        cwd=handout.root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All pass: ready to submit." in done.stdout
-    done = subprocess.run([*validate, str(work / "untouched.ipynb")], env=env, cwd=handout.root,
-                          capture_output=True, text=True, timeout=900)
-    total = sum(c.metadata.nbgrader.points for c in release.visible_test_cells(
-        nbformat.read(work / "untouched.ipynb", as_version=4)))
-    assert done.returncode == 1 and f"Visible checks: 0/{total:g} points" in done.stdout, \
+    done = subprocess.run(
+        [*validate, str(work / "untouched.ipynb")],
+        env=env,
+        cwd=handout.root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    total = sum(
+        c.metadata.nbgrader.points
+        for c in release.visible_test_cells(nbformat.read(work / "untouched.ipynb", as_version=4))
+    )
+    assert done.returncode == 1 and f"Visible checks: 0/{total:g} points" in done.stdout, (
         done.stdout + done.stderr
+    )
     assert total == tasks.max_points(lab)  # a bonus counts apart, as extra credit

@@ -1,5 +1,6 @@
 """Lab 3, part 0: the NumPy RNN references (autograder.reference.lab3) against autograd, and
 gradient clipping; the given output layer and gradient keys (dlcourse.rnn)."""
+
 from functools import partial
 
 import numpy as np
@@ -24,9 +25,15 @@ def _logits(x, h0, W_xh, W_hh, b_h, W_hy, b_y, *, dense):
 
 def _inputs(seed, N=3, T=5, D=4, H=6, C=3):
     rng = np.random.default_rng(seed)
-    return dict(x=rng.standard_normal((N, T, D)), h0=rng.standard_normal((N, H)) * 0.5,
-                W_xh=rng.standard_normal((D, H)) / 2, W_hh=rng.standard_normal((H, H)) / 3,
-                b_h=rng.standard_normal(H), W_hy=rng.standard_normal((H, C)), b_y=rng.standard_normal(C))
+    return dict(
+        x=rng.standard_normal((N, T, D)),
+        h0=rng.standard_normal((N, H)) * 0.5,
+        W_xh=rng.standard_normal((D, H)) / 2,
+        W_hh=rng.standard_normal((H, H)) / 3,
+        b_h=rng.standard_normal(H),
+        W_hy=rng.standard_normal((H, C)),
+        b_y=rng.standard_normal(C),
+    )
 
 
 @pytest.mark.parametrize("dense", [False, True])
@@ -34,9 +41,13 @@ def test_forward_and_bptt_match_autograd(dense):
     p = _inputs(0)
     h = ref.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
     logits, grads = autograd_reference(partial(_logits, dense=dense), p, rnn.GRADIENTS, seed=1)
-    np.testing.assert_allclose(rnn.rnn_logits(h, p["W_hy"], p["b_y"], dense=dense), logits, rtol=1e-12)
+    np.testing.assert_allclose(
+        rnn.rnn_logits(h, p["W_hy"], p["b_y"], dense=dense), logits, rtol=1e-12
+    )
     d_logits = np.random.default_rng(2).standard_normal(logits.shape)
-    _, grads = autograd_reference(partial(_logits, dense=dense), p, rnn.GRADIENTS, grad_out=d_logits)
+    _, grads = autograd_reference(
+        partial(_logits, dense=dense), p, rnn.GRADIENTS, grad_out=d_logits
+    )
     mine = ref.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
     assert set(mine) == set(rnn.GRADIENTS)
     for name in rnn.GRADIENTS:
@@ -53,8 +64,12 @@ def test_bptt_matches_central_differences():
 
     h = ref.rnn_forward(p["x"], p["h0"], p["W_xh"], p["W_hh"], p["b_h"])
     grads = ref.rnn_backward(d_logits, p["x"], p["h0"], h, p["W_xh"], p["W_hh"], p["W_hy"])
-    np.testing.assert_allclose(grads["W_hh"], numerical_gradient(logits, p["W_hh"].copy(), df=d_logits),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        grads["W_hh"],
+        numerical_gradient(logits, p["W_hh"].copy(), df=d_logits),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 def test_gradient_reaching_early_steps_vanishes_or_explodes_with_the_recurrent_weights():

@@ -1,4 +1,5 @@
 """The grader's link to a student's kernel: data comes back by value, requests leave no trace."""
+
 from __future__ import annotations
 
 import pickle
@@ -12,7 +13,10 @@ from autograder.config import KERNEL_ARGS
 from autograder.rpc import Link, Remote
 from dlcourse.check import RemoteError
 
-NOTEBOOK = "import numpy as np\ndef scale(x, k=2):\n    return k * x\ndef fail(x):\n    raise ValueError('no')\n"
+NOTEBOOK = (
+    "import numpy as np\ndef scale(x, k=2):\n    return k * x\n"
+    "def fail(x):\n    raise ValueError('no')\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,7 @@ def kernel():
             cell = nbformat.v4.new_code_cell(code)
             client.execute_cell(cell, 0, store_history=False)
             return cell.outputs
+
         yield execute
 
 
@@ -84,8 +89,9 @@ def blocked_kernel():
     """A kernel in which ``autograder.reference`` cannot be imported, as in the OS sandbox."""
     cells = [nbformat.v4.new_code_cell(code) for code in (BLOCKER, NOTEBOOK, GAUSSIAN_NOTEBOOK)]
     nb = nbformat.v4.new_notebook(cells=cells)
-    client = NotebookClient(nb, kernel_name="python3", extra_arguments=KERNEL_ARGS, timeout=60,
-                            allow_errors=True)
+    client = NotebookClient(
+        nb, kernel_name="python3", extra_arguments=KERNEL_ARGS, timeout=60, allow_errors=True
+    )
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
@@ -94,6 +100,7 @@ def blocked_kernel():
             cell = nbformat.v4.new_code_cell(code)
             client.execute_cell(cell, 0, store_history=False)
             return cell.outputs
+
         yield execute
 
 
@@ -101,8 +108,9 @@ def _printed(outputs) -> str:
     return "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
 
 
-def test_references_travel_by_source_into_a_kernel_that_cannot_import_them(blocked_kernel,
-                                                                           tmp_path):
+def test_references_travel_by_source_into_a_kernel_that_cannot_import_them(
+    blocked_kernel, tmp_path
+):
     from autograder.reference import lab0
     from dlcourse.check import isolate
 
@@ -117,11 +125,14 @@ def test_references_travel_by_source_into_a_kernel_that_cannot_import_them(block
             np.testing.assert_array_equal(draw(4), expected)
     assert module_of() == "__main__"  # the student's class is back
     assert np.allclose(draw(20000).mean(axis=0), 5.0, atol=0.1)
-    state = _printed(blocked_kernel(
-        "import sys, autograder.kernel as k\n"
-        "print(sorted(m for m in sys.modules if m.startswith('autograder.reference')))\n"
-        "print(len(k._references), sorted(n for m in k._references.values() for n in vars(m)"
-        " if not n.startswith('__')))"))
+    state = _printed(
+        blocked_kernel(
+            "import sys, autograder.kernel as k\n"
+            "print(sorted(m for m in sys.modules if m.startswith('autograder.reference')))\n"
+            "print(len(k._references), sorted(n for m in k._references.values() for n in vars(m)"
+            " if not n.startswith('__')))"
+        )
+    )
     # not importable by name, built once, and only what the substitute needs: no other answer
     assert state.splitlines() == ["[]", "1 ['Random2DGaussian', 'annotations', 'np']"]
 
@@ -131,6 +142,7 @@ def test_a_reference_not_at_its_module_top_level_is_refused():
 
     def local():
         return None
+
     local.__module__ = "autograder.reference.lab0"
     with pytest.raises(pickle.PicklingError, match="only top-level functions and classes"):
         _dumps(local)
@@ -143,16 +155,21 @@ def test_a_grader_s_call_runs_only_the_function_in_the_kernel(kernel, tmp_path):
     from dlcourse.check import Report, call_student
 
     link = Link(kernel, str(tmp_path))
-    kernel("import dlcourse.check.student as _c\n"
-           "_saved, _c.own_code = _c.own_code, lambda fn, name: 'no'")
+    kernel(
+        "import dlcourse.check.student as _c\n"
+        "_saved, _c.own_code = _c.own_code, lambda fn, name: 'no'"
+    )
     try:
         scale = link.request("lookup", "scale")
         report = Report("t", ["v"])
-        assert call_student(report, "a", scale, 2.0, name="scale",
-                            forbidden=[lambda x: x]) == (True, 4.0)
+        assert call_student(report, "a", scale, 2.0, name="scale", forbidden=[lambda x: x]) == (
+            True,
+            4.0,
+        )
         assert call_student(report, "b", scale, 2.0, name="scale", outputs=2) == (False, None)
         assert [c.message for c in report] == [
-            "v [b]: scale returned a float; expected a tuple of 2 values"]
+            "v [b]: scale returned a float; expected a tuple of 2 values"
+        ]
     finally:
         kernel("_c.own_code = _saved")
 

@@ -6,6 +6,7 @@ The hostile notebooks are the tampering corpus's OS cases (``tests/corpus/tamper
 here next to an honest student with the host checked around them: files' hashes, processes,
 a TCP listener on the host's loopback, the host's ``/tmp`` and ``/dev/shm``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,20 +23,28 @@ import pytest
 
 from autograder import grading, nofollow, sandbox
 from autograder.cli import main
-from autograder.grading import grade_folder
 from autograder.config import nbgrader_config
 from autograder.course import KERNEL_SEES, REPO, Course, GradingError
 from autograder.execute import GradingExecute
 from autograder.gradesheet import gradesheet
+from autograder.grading import grade_folder
 from tests.conftest import solved_toy, toy_notebook, write_submission
 from tests.test_tampering import CORPUS, expected_score
 
-ATTACKS = ["fork_leaves_a_process", "symlinks_its_folder", "network", "fills_tmp_and_shm",
-           "native_writes", "deletes_other_kernels", "huge_message"]
+ATTACKS = [
+    "fork_leaves_a_process",
+    "symlinks_its_folder",
+    "network",
+    "fills_tmp_and_shm",
+    "native_writes",
+    "deletes_other_kernels",
+    "huge_message",
+]
 LISTENER_PORT = 47613  # the port tests/corpus/tampering/network.py tries on 127.0.0.1
 PWNED = b"\n# pwned\n"  # what tests/corpus/tampering/native_writes.py appends where it can
-needs_bwrap = pytest.mark.skipif(sandbox.unavailable() is not None,
-                                 reason=f"no OS sandbox here: {sandbox.unavailable()}")
+needs_bwrap = pytest.mark.skipif(
+    sandbox.unavailable() is not None, reason=f"no OS sandbox here: {sandbox.unavailable()}"
+)
 
 
 def _course(root: Path, **settings) -> Course:
@@ -47,8 +56,12 @@ def _course(root: Path, **settings) -> Course:
 
 
 def _hashes(*folders: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for folder in folders
-            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def _processes_named(name: str) -> list[str]:
@@ -107,13 +120,20 @@ def attacked(tmp_path_factory):
     finally:
         listener.close()
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) * 1024
-    return {"course": course, "rows": gradesheet(course, ["toy"]).rows, "before": before,
-            "after": _hashes(*watched), "reached": listener.reached,
-            "sources": _hashes(REPO / "dlcourse", REPO / "autograder" / "reference"),
-            "orphans": _processes_named("dlcourse-orphan"), "grown": grown}
+    return {
+        "course": course,
+        "rows": gradesheet(course, ["toy"]).rows,
+        "before": before,
+        "after": _hashes(*watched),
+        "reached": listener.reached,
+        "sources": _hashes(REPO / "dlcourse", REPO / "autograder" / "reference"),
+        "orphans": _processes_named("dlcourse-orphan"),
+        "grown": grown,
+    }
 
 
 # ------------------------------------------------------------------------ hostile kernels
+
 
 @needs_bwrap
 @pytest.mark.slow
@@ -178,10 +198,15 @@ def test_a_kernel_replacing_its_folder_by_a_link_moves_no_write(attacked):
 
 # ------------------------------------------------------------------------ settings, refusal, links
 
+
 def test_the_kernel_sees_of_the_machine_only_the_system_its_python_and_what_it_imports(tmp_path):
-    jail = sandbox.Jail(sandbox.Limits(), hidden=(str(REPO), str(tmp_path)),
-                        visible=tuple(map(str, KERNEL_SEES)), sockets=str(tmp_path / "s"),
-                        requests=str(tmp_path / "r"))
+    jail = sandbox.Jail(
+        sandbox.Limits(),
+        hidden=(str(REPO), str(tmp_path)),
+        visible=tuple(map(str, KERNEL_SEES)),
+        sockets=str(tmp_path / "s"),
+        requests=str(tmp_path / "r"),
+    )
     for privileged in (True, False):
         args = sandbox.options(jail, privileged=privileged)
         pairs = list(zip(args, args[1:]))
@@ -252,12 +277,15 @@ def test_the_grader_follows_no_link_it_did_not_make(tmp_path):
 
 # ------------------------------------------------------------------------ what it costs
 
+
 @needs_bwrap
 @pytest.mark.slow
 def test_what_the_sandbox_adds_per_submission(tmp_path, capsys):
     """Honest submissions graded with and without the OS sandbox, alternately, in one run."""
-    courses = {"sandboxed": _course(tmp_path / "a"),
-               "unsafe": _course(tmp_path / "b", unsafe_no_sandbox=True)}
+    courses = {
+        "sandboxed": _course(tmp_path / "a"),
+        "unsafe": _course(tmp_path / "b", unsafe_no_sandbox=True),
+    }
     seconds = {mode: 0.0 for mode in courses}
     for i in range(2):
         for mode, course in courses.items():
@@ -269,6 +297,8 @@ def test_what_the_sandbox_adds_per_submission(tmp_path, capsys):
             assert course.scores("toy", f"s{i}")[f"s{i}"] == {"double": 2.0, "square": 2.0}
     ratio = seconds["sandboxed"] / seconds["unsafe"]
     with capsys.disabled():
-        print(f"\nper submission: sandboxed {seconds['sandboxed'] / 2:.2f} s, unsafe "
-              f"{seconds['unsafe'] / 2:.2f} s, ratio {ratio:.2f}")
+        print(
+            f"\nper submission: sandboxed {seconds['sandboxed'] / 2:.2f} s, unsafe "
+            f"{seconds['unsafe'] / 2:.2f} s, ratio {ratio:.2f}"
+        )
     assert ratio < 2

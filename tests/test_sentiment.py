@@ -1,5 +1,6 @@
 """Lab 3, part 2: the reference models (autograder.reference.lab3) ignore padding, train, and are
 evaluated right; dlcourse.sentiment names the recurrent layers."""
+
 import numpy as np
 import pytest
 import torch
@@ -45,7 +46,9 @@ def test_each_sentence_gets_the_logit_it_gets_alone(name):
     texts, lengths = _batch([5, 2, 4, 1])
     logits = model(texts, lengths)
     assert logits.shape == (4,)
-    alone = torch.cat([model(texts[i:i + 1, :n], lengths[i:i + 1]) for i, n in enumerate(lengths.tolist())])
+    alone = torch.cat(
+        [model(texts[i : i + 1, :n], lengths[i : i + 1]) for i, n in enumerate(lengths.tolist())]
+    )
     torch.testing.assert_close(logits, alone, rtol=1e-5, atol=1e-6)
     assert len(set(logits.tolist())) == 4
 
@@ -57,7 +60,9 @@ def test_the_embedding_stays_frozen_and_other_parameters_train():
     texts, lengths = _batch([4, 3, 2, 5])
     labels = torch.tensor([1, 0, 1, 0])
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-2)
-    losses = [ref.train_epoch(model, [(texts, labels, lengths)], optimizer, clip=1.0) for _ in range(10)]
+    losses = [
+        ref.train_epoch(model, [(texts, labels, lengths)], optimizer, clip=1.0) for _ in range(10)
+    ]
     assert losses[-1] < 0.7 * losses[0]
     after = model.state_dict()
     assert torch.equal(after["embedding.weight"], before["embedding.weight"])
@@ -66,7 +71,7 @@ def test_the_embedding_stays_frozen_and_other_parameters_train():
 
 def test_evaluate_matches_scikit_learn():
     model = ref.BaselineModel(_embedding(), 5)
-    loader = [(*_batch([3, 1, 4], seed=s), ) for s in range(4)]
+    loader = [(*_batch([3, 1, 4], seed=s),) for s in range(4)]
     loader = [(texts, torch.tensor([1, 0, 1]), lengths) for texts, lengths in loader]
     result = ref.evaluate(model, loader)
     model.eval()
@@ -94,8 +99,13 @@ def test_a_few_epochs_on_real_sentences_learn_something():
     emb = ref.load_embedding(train.vocab, sst.load_glove())
     model = ref.BaselineModel(emb, 32)
     subset = torch.utils.data.Subset(train, range(0, 6920, 12))  # both classes, 577 sentences
-    loader = torch.utils.data.DataLoader(subset, batch_size=16, shuffle=True, collate_fn=ref.pad_collate_fn,
-                                         generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(
+        subset,
+        batch_size=16,
+        shuffle=True,
+        collate_fn=ref.pad_collate_fn,
+        generator=torch.Generator().manual_seed(0),
+    )
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     first = ref.evaluate(model, loader)["loss"]
     for _ in range(3):

@@ -1,6 +1,7 @@
 """dlcourse.data.sst: the SST files (real and bundled) and GloVe; with the
 references of Lab 3's data tasks (autograder.reference.lab3): the course's control outputs, the
 vocabulary, batches and embedding."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,11 +22,15 @@ from dlcourse.data.mnist import BundledDataWarning
 pytestmark = pytest.mark.lab3
 
 REAL = config.data_root() / "sst"
-needs_real = pytest.mark.skipif(not (REAL / "sst_train_raw.csv").is_file(),
-                                reason="the real SST files are not under $DLCOURSE_DATA/sst")
+needs_real = pytest.mark.skipif(
+    not (REAL / "sst_train_raw.csv").is_file(),
+    reason="the real SST files are not under $DLCOURSE_DATA/sst",
+)
 # data/sst holds the split files too, but only the bundled float16 vectors, not GloVe's text file
-needs_real_glove = pytest.mark.skipif(not (REAL / "sst_glove_6b_50d.txt").is_file(),
-                                      reason="the real GloVe file is not under $DLCOURSE_DATA/sst")
+needs_real_glove = pytest.mark.skipif(
+    not (REAL / "sst_glove_6b_50d.txt").is_file(),
+    reason="the real GloVe file is not under $DLCOURSE_DATA/sst",
+)
 SHA256 = {  # shared/data/SOURCES.md
     "train": "d8cca48eb32f34568fcb25d9ffa044a57c82a1cfe0dbeab925c6f99ec1f72c83",
     "valid": "dd1f3a6365a84289f3e85fdb809ff0c7b6e086f41a20bb0acb7c58af7e72e720",
@@ -41,6 +46,7 @@ def splits():
 
 # ----------------------------------------------------------------------------- files
 
+
 @needs_real
 @pytest.mark.parametrize("split", sst.SPLITS)
 def test_real_files_are_read_in_place_with_the_documented_counts(split, recwarn):
@@ -49,7 +55,10 @@ def test_real_files_are_read_in_place_with_the_documented_counts(split, recwarn)
     instances = ref.read_instances(path)
     lines, positive = COUNTS[split]
     assert len(instances) == lines
-    assert Counter(i.label for i in instances) == {"positive": positive, "negative": lines - positive}
+    assert Counter(i.label for i in instances) == {
+        "positive": positive,
+        "negative": lines - positive,
+    }
 
 
 @pytest.mark.parametrize("split", sst.SPLITS)
@@ -67,8 +76,16 @@ def test_unknown_split_is_a_clear_error():
 
 def test_lines_split_on_the_last_comma_space():
     assert ref.parse_line("yet the act is still charming here, positive\n") == sst.Instance(
-        "yet the act is still charming here".split(), "positive")
-    assert ref.parse_line("well , it 's bad, sadly, negative").text == ["well", ",", "it", "'s", "bad,", "sadly"]
+        "yet the act is still charming here".split(), "positive"
+    )
+    assert ref.parse_line("well , it 's bad, sadly, negative").text == [
+        "well",
+        ",",
+        "it",
+        "'s",
+        "bad,",
+        "sadly",
+    ]
     with pytest.raises(ValueError, match="not an SST line"):
         ref.parse_line("no label here")
     with pytest.raises(ValueError, match="not an SST line"):
@@ -77,12 +94,21 @@ def test_lines_split_on_the_last_comma_space():
 
 # ----------------------------------------------------------------------------- vocabulary
 
+
 def test_vocab_control_outputs_of_the_course(splits):
     """The course's control outputs (docs/lab3-contract.md), on the real (or bundled) train file."""
     vocab = splits[0].vocab
     assert len(vocab.itos) == 14806
-    assert [vocab.stoi[w] for w in "the a and my twists lets sports amateurishly".split()] == \
-        [2, 3, 4, 188, 930, 956, 1275, 6818]
+    assert [vocab.stoi[w] for w in "the a and my twists lets sports amateurishly".split()] == [
+        2,
+        3,
+        4,
+        188,
+        930,
+        956,
+        1275,
+        6818,
+    ]
     assert splits[0][3][0].tolist() == [189, 2, 674, 7, 129, 348, 143]
     assert splits[0].instances[3].text == "yet the act is still charming here".split()
 
@@ -104,6 +130,7 @@ def test_vocab_order_specials_ties_and_limits():
 
 # ----------------------------------------------------------------------------- dataset, batches
 
+
 def test_datasets_share_the_train_vocabulary(splits):
     train, valid, test = splits
     assert (len(train), len(valid), len(test)) == (6920, 1821, 872)
@@ -124,14 +151,16 @@ def test_pad_collate_fn_in_a_dataloader(splits):
     assert texts.shape == (5, max(map(len, expected))) and texts.dtype == torch.long
     assert lengths.tolist() == [len(t) for t in expected]
     for row, text in zip(texts, expected):
-        assert row[:len(text)].tolist() == text.tolist() and not row[len(text):].any()
+        assert row[: len(text)].tolist() == text.tolist() and not row[len(text) :].any()
     assert labels.tolist() == [int(splits[0][i][1]) for i in range(5)]
-    padded, _, _ = ref.pad_collate_fn([(torch.tensor([5]), torch.tensor(1)),
-                                       (torch.tensor([6, 7]), torch.tensor(0))], pad_index=9)
+    padded, _, _ = ref.pad_collate_fn(
+        [(torch.tensor([5]), torch.tensor(1)), (torch.tensor([6, 7]), torch.tensor(0))], pad_index=9
+    )
     assert padded.tolist() == [[5, 9], [6, 7]]
 
 
 # ----------------------------------------------------------------------------- GloVe, embeddings
+
 
 def test_read_glove_takes_any_dimension_and_rejects_other_files(tmp_path):
     path = tmp_path / "tiny.txt"
@@ -164,7 +193,9 @@ def test_bundled_glove_is_the_real_vectors_of_the_train_vocabulary(splits, tmp_p
 
 @needs_real_glove  # it rebuilds the bundle from the real files
 def test_bundle_script_rebuilds_the_committed_bundle(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("bundle_sst", Path(__file__).parents[1] / "scripts" / "bundle_sst.py")
+    spec = importlib.util.spec_from_file_location(
+        "bundle_sst", Path(__file__).parents[1] / "scripts" / "bundle_sst.py"
+    )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     monkeypatch.setattr(sst, "BUNDLED_DIR", tmp_path)
@@ -173,13 +204,18 @@ def test_bundle_script_rebuilds_the_committed_bundle(tmp_path, monkeypatch):
     for split in sst.SPLITS:
         name = f"sst_{split}_raw.csv"
         assert (tmp_path / name).read_bytes() == (REAL / name).read_bytes()
-    with np.load(tmp_path / "glove.npz") as new, np.load(Path(__file__).parents[1] / "data" / "sst" / "glove_6b_50d_sst_train.npz") as old:
+    with (
+        np.load(tmp_path / "glove.npz") as new,
+        np.load(Path(__file__).parents[1] / "data" / "sst" / "glove_6b_50d_sst_train.npz") as old,
+    ):
         assert new["words"].tolist() == old["words"].tolist()
         np.testing.assert_array_equal(new["vectors"], old["vectors"])
 
 
 def test_bundle_script_says_what_is_missing(tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("bundle_sst", Path(__file__).parents[1] / "scripts" / "bundle_sst.py")
+    spec = importlib.util.spec_from_file_location(
+        "bundle_sst", Path(__file__).parents[1] / "scripts" / "bundle_sst.py"
+    )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path))
@@ -189,8 +225,11 @@ def test_bundle_script_says_what_is_missing(tmp_path, monkeypatch, capsys):
 
 def test_load_embedding_rows():
     vocab = ref.Vocab(Counter({"good": 3, "bad": 2, "zyzzyva": 1}))
-    vectors = {"good": np.array([1, 2], np.float32), "bad": np.array([3, 4], np.float32),
-               "elsewhere": np.array([5, 6], np.float32)}
+    vectors = {
+        "good": np.array([1, 2], np.float32),
+        "bad": np.array([3, 4], np.float32),
+        "elsewhere": np.array([5, 6], np.float32),
+    }
     torch.manual_seed(0)
     emb = ref.load_embedding(vocab, vectors)
     W = emb.weight

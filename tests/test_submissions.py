@@ -1,4 +1,5 @@
 """Collecting submissions from a folder or an LMS zip: every problem is a note, never a crash."""
+
 from __future__ import annotations
 
 import zipfile
@@ -33,8 +34,10 @@ def test_zip_with_a_wrapping_folder_is_unpacked(tmp_path):
     write_submission(tmp_path / "export" / "course-export", "ana", "toy", toy_notebook())
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(tmp_path / "export" / "course-export" / "ana" / "toy" / "toy.ipynb",
-                 "course-export/ana/toy/toy.ipynb")
+        zf.write(
+            tmp_path / "export" / "course-export" / "ana" / "toy" / "toy.ipynb",
+            "course-export/ana/toy/toy.ipynb",
+        )
     found = collect(archive, ["toy"], tmp_path / "work")
     assert [(s.student, s.notebook is not None) for s in found] == [("ana", True)]
 
@@ -64,14 +67,20 @@ def _zip(archive, files):
 
 def test_moodle_and_canvas_exports_grade_every_student(tmp_path):
     nb = toy_notebook()
-    archive = _zip(tmp_path / "export.zip", {
-        "Ana Horvat_12345_assignsubmission_file_toy.ipynb": nb,  # Moodle, one file
-        "Ivo Ivić_23456_assignsubmission_file_/toy.ipynb": nb,  # Moodle, one folder
-        "horvatmarko_34567_987654_toy.ipynb": nb,  # Canvas
-    })
+    archive = _zip(
+        tmp_path / "export.zip",
+        {
+            "Ana Horvat_12345_assignsubmission_file_toy.ipynb": nb,  # Moodle, one file
+            "Ivo Ivić_23456_assignsubmission_file_/toy.ipynb": nb,  # Moodle, one folder
+            "horvatmarko_34567_987654_toy.ipynb": nb,  # Canvas
+        },
+    )
     found = collect(archive, ["toy"], tmp_path / "work")
     assert [(s.student, s.name, s.notebook is not None) for s in found] == [
-        ("12345", "Ana Horvat", True), ("23456", "Ivo Ivić", True), ("34567", "horvatmarko", True)]
+        ("12345", "Ana Horvat", True),
+        ("23456", "Ivo Ivić", True),
+        ("34567", "horvatmarko", True),
+    ]
 
 
 def test_a_second_zip_adds_its_students(tmp_path):
@@ -84,15 +93,19 @@ def test_a_second_zip_adds_its_students(tmp_path):
 def test_the_newest_of_several_files_wins_and_the_others_are_listed(tmp_path):
     old, new = toy_notebook(), toy_notebook()
     new.cells[0].source = "# the resubmission"
-    archive = _zip(tmp_path / "export.zip", {
-        "horvatana_LATE_12345_1_toy.ipynb": old,  # dated first: older
-        "horvatana_12345_2_toy-1.ipynb": new,
-    })
+    archive = _zip(
+        tmp_path / "export.zip",
+        {
+            "horvatana_LATE_12345_1_toy.ipynb": old,  # dated first: older
+            "horvatana_12345_2_toy-1.ipynb": new,
+        },
+    )
     found = collect(archive, ["toy"], tmp_path / "work")
     (ana,) = found
     assert nbformat.read(ana.notebook, as_version=4).cells[0].source == "# the resubmission"
-    assert found.set_aside == ["12345/toy: horvatana_LATE_12345_1_toy.ipynb "
-                               "(older than horvatana_12345_2_toy-1.ipynb)"]
+    assert found.set_aside == [
+        "12345/toy: horvatana_LATE_12345_1_toy.ipynb " "(older than horvatana_12345_2_toy-1.ipynb)"
+    ]
 
 
 def test_notebooks_matching_no_layout_are_listed(tmp_path):
@@ -108,7 +121,9 @@ def test_an_instructors_id_pattern_names_the_students(tmp_path):
     (tmp_path / "in").mkdir()
     for name in ("0036512345-toy-final.ipynb", "0036567890-toy.ipynb"):
         nbformat.write(toy_notebook(), tmp_path / "in" / name)
-    found = collect(tmp_path / "in", ["toy"], tmp_path / "work", id_pattern=r"^(?P<student>\d{10})-")
+    found = collect(
+        tmp_path / "in", ["toy"], tmp_path / "work", id_pattern=r"^(?P<student>\d{10})-"
+    )
     assert [s.student for s in found] == ["0036512345", "0036567890"]
 
 

@@ -1,8 +1,9 @@
-"""The tampering corpus: hostile solutions of the toy lab's `square`, each with the score it must get.
+"""The tampering corpus: hostile solutions of the toy lab's `square`, each with its due score.
 
 Test cells run in the grader's process against proxies of the student's code, and the student's
 kernel is sandboxed, so these tricks can't work by design; this checks that they don't.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.grading import grade_folder
 from autograder.gradesheet import gradesheet
+from autograder.grading import grade_folder
 from tests.conftest import solved_toy, write_submission
 
 pytestmark = pytest.mark.slow

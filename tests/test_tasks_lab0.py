@@ -1,5 +1,6 @@
 """dlcourse.tasks.lab0: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
+
 import types
 
 import numpy as np
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.lab0
 
 
 # ----------------------------------------------------------------------------- a correct submission
+
 
 class Random2DGaussian:
     def __init__(self):
@@ -80,7 +82,7 @@ def logreg_loss_grad(X, Y_, W, b, param_lambda=0.0):
     S = X @ W.T + b
     S = S - S.max(axis=1, keepdims=True)
     log_p = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-    loss = -np.mean(log_p[np.arange(N), Y_]) + param_lambda * np.sum(W ** 2)
+    loss = -np.mean(log_p[np.arange(N), Y_]) + param_lambda * np.sum(W**2)
     G = stable_softmax(S)
     G[np.arange(N), Y_] -= 1
     G /= N
@@ -108,45 +110,89 @@ def eval_perf_multi(Y, Y_):
 
 # task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
 CASES = {
-    "random2dgaussian": (lab0.check_random2dgaussian, [dict(seed=1, n=5), dict(seed=1031, n=9)],
-                         Random2DGaussian),
-    "sample_gauss_2d": (lab0.check_sample_gauss_2d, [dict(seed=1, C=2, N=4),
-                                                     dict(seed=1031, C=4, N=7)], sample_gauss_2d),
-    "binlogreg_loss_grad": (lab0.check_binlogreg_loss_grad, [
-        dict(seed=1, N=6, D=2), dict(seed=2, N=6, D=2, param_lambda=0.1),
-        dict(seed=1031, N=37, D=5, param_lambda=0.3), dict(seed=1032, N=23, D=4, scale=300.0)],
-        binlogreg_loss_grad),
-    "binlogreg_train": (lab0.check_binlogreg_train, [
-        dict(seed=1, N=8, D=2, param_niter=20, param_delta=0.5),
-        dict(seed=1031, N=30, D=3, param_niter=30, param_delta=0.2, param_lambda=0.1)],
-        binlogreg_train),
-    "binlogreg_classify": (lab0.check_binlogreg_classify, [dict(seed=1, N=6, D=2),
-                                                           dict(seed=1031, N=17, D=4)],
-                           binlogreg_classify),
-    "eval_perf_binary": (lab0.check_eval_perf_binary, [dict(seed=1, N=10), dict(seed=1031, N=51)],
-                         eval_perf_binary),
-    "eval_AP": (lab0.check_eval_AP, [
-        dict(cases=[([0, 0, 1, 0, 1, 1], 0.9166666666666666), ([1, 1, 1], 1.0)]),
-        dict(seed=1031, N=40)], eval_AP),
-    "stable_softmax": (lab0.check_stable_softmax, [dict(seed=1, N=4, C=3),
-                                                   dict(seed=1031, N=9, C=5, scale=2.0)],
-                       stable_softmax),
-    "logreg_loss_grad": (lab0.check_logreg_loss_grad, [
-        dict(seed=1, N=6, D=2, C=3), dict(seed=1031, N=25, D=4, C=5, param_lambda=0.2),
-        dict(seed=1032, N=11, D=3, C=4, scale=300.0)], logreg_loss_grad),
-    "logreg_train": (lab0.check_logreg_train, [
-        dict(seed=1, N=9, D=2, C=3, param_niter=20, param_delta=0.5),
-        dict(seed=1031, N=30, D=3, C=4, param_niter=25, param_delta=0.2, param_lambda=0.05)],
-        logreg_train),
-    "logreg_classify": (lab0.check_logreg_classify, [dict(seed=1, N=6, D=2, C=3),
-                                                     dict(seed=1031, N=13, D=4, C=5)],
-                        logreg_classify),
-    "eval_perf_multi": (lab0.check_eval_perf_multi, [dict(seed=1, N=12, C=3),
-                                                     dict(seed=1031, N=60, C=5)], eval_perf_multi),
+    "random2dgaussian": (
+        lab0.check_random2dgaussian,
+        [dict(seed=1, n=5), dict(seed=1031, n=9)],
+        Random2DGaussian,
+    ),
+    "sample_gauss_2d": (
+        lab0.check_sample_gauss_2d,
+        [dict(seed=1, C=2, N=4), dict(seed=1031, C=4, N=7)],
+        sample_gauss_2d,
+    ),
+    "binlogreg_loss_grad": (
+        lab0.check_binlogreg_loss_grad,
+        [
+            dict(seed=1, N=6, D=2),
+            dict(seed=2, N=6, D=2, param_lambda=0.1),
+            dict(seed=1031, N=37, D=5, param_lambda=0.3),
+            dict(seed=1032, N=23, D=4, scale=300.0),
+        ],
+        binlogreg_loss_grad,
+    ),
+    "binlogreg_train": (
+        lab0.check_binlogreg_train,
+        [
+            dict(seed=1, N=8, D=2, param_niter=20, param_delta=0.5),
+            dict(seed=1031, N=30, D=3, param_niter=30, param_delta=0.2, param_lambda=0.1),
+        ],
+        binlogreg_train,
+    ),
+    "binlogreg_classify": (
+        lab0.check_binlogreg_classify,
+        [dict(seed=1, N=6, D=2), dict(seed=1031, N=17, D=4)],
+        binlogreg_classify,
+    ),
+    "eval_perf_binary": (
+        lab0.check_eval_perf_binary,
+        [dict(seed=1, N=10), dict(seed=1031, N=51)],
+        eval_perf_binary,
+    ),
+    "eval_AP": (
+        lab0.check_eval_AP,
+        [
+            dict(cases=[([0, 0, 1, 0, 1, 1], 0.9166666666666666), ([1, 1, 1], 1.0)]),
+            dict(seed=1031, N=40),
+        ],
+        eval_AP,
+    ),
+    "stable_softmax": (
+        lab0.check_stable_softmax,
+        [dict(seed=1, N=4, C=3), dict(seed=1031, N=9, C=5, scale=2.0)],
+        stable_softmax,
+    ),
+    "logreg_loss_grad": (
+        lab0.check_logreg_loss_grad,
+        [
+            dict(seed=1, N=6, D=2, C=3),
+            dict(seed=1031, N=25, D=4, C=5, param_lambda=0.2),
+            dict(seed=1032, N=11, D=3, C=4, scale=300.0),
+        ],
+        logreg_loss_grad,
+    ),
+    "logreg_train": (
+        lab0.check_logreg_train,
+        [
+            dict(seed=1, N=9, D=2, C=3, param_niter=20, param_delta=0.5),
+            dict(seed=1031, N=30, D=3, C=4, param_niter=25, param_delta=0.2, param_lambda=0.05),
+        ],
+        logreg_train,
+    ),
+    "logreg_classify": (
+        lab0.check_logreg_classify,
+        [dict(seed=1, N=6, D=2, C=3), dict(seed=1031, N=13, D=4, C=5)],
+        logreg_classify,
+    ),
+    "eval_perf_multi": (
+        lab0.check_eval_perf_multi,
+        [dict(seed=1, N=12, C=3), dict(seed=1031, N=60, C=5)],
+        eval_perf_multi,
+    ),
 }
 
 
 # ----------------------------------------------------------------------------- wrong submissions
+
 
 class FixedMeanGaussian(Random2DGaussian):
     def __init__(self):
@@ -205,7 +251,7 @@ def binlogreg_autograd(X, Y_, w, b, param_lambda=0.0):
     b_t = torch.tensor(b, requires_grad=True)
     s = torch.tensor(X) @ w_t + b_t
     loss = torch.nn.functional.binary_cross_entropy_with_logits(s, torch.tensor(Y_, dtype=float))
-    loss = loss + param_lambda * (w_t ** 2).sum()
+    loss = loss + param_lambda * (w_t**2).sum()
     loss.backward()
     return loss.item(), w_t.grad.numpy(), b_t.grad.item()
 
@@ -243,7 +289,7 @@ def wraps_reference(Y, Y_):
 
 def ap_wrong_direction(ranked_labels):
     y = np.asarray(ranked_labels, dtype=float)  # precision of the items before i, not after
-    precision = np.array([y[:i + 1].sum() / (i + 1) for i in range(len(y))])
+    precision = np.array([y[: i + 1].sum() / (i + 1) for i in range(len(y))])
     return np.sum(y * precision) / y.sum()
 
 
@@ -272,7 +318,7 @@ def loss_from_probabilities(X, Y_, W, b, param_lambda=0.0):
     _, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
     P = stable_softmax(X @ W.T + b)  # underflows to 0 for large logits: log(0) = -inf
     with np.errstate(divide="ignore"):
-        loss = -np.mean(np.log(P[np.arange(len(X)), Y_])) + param_lambda * np.sum(W ** 2)
+        loss = -np.mean(np.log(P[np.arange(len(X)), Y_])) + param_lambda * np.sum(W**2)
     return loss, grad_W, grad_b
 
 
@@ -316,8 +362,11 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("binlogreg_train", train_column_w, {"w"}),
     ("binlogreg_train", train_array_b, {"b"}),
     ("binlogreg_classify", classify_column, {"probs"}),
-    ("binlogreg_classify", lambda X, w, b: binlogreg_classify(X, w, b).astype(np.float32),
-     {"probs"}),
+    (
+        "binlogreg_classify",
+        lambda X, w, b: binlogreg_classify(X, w, b).astype(np.float32),
+        {"probs"},
+    ),
     ("eval_perf_binary", precision_recall_swapped, {"recall", "precision"}),
     ("eval_perf_binary", accuracy_as_count, {"accuracy"}),
     ("eval_perf_binary", wraps_reference, {"accuracy", "recall", "precision"}),
@@ -334,8 +383,11 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("logreg_classify", unnormalised_scores, {"probs"}),
     ("eval_perf_multi", confusion_transposed, {"confusion_matrix"}),
     ("eval_perf_multi", multi_precision_recall_swapped, {"precision", "recall"}),
-    ("eval_perf_multi", lambda Y, Y_: reference.eval_perf_multi(Y, Y_),
-     {"accuracy", "confusion_matrix", "precision", "recall"}),
+    (
+        "eval_perf_multi",
+        lambda Y, Y_: reference.eval_perf_multi(Y, Y_),
+        {"accuracy", "confusion_matrix", "precision", "recall"},
+    ),
 ] + [(task, stub, set(lab0.QUANTITIES[task])) for task in TASKS]
 
 
@@ -354,17 +406,24 @@ def test_eval_ap_is_one_quantity_worth_two_points():
 
 # ----------------------------------------------------------------------------- messages, isolation
 
+
 def test_messages_name_the_problem():
     report, _ = grade("binlogreg_loss_grad", grad_w_wrong_sign)
-    assert any(c.message.startswith("grad_w [seed=1, N=6, D=2]: max abs error") and " at index (" in
-               c.message for c in report)
-    assert "calls autograder.reference.lab0.eval_perf_binary" in str(grade("eval_perf_binary",
-                                                                  wraps_reference)[0])
+    assert any(
+        c.message.startswith("grad_w [seed=1, N=6, D=2]: max abs error")
+        and " at index (" in c.message
+        for c in report
+    )
+    assert "calls autograder.reference.lab0.eval_perf_binary" in str(
+        grade("eval_perf_binary", wraps_reference)[0]
+    )
     assert "calls autograder.reference.lab0.eval_AP" in str(grade("eval_AP", reference.eval_AP)[0])
     text = str(grade("binlogreg_loss_grad", binlogreg_autograd)[0])
     assert "calls torch." in text and "automatic gradients" in text
     text = str(grade("eval_AP", stub)[0])
-    assert "AP [ranked_labels=[0, 0, 1, 0, 1, 1]]: raised NotImplementedError: Lab 0, task x" in text
+    assert (
+        "AP [ranked_labels=[0, 0, 1, 0, 1, 1]]: raised NotImplementedError: Lab 0, task x" in text
+    )
     float32 = grade("binlogreg_classify", lambda X, w, b: sigmoid(X @ w + b).astype(np.float32))
     assert "yours is float32; compute in float64" in str(float32[0])
 
@@ -377,12 +436,15 @@ def test_float_confusion_counts_are_accepted():
     assert grade("eval_perf_multi", float_counts)[1] == TASKS["eval_perf_multi"]
 
 
-@pytest.mark.parametrize("task, train, grad_name, wrong_grad", [
-    ("binlogreg_train", binlogreg_train, "binlogreg_loss_grad", grad_w_wrong_sign),
-    ("logreg_train", logreg_train, "logreg_loss_grad", grad_W_transposed),
-    ("logreg_classify", logreg_classify, "stable_softmax", naive_softmax),
-    ("logreg_loss_grad", logreg_loss_grad, "stable_softmax", naive_softmax),
-])
+@pytest.mark.parametrize(
+    "task, train, grad_name, wrong_grad",
+    [
+        ("binlogreg_train", binlogreg_train, "binlogreg_loss_grad", grad_w_wrong_sign),
+        ("logreg_train", logreg_train, "logreg_loss_grad", grad_W_transposed),
+        ("logreg_classify", logreg_classify, "stable_softmax", naive_softmax),
+        ("logreg_loss_grad", logreg_loss_grad, "stable_softmax", naive_softmax),
+    ],
+)
 def test_a_wrong_dependency_does_not_cascade(task, train, grad_name, wrong_grad):
     # the notebook's namespace: a correct train next to a wrong gradient
     notebook = {**globals(), grad_name: wrong_grad}
@@ -401,14 +463,23 @@ def gmm_gaussian_class():
     class GmmGaussian:  # one mixture component of the course's Lab 1 sampler
         def get_sample(self, n):
             return sample_gmm_2d(1, 1, n)[0]
+
     return GmmGaussian
 
 
-@pytest.mark.parametrize("task, submission", [
-    ("random2dgaussian", gmm_gaussian_class()),
-    ("sample_gauss_2d", lambda C, N: (np.vstack([sample_gmm_2d(1, 1, N)[0] for _ in range(C)]),
-                                      np.repeat(np.arange(C), N))),
-])
+@pytest.mark.parametrize(
+    "task, submission",
+    [
+        ("random2dgaussian", gmm_gaussian_class()),
+        (
+            "sample_gauss_2d",
+            lambda C, N: (
+                np.vstack([sample_gmm_2d(1, 1, N)[0] for _ in range(C)]),
+                np.repeat(np.arange(C), N),
+            ),
+        ),
+    ],
+)
 def test_the_course_mixture_sampler_is_not_a_gaussian_of_ones_own(task, submission):
     report, points = grade(task, submission)
     assert points == 0 and "calls dlcourse.data.gaussian.sample_gmm_2d" in str(report)
@@ -424,10 +495,11 @@ def _uses_reference(submission) -> bool:
 
 @pytest.fixture
 def handout(monkeypatch, tmp_path):
-    """The student handout's situation: controls recorded from the references, then no references."""
+    """The student handout's situation: controls recorded from the references, then none."""
     from dlcourse import reference as references
+
     with references.recording() as recorded:
-        for task, (check, cases, correct) in CASES.items():
+        for check, cases, correct in CASES.values():
             check(correct, **cases[0])
     references.write_controls(recorded, tmp_path)
     monkeypatch.setattr(references, "CONTROLS", tmp_path)
@@ -441,7 +513,7 @@ def handout(monkeypatch, tmp_path):
 def test_visible_checks_work_without_the_references():
     """Lab 0's expected values come from oracles: the handout grades as the grader does, except
     that sample_gauss_2d runs on the student's own Random2DGaussian."""
-    for task, (check, cases, correct) in CASES.items():
+    for task, (_, _, correct) in CASES.items():
         assert grade(task, correct)[1] == TASKS[task], task
     for task, submission, lost in WRONG:
         if not _uses_reference(submission):  # the handout has no reference to copy
@@ -473,7 +545,7 @@ def test_grading_on_cuda_gives_the_same_points(monkeypatch):
 
 
 def test_library_implementations_of_a_task_are_rejected():
-    """The notebook promises it: scikit-learn's metrics or SciPy's softmax don't count as your work."""
+    """As the notebook promises: scikit-learn's metrics or SciPy's softmax are not your work."""
     from scipy.special import softmax
     from sklearn.metrics import average_precision_score
 

@@ -1,5 +1,6 @@
 """dlcourse.tasks.lab1: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
+
 import copy
 import re
 import shutil
@@ -20,12 +21,13 @@ from dlcourse.reference import NoControl, recording, write_controls
 from dlcourse.tasks import lab1
 from dlcourse.tasks.lab1 import TASKS
 
-from .task_harness import TaskChecks, failing
+from .task_harness import TaskChecks
 
 pytestmark = pytest.mark.lab1
 
 
 # ----------------------------------------------------------------------------- a correct submission
+
 
 def linreg_grads(X, Y, a, b):
     r = a * X + b - Y
@@ -43,7 +45,7 @@ def fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
     S = H1 @ W2.T + b2  # (N, C)
     S = S - S.max(axis=1, keepdims=True)
     log_p = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-    loss = -np.mean(log_p[np.arange(N), Y_]) + param_lambda * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    loss = -np.mean(log_p[np.arange(N), Y_]) + param_lambda * (np.sum(W1**2) + np.sum(W2**2))
     G = np.exp(log_p)
     G[np.arange(N), Y_] -= 1
     G /= N  # dL/dS
@@ -54,12 +56,17 @@ def fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
     return loss, (grad_W1, G1.sum(axis=0), grad_W2, grad_b2)
 
 
-def fcann2_train(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05, param_lambda=1e-3,
-                 seed=0):
+def fcann2_train(
+    X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05, param_lambda=1e-3, seed=0
+):
     rng = np.random.default_rng(seed)
     C, D = int(Y_.max()) + 1, X.shape[1]
-    params = [rng.standard_normal((param_hidden, D)), np.zeros(param_hidden),
-              rng.standard_normal((C, param_hidden)) / np.sqrt(param_hidden), np.zeros(C)]
+    params = [
+        rng.standard_normal((param_hidden, D)),
+        np.zeros(param_hidden),
+        rng.standard_normal((C, param_hidden)) / np.sqrt(param_hidden),
+        np.zeros(C),
+    ]
     for _ in range(param_niter):
         _, grads = fcann2_loss_grad(X, Y_, *params, param_lambda=param_lambda)
         params = [p - param_delta * g for p, g in zip(params, grads)]
@@ -86,8 +93,9 @@ class PTLogreg(nn.Module):
 class PTDeep(nn.Module):
     def __init__(self, config, activation=torch.relu):
         super().__init__()
-        self.weights = nn.ParameterList([nn.Parameter(torch.randn(o, i) / i ** 0.5)
-                                         for i, o in zip(config[:-1], config[1:])])
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.randn(o, i) / i**0.5) for i, o in zip(config[:-1], config[1:])]
+        )
         self.biases = nn.ParameterList([nn.Parameter(torch.zeros(o)) for o in config[1:]])
         self.activation = activation
 
@@ -107,7 +115,7 @@ class PTDeep(nn.Module):
 
 
 def penalty(model):
-    return sum((p ** 2).sum() for p in model.parameters() if p.dim() > 1)
+    return sum((p**2).sum() for p in model.parameters() if p.dim() > 1)
 
 
 def train(model, X, Yoh_, param_niter, param_delta, param_lambda=0.0):
@@ -128,8 +136,20 @@ def eval(model, X):
         return model(torch.as_tensor(X, dtype=p.dtype, device=p.device)).cpu().numpy()
 
 
-def train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0, batch_size=100,
-             optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None, Y_val=None, progress=False):
+def train_mb(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
     opt = optimizer(model.parameters(), lr=param_delta)
     schedule = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=lr_gamma)
     history = {"loss": [], "val_accuracy": [], "best_epoch": None}
@@ -191,48 +211,122 @@ class BatchNorm(nn.Module):
 
 # task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
 CASES = {
-    "linreg_grads": (lab1.check_linreg_grads, [dict(seed=1, N=5), dict(seed=1011, N=31)],
-                     linreg_grads),
-    "fcann2_loss_grad": (lab1.check_fcann2_loss_grad, [
-        dict(seed=1, N=6, D=2, H=5, C=3), dict(seed=2, N=6, D=2, H=4, C=2, param_lambda=0.1),
-        dict(seed=1021, N=23, D=4, H=7, C=5, param_lambda=0.01, scale=300.0)], fcann2_loss_grad),
-    "fcann2_train": (lab1.check_fcann2_train, [
-        dict(seed=1, N=12, D=2, C=3, param_hidden=5, param_niter=10, param_delta=0.1),
-        dict(seed=1031, N=20, D=3, C=2, param_hidden=4, param_niter=15, param_delta=0.05,
-             param_lambda=0.01)], fcann2_train),
-    "fcann2_classify": (lab1.check_fcann2_classify, [
-        dict(seed=1, N=5, D=2, H=4, C=3), dict(seed=1041, N=9, D=3, H=6, C=4, scale=500.0)],
-        fcann2_classify),
-    "ptlogreg": (lab1.check_ptlogreg, [dict(seed=1, N=6, D=2, C=3),
-                                       dict(seed=1051, N=11, D=4, C=5, scale=3.0)], PTLogreg),
-    "ptdeep": (lab1.check_ptdeep, [
-        dict(seed=1, config=[2, 3], activation=torch.relu, N=5),
-        dict(seed=2, config=[2, 4, 3], activation=torch.sigmoid, N=6),
-        dict(seed=1061, config=[3, 5, 4, 2], activation=torch.relu, N=9)], PTDeep),
-    "train": (lab1.check_train, [
-        dict(seed=1, N=10, D=2, C=3, param_niter=5, param_delta=0.1),
-        dict(seed=1071, N=15, D=3, C=2, hidden=[4], param_niter=8, param_delta=0.2,
-             param_lambda=0.01)], train),
-    "eval": (lab1.check_eval, [dict(seed=1, N=5, D=2, C=3),
-                               dict(seed=1081, N=7, D=3, C=4, hidden=[5])], eval),
-    "train_mb": (lab1.check_train_mb, [
-        dict(seed=1, N=20, D=2, C=3, batch_size=5),
-        dict(seed=1091, N=23, D=3, C=2, hidden=[4], batch_size=7, param_epochs=3,
-             param_lambda=0.01, lr_gamma=0.7)], train_mb),
-    "early_stopping": (lab1.check_early_stopping, [
-        dict(seed=1, N=20, M=30, D=2, C=3, param_epochs=6, param_delta=0.5),
-        dict(seed=1101, N=30, M=40, D=3, C=4, hidden=[5], param_epochs=8, param_delta=1.0)],
-        train_mb),
-    "ksvmwrap": (lab1.check_ksvmwrap, [
-        dict(seed=1, N=30, C=2, param_svm_c=1.0, param_svm_gamma="auto"),
-        dict(seed=1111, N=45, C=3, param_svm_c=10.0, param_svm_gamma=0.5)], KSVMWrap),
-    "batchnorm": (lab1.check_batchnorm, [dict(seed=1, N=8, D=3),
-                                         dict(seed=1121, N=17, D=5, momentum=0.3, eps=1e-3)],
-                  BatchNorm),
+    "linreg_grads": (
+        lab1.check_linreg_grads,
+        [dict(seed=1, N=5), dict(seed=1011, N=31)],
+        linreg_grads,
+    ),
+    "fcann2_loss_grad": (
+        lab1.check_fcann2_loss_grad,
+        [
+            dict(seed=1, N=6, D=2, H=5, C=3),
+            dict(seed=2, N=6, D=2, H=4, C=2, param_lambda=0.1),
+            dict(seed=1021, N=23, D=4, H=7, C=5, param_lambda=0.01, scale=300.0),
+        ],
+        fcann2_loss_grad,
+    ),
+    "fcann2_train": (
+        lab1.check_fcann2_train,
+        [
+            dict(seed=1, N=12, D=2, C=3, param_hidden=5, param_niter=10, param_delta=0.1),
+            dict(
+                seed=1031,
+                N=20,
+                D=3,
+                C=2,
+                param_hidden=4,
+                param_niter=15,
+                param_delta=0.05,
+                param_lambda=0.01,
+            ),
+        ],
+        fcann2_train,
+    ),
+    "fcann2_classify": (
+        lab1.check_fcann2_classify,
+        [dict(seed=1, N=5, D=2, H=4, C=3), dict(seed=1041, N=9, D=3, H=6, C=4, scale=500.0)],
+        fcann2_classify,
+    ),
+    "ptlogreg": (
+        lab1.check_ptlogreg,
+        [dict(seed=1, N=6, D=2, C=3), dict(seed=1051, N=11, D=4, C=5, scale=3.0)],
+        PTLogreg,
+    ),
+    "ptdeep": (
+        lab1.check_ptdeep,
+        [
+            dict(seed=1, config=[2, 3], activation=torch.relu, N=5),
+            dict(seed=2, config=[2, 4, 3], activation=torch.sigmoid, N=6),
+            dict(seed=1061, config=[3, 5, 4, 2], activation=torch.relu, N=9),
+        ],
+        PTDeep,
+    ),
+    "train": (
+        lab1.check_train,
+        [
+            dict(seed=1, N=10, D=2, C=3, param_niter=5, param_delta=0.1),
+            dict(
+                seed=1071,
+                N=15,
+                D=3,
+                C=2,
+                hidden=[4],
+                param_niter=8,
+                param_delta=0.2,
+                param_lambda=0.01,
+            ),
+        ],
+        train,
+    ),
+    "eval": (
+        lab1.check_eval,
+        [dict(seed=1, N=5, D=2, C=3), dict(seed=1081, N=7, D=3, C=4, hidden=[5])],
+        eval,
+    ),
+    "train_mb": (
+        lab1.check_train_mb,
+        [
+            dict(seed=1, N=20, D=2, C=3, batch_size=5),
+            dict(
+                seed=1091,
+                N=23,
+                D=3,
+                C=2,
+                hidden=[4],
+                batch_size=7,
+                param_epochs=3,
+                param_lambda=0.01,
+                lr_gamma=0.7,
+            ),
+        ],
+        train_mb,
+    ),
+    "early_stopping": (
+        lab1.check_early_stopping,
+        [
+            dict(seed=1, N=20, M=30, D=2, C=3, param_epochs=6, param_delta=0.5),
+            dict(seed=1101, N=30, M=40, D=3, C=4, hidden=[5], param_epochs=8, param_delta=1.0),
+        ],
+        train_mb,
+    ),
+    "ksvmwrap": (
+        lab1.check_ksvmwrap,
+        [
+            dict(seed=1, N=30, C=2, param_svm_c=1.0, param_svm_gamma="auto"),
+            dict(seed=1111, N=45, C=3, param_svm_c=10.0, param_svm_gamma=0.5),
+        ],
+        KSVMWrap,
+    ),
+    "batchnorm": (
+        lab1.check_batchnorm,
+        [dict(seed=1, N=8, D=3), dict(seed=1121, N=17, D=5, momentum=0.3, eps=1e-3)],
+        BatchNorm,
+    ),
 }
 
 
 # ----------------------------------------------------------------------------- wrong submissions
+
 
 def stub(*args, **kwargs):
     raise NotImplementedError("Lab 1, task x: write your code here")
@@ -267,7 +361,12 @@ def fcann2_no_relu_mask(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
 
 def fcann2_half_regulariser_gradient(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
     loss, (gW1, gb1, gW2, gb2) = fcann2_loss_grad(X, Y_, W1, b1, W2, b2, param_lambda)
-    return loss, (gW1 - param_lambda * W1, gb1, gW2 - param_lambda * W2, gb2)  # d(lambda W^2) = lambda W
+    return loss, (
+        gW1 - param_lambda * W1,
+        gb1,
+        gW2 - param_lambda * W2,
+        gb2,
+    )  # d(lambda W^2) = lambda W
 
 
 def fcann2_loss_from_probabilities(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
@@ -275,7 +374,7 @@ def fcann2_loss_from_probabilities(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
     P = fcann2_classify(X, W1, b1, W2, b2)  # rounds to 0 for scores in the hundreds: log -> inf
     with np.errstate(divide="ignore"):
         loss = -np.mean(np.log(P[np.arange(len(X)), Y_]))
-    return loss + param_lambda * (np.sum(W1 ** 2) + np.sum(W2 ** 2)), grads
+    return loss + param_lambda * (np.sum(W1**2) + np.sum(W2**2)), grads
 
 
 def fcann2_grad_W2_transposed(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
@@ -288,19 +387,25 @@ def fcann2_flat_returns(X, Y_, W1, b1, W2, b2, param_lambda=0.0):
     return (loss, *grads)
 
 
-def fcann2_train_unseeded(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05,
-                          param_lambda=1e-3, seed=0):
+def fcann2_train_unseeded(
+    X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05, param_lambda=1e-3, seed=0
+):
     C, D = int(Y_.max()) + 1, X.shape[1]
-    params = [np.random.randn(param_hidden, D), np.zeros(param_hidden),
-              np.random.randn(C, param_hidden), np.zeros(C)]  # ignores seed
+    params = [
+        np.random.randn(param_hidden, D),
+        np.zeros(param_hidden),
+        np.random.randn(C, param_hidden),
+        np.zeros(C),
+    ]  # ignores seed
     for _ in range(param_niter):
         _, grads = fcann2_loss_grad(X, Y_, *params, param_lambda=param_lambda)
         params = [p - param_delta * g for p, g in zip(params, grads)]
     return tuple(params)
 
 
-def fcann2_train_one_step_too_many(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05,
-                                   param_lambda=1e-3, seed=0):
+def fcann2_train_one_step_too_many(
+    X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05, param_lambda=1e-3, seed=0
+):
     W1, b1, W2, b2 = fcann2_train(X, Y_, param_hidden, 0, param_delta, param_lambda, seed)
     params = [W1, b1, W2, b2]
     for _ in range(param_niter + 1):
@@ -309,8 +414,9 @@ def fcann2_train_one_step_too_many(X, Y_, param_hidden=5, param_niter=1000, para
     return tuple(params)
 
 
-def fcann2_train_without_lambda(X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05,
-                                param_lambda=1e-3, seed=0):
+def fcann2_train_without_lambda(
+    X, Y_, param_hidden=5, param_niter=1000, param_delta=0.05, param_lambda=1e-3, seed=0
+):
     return fcann2_train(X, Y_, param_hidden, param_niter, param_delta, 0.0, seed)
 
 
@@ -405,7 +511,9 @@ def train_regularises_biases(model, X, Yoh_, param_niter, param_delta, param_lam
     optimizer = torch.optim.SGD(model.parameters(), lr=param_delta)
     losses = []
     for _ in range(param_niter):
-        loss = model.get_loss(X, Yoh_) + param_lambda * sum((p ** 2).sum() for p in model.parameters())
+        loss = model.get_loss(X, Yoh_) + param_lambda * sum(
+            (p**2).sum() for p in model.parameters()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -427,12 +535,35 @@ def eval_classes(model, X):
     return eval(model, X).argmax(axis=1)
 
 
-def train_mb_in_order(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0, batch_size=100,
-                      optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None, Y_val=None, progress=False):
+def train_mb_in_order(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
     torch.randperm = lambda n, **kw: torch.arange(n)  # noqa: never shuffles
     try:
-        return train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size,
-                        optimizer, lr_gamma, X_val, Y_val)
+        return train_mb(
+            model,
+            X,
+            Yoh_,
+            param_epochs,
+            param_delta,
+            param_lambda,
+            batch_size,
+            optimizer,
+            lr_gamma,
+            X_val,
+            Y_val,
+        )
     finally:
         torch.randperm = _RANDPERM
 
@@ -440,28 +571,61 @@ def train_mb_in_order(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.
 _RANDPERM = torch.randperm
 
 
-def train_mb_shuffles_once(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
-                           batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None,
-                           Y_val=None, progress=False):
+def train_mb_shuffles_once(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
     order = torch.randperm(len(X))
     X, Yoh_ = X[order], Yoh_[order]
     torch.randperm = lambda n, **kw: torch.arange(n)  # noqa: the same order every epoch
     try:
-        return train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size,
-                        optimizer, lr_gamma, X_val, Y_val)
+        return train_mb(
+            model,
+            X,
+            Yoh_,
+            param_epochs,
+            param_delta,
+            param_lambda,
+            batch_size,
+            optimizer,
+            lr_gamma,
+            X_val,
+            Y_val,
+        )
     finally:
         torch.randperm = _RANDPERM
 
 
-def train_mb_drops_last_batch(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
-                              batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None,
-                              Y_val=None, progress=False):
+def train_mb_drops_last_batch(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
     opt = optimizer(model.parameters(), lr=param_delta)
     history = {"loss": [], "val_accuracy": [], "best_epoch": None}
     for _ in range(param_epochs):
         order = torch.randperm(len(X))
         for start in range(0, len(X) - batch_size + 1, batch_size):  # a partial batch is lost
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss = model.get_loss(X[batch], Yoh_[batch]) + param_lambda * penalty(model)
             opt.zero_grad()
             loss.backward()
@@ -472,16 +636,49 @@ def train_mb_drops_last_batch(model, X, Yoh_, param_epochs, param_delta, param_l
     return history
 
 
-def train_mb_ignores_schedule(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
-                              batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0, X_val=None,
-                              Y_val=None, progress=False):
-    return train_mb(model, X, Yoh_, param_epochs, param_delta, param_lambda, batch_size,
-                    optimizer, 1.0, X_val, Y_val)
+def train_mb_ignores_schedule(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
+    return train_mb(
+        model,
+        X,
+        Yoh_,
+        param_epochs,
+        param_delta,
+        param_lambda,
+        batch_size,
+        optimizer,
+        1.0,
+        X_val,
+        Y_val,
+    )
 
 
-def train_mb_decays_every_batch(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
-                                batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0,
-                                X_val=None, Y_val=None, progress=False):
+def train_mb_decays_every_batch(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
     opt = optimizer(model.parameters(), lr=param_delta)
     history = {"loss": [], "val_accuracy": [], "best_epoch": None}
     for _ in range(param_epochs):
@@ -507,9 +704,20 @@ def train_mb_best_epoch_from_zero(*args, **kwargs):
     return history
 
 
-def train_mb_validates_before_training(model, X, Yoh_, param_epochs, param_delta, param_lambda=0.0,
-                                       batch_size=100, optimizer=torch.optim.SGD, lr_gamma=1.0,
-                                       X_val=None, Y_val=None, progress=False):
+def train_mb_validates_before_training(
+    model,
+    X,
+    Yoh_,
+    param_epochs,
+    param_delta,
+    param_lambda=0.0,
+    batch_size=100,
+    optimizer=torch.optim.SGD,
+    lr_gamma=1.0,
+    X_val=None,
+    Y_val=None,
+    progress=False,
+):
     history = {"loss": [], "val_accuracy": [], "best_epoch": None}
     for epoch in range(param_epochs):
         if X_val is not None:
@@ -517,7 +725,9 @@ def train_mb_validates_before_training(model, X, Yoh_, param_epochs, param_delta
             if not history["val_accuracy"] or accuracy > max(history["val_accuracy"]):
                 history["best_epoch"] = epoch + 1
             history["val_accuracy"].append(accuracy)
-        history["loss"] += train_mb(model, X, Yoh_, 1, param_delta, param_lambda, batch_size)["loss"]
+        history["loss"] += train_mb(model, X, Yoh_, 1, param_delta, param_lambda, batch_size)[
+            "loss"
+        ]
     return history
 
 
@@ -569,7 +779,9 @@ class BNBiasedRunningVar(BatchNorm):
         if self.training:
             with torch.no_grad():
                 self.running_mean.mul_(1 - self.momentum).add_(self.momentum * x.mean(dim=0))
-                self.running_var.mul_(1 - self.momentum).add_(self.momentum * x.var(dim=0, unbiased=False))
+                self.running_var.mul_(1 - self.momentum).add_(
+                    self.momentum * x.var(dim=0, unbiased=False)
+                )
             mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
             return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
         return super().forward(x)
@@ -596,8 +808,11 @@ class BNMomentumReversed(BatchNorm):
 
 class BNWithoutGamma(BatchNorm):
     def forward(self, x):
-        mean, var = (x.mean(dim=0), x.var(dim=0, unbiased=False)) if self.training else (
-            self.running_mean, self.running_var)
+        mean, var = (
+            (x.mean(dim=0), x.var(dim=0, unbiased=False))
+            if self.training
+            else (self.running_mean, self.running_var)
+        )
         if self.training:
             super().forward(x)  # the running statistics, as the correct layer updates them
         return (x - mean) / torch.sqrt(var + self.eps) + self.beta  # forgot gamma
@@ -615,9 +830,18 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("fcann2_train", fcann2_train_unseeded, set(lab1.QUANTITIES["fcann2_train"])),
     ("fcann2_train", fcann2_train_one_step_too_many, set(lab1.QUANTITIES["fcann2_train"])),
     ("fcann2_train", fcann2_train_without_lambda, {"W1", "b1", "W2", "b2"}),
-    ("fcann2_classify", lambda X, W1, b1, W2, b2: np.maximum(X @ W1.T + b1, 0) @ W2.T + b2, {"probs"}),
-    ("fcann2_classify", lambda X, W1, b1, W2, b2: (lambda E: E / E.sum(axis=1, keepdims=True))(
-        np.exp(np.maximum(X @ W1.T + b1, 0) @ W2.T + b2)), {"probs"}),
+    (
+        "fcann2_classify",
+        lambda X, W1, b1, W2, b2: np.maximum(X @ W1.T + b1, 0) @ W2.T + b2,
+        {"probs"},
+    ),
+    (
+        "fcann2_classify",
+        lambda X, W1, b1, W2, b2: (lambda E: E / E.sum(axis=1, keepdims=True))(
+            np.exp(np.maximum(X @ W1.T + b1, 0) @ W2.T + b2)
+        ),
+        {"probs"},
+    ),
     ("ptlogreg", LogregDC, {"parameters", "probs", "loss"}),
     ("ptlogreg", LogregSummedLoss, {"loss"}),
     ("ptlogreg", LogregLogits, {"probs"}),
@@ -669,33 +893,45 @@ grade = TestTasks.grade
 
 # ----------------------------------------------------------------------------- messages, isolation
 
+
 def test_messages_name_the_problem():
     text = str(grade("fcann2_loss_grad", fcann2_no_relu_mask)[0])
     assert "grad_W1 [seed=1, N=6, D=2, H=5, C=3]: max abs error" in text and " at index (" in text
     assert "calls torch." in str(grade("linreg_grads", linreg_autograd)[0])
     text = str(grade("fcann2_train", fcann2_train_unseeded)[0])
     assert "the same seed gave different initial parameters" in text
-    assert "b1 and b2 must start at zero" in str(grade("fcann2_train", fcann2_train_one_step_too_many)[0])
+    assert "b1 and b2 must start at zero" in str(
+        grade("fcann2_train", fcann2_train_one_step_too_many)[0]
+    )
     assert "expected weights.0 (3, 2), biases.0 (3,)" in str(grade("ptdeep", DeepLinear)[0])
-    assert "does not depend on its inputs through autograd" in str(grade("ptlogreg", LogregNumpy)[0])
+    assert "does not depend on its inputs through autograd" in str(
+        grade("ptlogreg", LogregNumpy)[0]
+    )
     assert "calls autograder.reference.lab1.PTLogreg.__init__: write your own code" in str(
-        grade("ptlogreg", reference.PTLogreg)[0])
+        grade("ptlogreg", reference.PTLogreg)[0]
+    )
     assert "return a numpy array" in str(grade("eval", eval_returns_tensor)[0])
     assert "the first epoch visits the samples in their stored order" in str(
-        grade("train_mb", train_mb_in_order)[0])
+        grade("train_mb", train_mb_in_order)[0]
+    )
     assert "draw a new permutation each epoch" in str(grade("train_mb", train_mb_shuffles_once)[0])
     assert "expected a dict" in str(grade("train_mb", train_mb_returns_losses)[0])
     assert "must be an attribute or property" in str(grade("ksvmwrap", SVMSupportMethod)[0])
     assert "support raised ValueError: not fitted" in str(grade("ksvmwrap", SVMSupportRaises)[0])
-    assert "PTLogreg.state_dict is None, not a function" in str(grade("ptlogreg", LogregNotAModule)[0])
+    assert "PTLogreg.state_dict is None, not a function" in str(
+        grade("ptlogreg", LogregNotAModule)[0]
+    )
     text = str(grade("train", stub)[0])
     assert "raised NotImplementedError: Lab 1, task x" in text
 
 
-@pytest.mark.parametrize("task, fn, name, wrong", [
-    ("fcann2_train", fcann2_train, "fcann2_loss_grad", fcann2_no_relu_mask),
-    ("early_stopping", train_mb, "eval", eval_classes),
-])
+@pytest.mark.parametrize(
+    "task, fn, name, wrong",
+    [
+        ("fcann2_train", fcann2_train, "fcann2_loss_grad", fcann2_no_relu_mask),
+        ("early_stopping", train_mb, "eval", eval_classes),
+    ],
+)
 def test_a_wrong_dependency_does_not_cascade(task, fn, name, wrong):
     notebook = {**globals(), name: wrong}  # the notebook's namespace: a wrong helper beside fn
     in_notebook = types.FunctionType(fn.__code__, notebook, fn.__name__, fn.__defaults__)
@@ -729,11 +965,15 @@ def test_references_pass_their_checks(task, monkeypatch):
 
 # ----------------------------------------------------------------------------- the handout
 
+
 def visible_test_cells() -> dict[str, str]:
     """Task -> the visible part of its test cell in the solution notebook (what the handout has)."""
     nb = nbformat.read(SOLUTIONS / "lab1" / "lab1.ipynb", as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source.split("### BEGIN HIDDEN TESTS")[0]
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source.split("### BEGIN HIDDEN TESTS")[0]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 def run_visible(task: str, names: dict) -> float:
@@ -748,8 +988,19 @@ def test_reference_module_defines_every_name_the_test_cells_pass():
     cells = visible_test_cells()
     assert set(cells) == set(TASKS)
     passed = {name for source in cells.values() for name in re.findall(r"check_\w+\((\w+)", source)}
-    assert passed == {"fcann2_loss_grad", "fcann2_train", "fcann2_classify", "linreg_grads",
-                      "PTLogreg", "train", "eval", "PTDeep", "KSVMWrap", "train_mb", "BatchNorm"}
+    assert passed == {
+        "fcann2_loss_grad",
+        "fcann2_train",
+        "fcann2_classify",
+        "linreg_grads",
+        "PTLogreg",
+        "train",
+        "eval",
+        "PTDeep",
+        "KSVMWrap",
+        "train_mb",
+        "BatchNorm",
+    }
     assert all(callable(getattr(reference, name, None)) for name in passed)
 
 
@@ -786,8 +1037,7 @@ def test_visible_checks_work_without_the_references(handout):
     """In the handout a correct submission gets full points from the visible checks (expected
     trajectories from the control outputs) and wrong ones lose points; a case the handout has no
     control output for says that the grader checks it."""
-    assert {key.split("/")[0] for key in handout} == {"train", "eval", "train_mb",
-                                                      "early_stopping"}
+    assert {key.split("/")[0] for key in handout} == {"train", "eval", "train_mb", "early_stopping"}
     assert lab1._references("train", "eval") == ()
     for task in TASKS:
         assert run_visible(task, globals()) == TASKS[task], task
@@ -801,15 +1051,20 @@ def test_in_the_handout_later_tasks_run_on_the_students_own_functions(handout):
     """Without the references nothing is substituted: a wrong fcann2_loss_grad shows in
     fcann2_train too (in the grader it does not, test_a_wrong_dependency_does_not_cascade)."""
     notebook = {**globals(), "fcann2_loss_grad": fcann2_no_relu_mask}
-    in_notebook = types.FunctionType(fcann2_train.__code__, notebook, "fcann2_train",
-                                     fcann2_train.__defaults__)
-    assert run_visible("fcann2_train", {**notebook, "fcann2_train": in_notebook}) < TASKS[
-        "fcann2_train"]
+    in_notebook = types.FunctionType(
+        fcann2_train.__code__, notebook, "fcann2_train", fcann2_train.__defaults__
+    )
+    assert (
+        run_visible("fcann2_train", {**notebook, "fcann2_train": in_notebook})
+        < TASKS["fcann2_train"]
+    )
 
 
 def test_checks_refuse_cases_that_cannot_see_the_quantity():
     with pytest.raises(ValueError, match="param_lambda > 0"):
-        lab1.check_train(train, seed=1, N=5, D=2, C=2, param_niter=2, param_delta=0.1, param_lambda=0)
+        lab1.check_train(
+            train, seed=1, N=5, D=2, C=2, param_niter=2, param_delta=0.1, param_lambda=0
+        )
     with pytest.raises(ValueError, match="batch_size < N"):
         lab1.check_train_mb(train_mb, seed=1, N=5, D=2, C=2, batch_size=5)
 
@@ -830,7 +1085,8 @@ def test_grading_on_cuda_gives_the_same_points(monkeypatch):
     assert grade("ptdeep", DeepActivationOnOutput)[1] == TASKS["ptdeep"] / 2
 
 
-# ----------------------------------------------------------------------------- the solution notebook
+# ---------------------------------------------------------------------------- the solution notebook
+
 
 @pytest.mark.slow
 def test_solution_notebook_runs_offline_on_the_bundled_subset(tmp_path, monkeypatch):
@@ -841,9 +1097,17 @@ def test_solution_notebook_runs_offline_on_the_bundled_subset(tmp_path, monkeypa
     path = tmp_path / "lab1.ipynb"
     shutil.copy(SOLUTIONS / "lab1" / "lab1.ipynb", path)
     nb = run_notebook(path)
-    errors = [(c.id, o.ename, o.evalue) for c in nb.cells if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
+    errors = [
+        (c.id, o.ename, o.evalue)
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert errors == []
     assert {r.task: r.score for r in task_results(nb)} == {t: float(p) for t, p in TASKS.items()}
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "BundledDataWarning" in text and "MNIST (bundled): 1834 train, 166 validation, 500 test" in text
+    assert (
+        "BundledDataWarning" in text
+        and "MNIST (bundled): 1834 train, 166 validation, 500 test" in text
+    )

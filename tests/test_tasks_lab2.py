@@ -1,6 +1,7 @@
 """dlcourse.tasks.lab2: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones; the visible checks work without the
 instructors' references too (the student handout)."""
+
 import sys
 
 import numpy as np
@@ -21,10 +22,16 @@ pytestmark = pytest.mark.lab2
 
 # ----------------------------------------------------------------------------- a correct submission
 
+
 class FC:
-    def __init__(self, input_layer, num_outputs, name,
-                 weights_initializer_fn=variance_scaling_initializer,
-                 bias_initializer_fn=zero_init):
+    def __init__(
+        self,
+        input_layer,
+        num_outputs,
+        name,
+        weights_initializer_fn=variance_scaling_initializer,
+        bias_initializer_fn=zero_init,
+    ):
         self.N, num_inputs = input_layer.shape[0], int(np.prod(input_layer.shape[1:]))
         self.shape = (self.N, num_outputs)
         self.weights = weights_initializer_fn([num_outputs, num_inputs], fan_in=num_inputs)
@@ -73,7 +80,7 @@ class L2Regularizer:
         self.weights, self.weight_decay, self.name = weights, weight_decay, name
 
     def forward(self):
-        return 0.5 * self.weight_decay * np.sum(self.weights ** 2)
+        return 0.5 * self.weight_decay * np.sum(self.weights**2)
 
     def backward_params(self):
         return [[self.weights, self.weight_decay * self.weights], self.name]
@@ -104,7 +111,7 @@ def conv_backward(x, weights, grad_out):
     grad_x = np.zeros_like(x)
     for i in range(k):
         for j in range(k):
-            window = padded[:, :, i:i + H, j:j + W]  # (N, F, H, W)
+            window = padded[:, :, i : i + H, j : j + W]  # (N, F, H, W)
             grad_x += np.einsum("nfhw,cf->nchw", window, flipped[:, :, i, j])
     grad_y = grad_out.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, H W N)
     grad_w = (grad_y @ im2col(x, k).T).reshape(weights.shape)
@@ -121,27 +128,50 @@ def multiclass_hinge_loss(logits, target, delta=1.0):
 # task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
 CASES = {
     "fc": (lab2.check_fc, [dict(seed=1, N=3, D=4, M=2), dict(seed=1201, N=7, D=5, M=5)], FC),
-    "relu": (lab2.check_relu, [dict(seed=1, shape=(3, 4)), dict(seed=1211, shape=(2, 3, 4, 4))],
-             ReLU),
-    "softmax_cross_entropy_with_logits": (lab2.check_softmax_cross_entropy_with_logits, [
-        dict(seed=1, N=4, C=3), dict(seed=1221, N=9, C=10, scale=3.0)],
-        SoftmaxCrossEntropyWithLogits),
-    "l2_regularizer": (lab2.check_l2_regularizer, [
-        dict(seed=1, shape=(3, 2), weight_decay=0.1),
-        dict(seed=1231, shape=(2, 1, 3, 3), weight_decay=1e-3)], L2Regularizer),
-    "regularized_loss": (lab2.check_regularized_loss, [
-        dict(seed=1, N=4, C=3, shapes=[(3, 2)], weight_decays=[0.1]),
-        dict(seed=1241, N=6, C=5, shapes=[(2, 1, 3, 3), (5, 4)], weight_decays=[1e-2, 0.5])],
-        RegularizedLoss),
-    "conv_backward": (lab2.check_conv_backward, [
-        dict(seed=1, N=2, C=1, H=5, W=5, filters=2, k=3),
-        dict(seed=1261, N=2, C=3, H=6, W=7, filters=4, k=5)], conv_backward),
-    "multiclass_hinge_loss": (lab2.check_multiclass_hinge_loss, [
-        dict(seed=1, N=5, C=3), dict(seed=1271, N=20, C=7, delta=0.5)], multiclass_hinge_loss),
+    "relu": (
+        lab2.check_relu,
+        [dict(seed=1, shape=(3, 4)), dict(seed=1211, shape=(2, 3, 4, 4))],
+        ReLU,
+    ),
+    "softmax_cross_entropy_with_logits": (
+        lab2.check_softmax_cross_entropy_with_logits,
+        [dict(seed=1, N=4, C=3), dict(seed=1221, N=9, C=10, scale=3.0)],
+        SoftmaxCrossEntropyWithLogits,
+    ),
+    "l2_regularizer": (
+        lab2.check_l2_regularizer,
+        [
+            dict(seed=1, shape=(3, 2), weight_decay=0.1),
+            dict(seed=1231, shape=(2, 1, 3, 3), weight_decay=1e-3),
+        ],
+        L2Regularizer,
+    ),
+    "regularized_loss": (
+        lab2.check_regularized_loss,
+        [
+            dict(seed=1, N=4, C=3, shapes=[(3, 2)], weight_decays=[0.1]),
+            dict(seed=1241, N=6, C=5, shapes=[(2, 1, 3, 3), (5, 4)], weight_decays=[1e-2, 0.5]),
+        ],
+        RegularizedLoss,
+    ),
+    "conv_backward": (
+        lab2.check_conv_backward,
+        [
+            dict(seed=1, N=2, C=1, H=5, W=5, filters=2, k=3),
+            dict(seed=1261, N=2, C=3, H=6, W=7, filters=4, k=5),
+        ],
+        conv_backward,
+    ),
+    "multiclass_hinge_loss": (
+        lab2.check_multiclass_hinge_loss,
+        [dict(seed=1, N=5, C=3), dict(seed=1271, N=20, C=7, delta=0.5)],
+        multiclass_hinge_loss,
+    ),
 }
 
 
 # ----------------------------------------------------------------------------- wrong submissions
+
 
 class FCTransposedGradW(FC):
     def backward_params(self, grad_out):
@@ -160,13 +190,20 @@ class FCMeanBiasGrad(FC):
 
 
 class FCWeightsInputsByOutputs(FC):
-    def __init__(self, input_layer, num_outputs, name,
-                 weights_initializer_fn=variance_scaling_initializer,
-                 bias_initializer_fn=zero_init):
-        super().__init__(input_layer, num_outputs, name, weights_initializer_fn,
-                         bias_initializer_fn)
-        self.weights = weights_initializer_fn([self.weights.shape[1], num_outputs],
-                                              fan_in=self.weights.shape[1])
+    def __init__(
+        self,
+        input_layer,
+        num_outputs,
+        name,
+        weights_initializer_fn=variance_scaling_initializer,
+        bias_initializer_fn=zero_init,
+    ):
+        super().__init__(
+            input_layer, num_outputs, name, weights_initializer_fn, bias_initializer_fn
+        )
+        self.weights = weights_initializer_fn(
+            [self.weights.shape[1], num_outputs], fan_in=self.weights.shape[1]
+        )
 
 
 class FCOwnInit(FC):
@@ -225,7 +262,7 @@ class GradNotAveragedCE(SoftmaxCrossEntropyWithLogits):
 
 class L2NoHalf(L2Regularizer):
     def forward(self):
-        return self.weight_decay * np.sum(self.weights ** 2)
+        return self.weight_decay * np.sum(self.weights**2)
 
 
 class L2GradTwice(L2Regularizer):
@@ -291,10 +328,12 @@ def reference_layer_backward(x, weights, grad_out):
 
 def torch_conv_gradients(x, weights, grad_out):
     g = torch.from_numpy(grad_out)
-    grad_x = torch.nn.grad.conv2d_input(x.shape, torch.from_numpy(weights), g,
-                                        padding=weights.shape[-1] // 2)
-    grad_w = torch.nn.grad.conv2d_weight(torch.from_numpy(x), weights.shape, g,
-                                         padding=weights.shape[-1] // 2)
+    grad_x = torch.nn.grad.conv2d_input(
+        x.shape, torch.from_numpy(weights), g, padding=weights.shape[-1] // 2
+    )
+    grad_w = torch.nn.grad.conv2d_weight(
+        torch.from_numpy(x), weights.shape, g, padding=weights.shape[-1] // 2
+    )
     return grad_x.numpy(), grad_w.numpy(), grad_out.sum(axis=(0, 2, 3))
 
 
@@ -349,8 +388,11 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("softmax_cross_entropy_with_logits", NaiveSoftmaxCE, {"large_logits"}),
     ("softmax_cross_entropy_with_logits", SummedCE, {"loss", "large_logits"}),
     ("softmax_cross_entropy_with_logits", GradNotAveragedCE, {"grad_inputs", "large_logits"}),
-    ("softmax_cross_entropy_with_logits", ref.SoftmaxCrossEntropyWithLogits,
-     ALL["softmax_cross_entropy_with_logits"]),
+    (
+        "softmax_cross_entropy_with_logits",
+        ref.SoftmaxCrossEntropyWithLogits,
+        ALL["softmax_cross_entropy_with_logits"],
+    ),
     ("l2_regularizer", L2NoHalf, {"loss"}),
     ("l2_regularizer", L2GradTwice, {"grad_weights"}),
     ("l2_regularizer", ref.L2Regularizer, ALL["l2_regularizer"]),
@@ -386,13 +428,15 @@ grade = TestTasks.grade
 
 # ----------------------------------------------------------------------------- messages
 
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
 def test_messages_name_the_problem():
     text = str(grade("fc", FCTransposedGradW)[0])
     assert "grad_weights [seed=1, N=3, D=4, M=2]: yours has shape (4, 2), expected (2, 4)" in text
     text = str(grade("fc", FCWeightsInputsByOutputs)[0])
-    assert ("FC.weights has shape (4, 2); expected (2, 4) (weights: (num_outputs, num_inputs))"
-            in text)
+    assert (
+        "FC.weights has shape (4, 2); expected (2, 4) (weights: (num_outputs, num_inputs))" in text
+    )
     text = str(grade("softmax_cross_entropy_with_logits", NaiveSoftmaxCE)[0])
     assert "large_logits [seed=1, N=4, C=3, logits times 1000: loss]: yours has nan" in text
     text = str(grade("fc", ref.FC)[0])
@@ -428,7 +472,10 @@ def test_visible_checks_grade_without_the_references(monkeypatch, tmp_path):
         assert points == TASKS[task], str(report)
     for task, wrong, lost in WRONG:
         if getattr(wrong, "__module__", "").startswith(__name__) and wrong not in (
-                FCFromCourse, reference_layer_backward, reference_col2im):  # those need references
+            FCFromCourse,
+            reference_layer_backward,
+            reference_col2im,
+        ):  # those need references
             report, points = run_cases(visible[task], wrong)
             assert failing(report) and failing(report) <= lost, (task, wrong, str(report))
 

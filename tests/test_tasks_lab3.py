@@ -1,5 +1,6 @@
 """dlcourse.tasks.lab3: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
+
 from __future__ import annotations
 
 import inspect
@@ -9,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -16,19 +18,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-import nbformat
-
 from autograder.reference import lab3 as reference
 from dlcourse import reference as references
 from dlcourse.tasks import lab3
 from dlcourse.tasks.lab3 import TASKS
 
-from .task_harness import TaskChecks, failing
+from .task_harness import TaskChecks
 
 pytestmark = [pytest.mark.lab3, pytest.mark.usefixtures("one_torch_thread")]
 
 
 # ----------------------------------------------------------------------------- a correct submission
+
 
 def rnn_step_forward(x, h_prev, W_xh, W_hh, b_h):
     return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
@@ -49,10 +50,19 @@ def rnn_backward(d_logits, x, h0, h, W_xh, W_hh, W_hy):
 def _bptt(d_logits, x, h0, h, W_xh, W_hh, W_hy, mistake=None):
     """BPTT as a student writes it; ``mistake`` names a realistic bug to make."""
     N, T, H = h.shape
-    d_out = d_logits if d_logits.ndim == 3 else np.concatenate(
-        [np.zeros((N, T - 1, d_logits.shape[1])), d_logits[:, None]], axis=1)
-    g = dict(x=np.zeros_like(x), W_xh=np.zeros_like(W_xh), W_hh=np.zeros_like(W_hh), b_h=np.zeros(H),
-             W_hy=np.einsum("nth,ntc->hc", h, d_out), b_y=d_out.sum(axis=(0, 1)))
+    d_out = (
+        d_logits
+        if d_logits.ndim == 3
+        else np.concatenate([np.zeros((N, T - 1, d_logits.shape[1])), d_logits[:, None]], axis=1)
+    )
+    g = dict(
+        x=np.zeros_like(x),
+        W_xh=np.zeros_like(W_xh),
+        W_hh=np.zeros_like(W_hh),
+        b_h=np.zeros(H),
+        W_hy=np.einsum("nth,ntc->hc", h, d_out),
+        b_y=d_out.sum(axis=(0, 1)),
+    )
     dh_next = np.zeros((N, H))
     for t in range(T - 1, -1, -1):
         dh = d_out[:, t] @ W_hy.T + (0 if mistake == "drop_future" else dh_next)
@@ -68,7 +78,7 @@ def _bptt(d_logits, x, h0, h, W_xh, W_hh, W_hy, mistake=None):
 
 
 def clip_gradients(grads, max_norm):
-    norm = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    norm = np.sqrt(sum((g**2).sum() for g in grads.values()))
     return {k: g * min(1.0, max_norm / norm) for k, g in grads.items()}
 
 
@@ -81,7 +91,7 @@ class Instance:
 class Vocab:
     def __init__(self, frequencies, max_size=-1, min_freq=0):
         words = [w for w, c in frequencies.most_common() if c >= min_freq]
-        self.itos = ["<PAD>", "<UNK>"] + (words if max_size == -1 else words[:max_size - 2])
+        self.itos = ["<PAD>", "<UNK>"] + (words if max_size == -1 else words[: max_size - 2])
         self.stoi = {w: i for i, w in enumerate(self.itos)}
 
     def encode(self, tokens):
@@ -114,7 +124,11 @@ class NLPDataset(torch.utils.data.Dataset):
 def pad_collate_fn(batch, pad_index=0):
     texts, labels = zip(*batch)
     lengths = torch.tensor([len(t) for t in texts])
-    return pad_sequence(texts, batch_first=True, padding_value=pad_index), torch.tensor(labels), lengths
+    return (
+        pad_sequence(texts, batch_first=True, padding_value=pad_index),
+        torch.tensor(labels),
+        lengths,
+    )
 
 
 def load_embedding(vocab, vectors=None, dim=300):
@@ -132,8 +146,13 @@ class BaselineModel(nn.Module):
     def __init__(self, embedding, hidden_size=150):
         super().__init__()
         self.embedding = embedding
-        self.mlp = nn.Sequential(nn.Linear(embedding.embedding_dim, hidden_size), nn.ReLU(),
-                                 nn.Linear(hidden_size, hidden_size), nn.ReLU(), nn.Linear(hidden_size, 1))
+        self.mlp = nn.Sequential(
+            nn.Linear(embedding.embedding_dim, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, 1),
+        )
 
     def pool(self, texts, lengths):
         return self.embedding(texts).sum(dim=1) / lengths[:, None]  # padding rows are zeros
@@ -143,12 +162,19 @@ class BaselineModel(nn.Module):
 
 
 class RecurrentModel(nn.Module):
-    def __init__(self, embedding, cell="gru", hidden_size=150, num_layers=2, dropout=0.0, bidirectional=False):
+    def __init__(
+        self, embedding, cell="gru", hidden_size=150, num_layers=2, dropout=0.0, bidirectional=False
+    ):
         super().__init__()
         self.embedding = embedding
         kind = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        self.rnn = kind(embedding.embedding_dim, hidden_size, num_layers, dropout=dropout,
-                        bidirectional=bidirectional)  # time first
+        self.rnn = kind(
+            embedding.embedding_dim,
+            hidden_size,
+            num_layers,
+            dropout=dropout,
+            bidirectional=bidirectional,
+        )  # time first
         self.fc1 = nn.Linear(hidden_size * (1 + bidirectional), hidden_size)
         self.fc2 = nn.Linear(hidden_size, 1)
 
@@ -188,55 +214,116 @@ def evaluate(model, loader):
     for t, p in zip(labels, pred):
         M[t, p] += 1
     tp, fp, fn = M[1, 1].item(), M[0, 1].item(), M[1, 0].item()
-    return {"loss": F.binary_cross_entropy_with_logits(logits, labels.float()).item(),
-            "accuracy": (pred == labels).float().mean().item(), "f1": 2 * tp / (2 * tp + fp + fn),
-            "confusion_matrix": M}
+    return {
+        "loss": F.binary_cross_entropy_with_logits(logits, labels.float()).item(),
+        "accuracy": (pred == labels).float().mean().item(),
+        "f1": 2 * tp / (2 * tp + fp + fn),
+        "confusion_matrix": M,
+    }
 
 
 # task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
 CASES = {
-    "rnn_step_forward": (lab3.check_rnn_step_forward, [dict(seed=1, N=3, D=4, H=5),
-                                                       dict(seed=1001, N=7, D=2, H=9, scale=5.0)],
-                         rnn_step_forward),
-    "rnn_forward": (lab3.check_rnn_forward, [dict(seed=1, N=2, T=4, D=3, H=5),
-                                             dict(seed=1001, N=5, T=9, D=4, H=6)], rnn_forward),
-    "rnn_backward": (lab3.check_rnn_backward, [
-        dict(seed=1, N=2, T=4, D=3, H=5, C=2, dense=False), dict(seed=2, N=2, T=4, D=3, H=5, C=3, dense=True),
-        dict(seed=1001, N=4, T=9, D=2, H=7, C=4, dense=True)], rnn_backward),
-    "clip_gradients": (lab3.check_clip_gradients, [dict(seed=1, D=3, H=4, max_norm=1.0),
-                                                   dict(seed=1001, D=6, H=5, max_norm=5.0)], clip_gradients),
-    "vocab": (lab3.check_vocab, [dict(seed=1, n_words=30, max_size=10, min_freq=3),
-                                 dict(seed=1001, n_words=80, max_size=40, min_freq=5)], Vocab),
-    "nlp_dataset": (lab3.check_nlp_dataset, [dict(seed=1, n_items=3),
-                                             dict(seed=1001, n_items=4, other_split="test", max_size=5000)],
-                    NLPDataset),
-    "pad_collate_fn": (lab3.check_pad_collate_fn, [dict(seed=1, B=4, max_len=6),
-                                                   dict(seed=1001, B=7, max_len=11, pad_index=3)],
-                       pad_collate_fn),
-    "load_embedding": (lab3.check_load_embedding, [dict(seed=1, n_words=60, dim=8),
-                                                   dict(seed=1001, n_words=80, dim=5, with_vectors=False)],
-                       load_embedding),
-    "baseline_model": (lab3.check_baseline_model, [dict(seed=1, V=20, dim=6, B=4, max_len=5),
-                                                   dict(seed=1001, V=31, dim=4, B=6, max_len=8, hidden_size=9)],
-                       BaselineModel),
-    "recurrent_model": (lab3.check_recurrent_model, [
-        dict(seed=1, V=20, dim=6, B=4, max_len=5, hidden_size=7),
-        dict(seed=1001, V=25, dim=5, B=5, max_len=7, cell="lstm", hidden_size=4, num_layers=1),
-        dict(seed=1002, V=25, dim=3, B=5, max_len=6, cell="rnn", hidden_size=6, bidirectional=True)],
-        RecurrentModel),
-    "train_epoch": (lab3.check_train_epoch, [dict(seed=1, B=4, n_batches=5),
-                                             dict(seed=1001, B=6, n_batches=4, clip=0.02)], train_epoch),
-    "evaluate": (lab3.check_evaluate, [dict(seed=1, B=8, n_batches=3), dict(seed=1001, B=5, n_batches=7)],
-                 evaluate),
+    "rnn_step_forward": (
+        lab3.check_rnn_step_forward,
+        [dict(seed=1, N=3, D=4, H=5), dict(seed=1001, N=7, D=2, H=9, scale=5.0)],
+        rnn_step_forward,
+    ),
+    "rnn_forward": (
+        lab3.check_rnn_forward,
+        [dict(seed=1, N=2, T=4, D=3, H=5), dict(seed=1001, N=5, T=9, D=4, H=6)],
+        rnn_forward,
+    ),
+    "rnn_backward": (
+        lab3.check_rnn_backward,
+        [
+            dict(seed=1, N=2, T=4, D=3, H=5, C=2, dense=False),
+            dict(seed=2, N=2, T=4, D=3, H=5, C=3, dense=True),
+            dict(seed=1001, N=4, T=9, D=2, H=7, C=4, dense=True),
+        ],
+        rnn_backward,
+    ),
+    "clip_gradients": (
+        lab3.check_clip_gradients,
+        [dict(seed=1, D=3, H=4, max_norm=1.0), dict(seed=1001, D=6, H=5, max_norm=5.0)],
+        clip_gradients,
+    ),
+    "vocab": (
+        lab3.check_vocab,
+        [
+            dict(seed=1, n_words=30, max_size=10, min_freq=3),
+            dict(seed=1001, n_words=80, max_size=40, min_freq=5),
+        ],
+        Vocab,
+    ),
+    "nlp_dataset": (
+        lab3.check_nlp_dataset,
+        [dict(seed=1, n_items=3), dict(seed=1001, n_items=4, other_split="test", max_size=5000)],
+        NLPDataset,
+    ),
+    "pad_collate_fn": (
+        lab3.check_pad_collate_fn,
+        [dict(seed=1, B=4, max_len=6), dict(seed=1001, B=7, max_len=11, pad_index=3)],
+        pad_collate_fn,
+    ),
+    "load_embedding": (
+        lab3.check_load_embedding,
+        [dict(seed=1, n_words=60, dim=8), dict(seed=1001, n_words=80, dim=5, with_vectors=False)],
+        load_embedding,
+    ),
+    "baseline_model": (
+        lab3.check_baseline_model,
+        [
+            dict(seed=1, V=20, dim=6, B=4, max_len=5),
+            dict(seed=1001, V=31, dim=4, B=6, max_len=8, hidden_size=9),
+        ],
+        BaselineModel,
+    ),
+    "recurrent_model": (
+        lab3.check_recurrent_model,
+        [
+            dict(seed=1, V=20, dim=6, B=4, max_len=5, hidden_size=7),
+            dict(seed=1001, V=25, dim=5, B=5, max_len=7, cell="lstm", hidden_size=4, num_layers=1),
+            dict(
+                seed=1002,
+                V=25,
+                dim=3,
+                B=5,
+                max_len=6,
+                cell="rnn",
+                hidden_size=6,
+                bidirectional=True,
+            ),
+        ],
+        RecurrentModel,
+    ),
+    "train_epoch": (
+        lab3.check_train_epoch,
+        [dict(seed=1, B=4, n_batches=5), dict(seed=1001, B=6, n_batches=4, clip=0.02)],
+        train_epoch,
+    ),
+    "evaluate": (
+        lab3.check_evaluate,
+        [dict(seed=1, B=8, n_batches=3), dict(seed=1001, B=5, n_batches=7)],
+        evaluate,
+    ),
 }
 
 
-REFERENCES = {"rnn_step_forward": "rnn_step_forward", "rnn_forward": "rnn_forward",
-              "rnn_backward": "rnn_backward", "clip_gradients": "clip_gradients", "vocab": "Vocab",
-              "nlp_dataset": "NLPDataset", "pad_collate_fn": "pad_collate_fn",
-              "load_embedding": "load_embedding", "baseline_model": "BaselineModel",
-              "recurrent_model": "RecurrentModel", "train_epoch": "train_epoch",
-              "evaluate": "evaluate"}
+REFERENCES = {
+    "rnn_step_forward": "rnn_step_forward",
+    "rnn_forward": "rnn_forward",
+    "rnn_backward": "rnn_backward",
+    "clip_gradients": "clip_gradients",
+    "vocab": "Vocab",
+    "nlp_dataset": "NLPDataset",
+    "pad_collate_fn": "pad_collate_fn",
+    "load_embedding": "load_embedding",
+    "baseline_model": "BaselineModel",
+    "recurrent_model": "RecurrentModel",
+    "train_epoch": "train_epoch",
+    "evaluate": "evaluate",
+}
 """Task id -> the name its solution cell defines (and the reference module)."""
 
 
@@ -259,6 +346,7 @@ def typed_in(module):
 
 # ----------------------------------------------------------------------------- wrong submissions
 
+
 def step_W_hh_transposed(x, h_prev, W_xh, W_hh, b_h):
     return np.tanh(x @ W_xh + h_prev @ W_hh.T + b_h)
 
@@ -276,7 +364,9 @@ def forward_with_h0(x, h0, W_xh, W_hh, b_h):
 
 
 def forward_never_updates_h(x, h0, W_xh, W_hh, b_h):
-    return np.stack([rnn_step_forward(x[:, t], h0, W_xh, W_hh, b_h) for t in range(x.shape[1])], axis=1)
+    return np.stack(
+        [rnn_step_forward(x[:, t], h0, W_xh, W_hh, b_h) for t in range(x.shape[1])], axis=1
+    )
 
 
 def bptt_drops_future(d_logits, x, h0, h, W_xh, W_hh, W_hy):
@@ -312,7 +402,10 @@ def bptt_missing_key(d_logits, x, h0, h, W_xh, W_hh, W_hy):
 
 
 def bptt_autograd(d_logits, x, h0, h, W_xh, W_hh, W_hy):
-    W = {k: torch.tensor(v, requires_grad=True) for k, v in dict(W_xh=W_xh, W_hh=W_hh, W_hy=W_hy).items()}
+    W = {
+        k: torch.tensor(v, requires_grad=True)
+        for k, v in dict(W_xh=W_xh, W_hh=W_hh, W_hy=W_hy).items()
+    }
     states = torch.tanh(torch.tensor(x) @ W["W_xh"])
     (states.sum() * 0).backward()
     return rnn_backward(d_logits, x, h0, h, W_xh, W_hh, W_hy)
@@ -323,21 +416,24 @@ def clip_each_array(grads, max_norm):
 
 
 def clip_always(grads, max_norm):
-    norm = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    norm = np.sqrt(sum((g**2).sum() for g in grads.values()))
     return {k: g * max_norm / norm for k, g in grads.items()}
 
 
 class VocabMinFreqStrict(Vocab):
     def __init__(self, frequencies, max_size=-1, min_freq=0):
         words = [w for w, c in frequencies.most_common() if c > min_freq]
-        self.itos = ["<PAD>", "<UNK>"] + (words if max_size == -1 else words[:max_size - 2])
+        self.itos = ["<PAD>", "<UNK>"] + (words if max_size == -1 else words[: max_size - 2])
         self.stoi = {w: i for i, w in enumerate(self.itos)}
 
 
 class VocabTiesAlphabetical(Vocab):
     def __init__(self, frequencies, max_size=-1, min_freq=0):
-        super().__init__(Counter(dict(sorted(frequencies.items(), key=lambda kv: (-kv[1], kv[0])))),
-                         max_size, min_freq)
+        super().__init__(
+            Counter(dict(sorted(frequencies.items(), key=lambda kv: (-kv[1], kv[0])))),
+            max_size,
+            min_freq,
+        )
 
 
 class VocabSizeWithoutSpecials(Vocab):
@@ -406,7 +502,9 @@ def embedding_uniform(vocab, vectors=None, dim=300):
 
 
 def embedding_trainable(vocab, vectors=None, dim=300):
-    return nn.Embedding.from_pretrained(load_embedding(vocab, vectors, dim).weight, padding_idx=0, freeze=False)
+    return nn.Embedding.from_pretrained(
+        load_embedding(vocab, vectors, dim).weight, padding_idx=0, freeze=False
+    )
 
 
 def embedding_random_pad(vocab, vectors=None, dim=300):
@@ -455,14 +553,18 @@ class RecurrentNoPacking(RecurrentModel):
 
 class RecurrentFirstLayer(RecurrentModel):
     def final_state(self, texts, lengths):
-        _, h = self.rnn(pack_padded_sequence(self.embedding(texts.T), lengths, enforce_sorted=False))
+        _, h = self.rnn(
+            pack_padded_sequence(self.embedding(texts.T), lengths, enforce_sorted=False)
+        )
         h = h[0] if isinstance(h, tuple) else h
         return torch.cat([h[0], h[1]], 1) if self.rnn.bidirectional else h[0]
 
 
 class RecurrentCellState(RecurrentModel):
     def final_state(self, texts, lengths):
-        _, h = self.rnn(pack_padded_sequence(self.embedding(texts.T), lengths, enforce_sorted=False))
+        _, h = self.rnn(
+            pack_padded_sequence(self.embedding(texts.T), lengths, enforce_sorted=False)
+        )
         h = h[1] if isinstance(h, tuple) else h  # an LSTM's c_n
         return torch.cat([h[-2], h[-1]], 1) if self.rnn.bidirectional else h[-1]
 
@@ -504,6 +606,7 @@ def evaluate_f1_of_negatives(model, loader):
 def evaluate_with_scikit_learn(model, loader):
     """scikit-learn's metrics are the check's oracle: they would do the task for the student."""
     from sklearn.metrics import f1_score
+
     return {**evaluate(model, loader), "f1": f1_score([0, 1, 1], [0, 1, 0])}
 
 
@@ -577,8 +680,9 @@ grade = TestTasks.grade
 
 # ----------------------------------------------------------------------------- isolation, messages
 
+
 def test_rnn_forward_is_graded_with_the_oracle_step():
-    """A correct rnn_forward next to a wrong rnn_step_forward, as in a notebook, keeps its points."""
+    """A correct rnn_forward beside a wrong rnn_step_forward, as in a notebook, keeps its points."""
     notebook = {**globals(), "rnn_step_forward": step_W_hh_transposed}
     in_notebook = types.FunctionType(rnn_forward.__code__, notebook, "rnn_forward")
     assert grade("rnn_forward", in_notebook)[1] == TASKS["rnn_forward"]
@@ -587,6 +691,7 @@ def test_rnn_forward_is_graded_with_the_oracle_step():
 
 def test_rnn_backward_may_recompute_the_states_with_rnn_forward():
     """The reference standing in for rnn_forward is plain NumPy: calling it is allowed."""
+
     def recomputes(d_logits, x, h0, h, W_xh, W_hh, W_hy):
         h = rnn_forward(x, h0, W_xh, W_hh, np.zeros(W_hh.shape[0]))  # a bias of zeros: wrong states
         return rnn_backward(d_logits, x, h0, h, W_xh, W_hh, W_hy)
@@ -597,7 +702,9 @@ def test_rnn_backward_may_recompute_the_states_with_rnn_forward():
 
 def test_nlp_dataset_is_graded_with_the_reference_vocab(monkeypatch):
     notebook = types.ModuleType("lab3_notebook")
-    notebook.__dict__.update({**globals(), "__name__": "lab3_notebook", "Vocab": VocabTiesAlphabetical})
+    notebook.__dict__.update(
+        {**globals(), "__name__": "lab3_notebook", "Vocab": VocabTiesAlphabetical}
+    )
     monkeypatch.setitem(sys.modules, "lab3_notebook", notebook)
     exec(compile(inspect.getsource(NLPDataset), "<notebook>", "exec"), notebook.__dict__)
     assert grade("nlp_dataset", notebook.NLPDataset)[1] == TASKS["nlp_dataset"]
@@ -662,12 +769,16 @@ def run_visible(task: str, cell: tuple[str, float], submission) -> float:
     return namespace["report"].points()
 
 
-HANDOUT_WRONG = [("rnn_backward", bptt_drops_future), ("vocab", VocabTiesAlphabetical),
-                 ("nlp_dataset", DatasetPositiveZero), ("pad_collate_fn", collate_time_first),
-                 ("baseline_model", BaselineMeanOverPadding),
-                 ("recurrent_model", RecurrentNoPacking),
-                 ("train_epoch", train_without_clipping),
-                 ("evaluate", evaluate_confusion_transposed)]
+HANDOUT_WRONG = [
+    ("rnn_backward", bptt_drops_future),
+    ("vocab", VocabTiesAlphabetical),
+    ("nlp_dataset", DatasetPositiveZero),
+    ("pad_collate_fn", collate_time_first),
+    ("baseline_model", BaselineMeanOverPadding),
+    ("recurrent_model", RecurrentNoPacking),
+    ("train_epoch", train_without_clipping),
+    ("evaluate", evaluate_confusion_transposed),
+]
 
 
 def test_visible_checks_work_in_the_handout_from_control_outputs(monkeypatch, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """dlcourse.tasks.lab4: every check gives full points to a correct submission and takes exactly
 the broken quantities' points from realistic wrong ones."""
+
 import random
 import re
 from collections import defaultdict
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.lab4
 
 
 # ----------------------------------------------------------------------------- a correct submission
+
 
 class MNISTMetricDataset(torch.utils.data.Dataset):
     def __init__(self, root=None, split="train", remove_class=None):
@@ -72,7 +74,7 @@ def triplet_loss(anchor, positive, negative, margin=1.0):
 
 def contrastive_loss(x1, x2, same, margin=1.0):
     d = distance(x1, x2)
-    return torch.where(same == 1, d ** 2, torch.relu(margin - d) ** 2).mean()
+    return torch.where(same == 1, d**2, torch.relu(margin - d) ** 2).mean()
 
 
 class Block(nn.Sequential):
@@ -83,8 +85,9 @@ class Block(nn.Sequential):
 class SimpleMetricEmbedding(nn.Module):
     def __init__(self, input_channels, emb_size=32):
         super().__init__()
-        self.blocks = nn.ModuleList([Block(input_channels, emb_size), Block(emb_size, emb_size),
-                                     Block(emb_size, emb_size)])
+        self.blocks = nn.ModuleList(
+            [Block(input_channels, emb_size), Block(emb_size, emb_size), Block(emb_size, emb_size)]
+        )
 
     def get_features(self, img):
         x = self.blocks[0](img)
@@ -110,29 +113,56 @@ def batch_hard_triplet_loss(embeddings, labels, margin=1.0):
 
 # task -> (check, cases as in a graded cell: visible and "hidden", correct submission)
 CASES = {
-    "mnist_metric_dataset": (lab4.check_mnist_metric_dataset, [
-        dict(seed=1), dict(seed=1031, n_train=600, n_test=37, remove_class=7)],
-        MNISTMetricDataset),
-    "triplet_loss": (lab4.check_triplet_loss, [
-        dict(seed=1, B=6, D=4), dict(seed=2, B=4, D=3, kind="zero_distances"),
-        dict(seed=3, B=5, D=4, kind="inactive"), dict(seed=1031, B=17, D=9, margin=0.5),
-        dict(seed=1032, B=1, D=2, margin=2.0, kind="zero_distances")], triplet_loss),
-    "contrastive_loss": (lab4.check_contrastive_loss, [
-        dict(seed=1, B=6, D=4), dict(seed=2, B=4, D=3, kind="zero_distances"),
-        dict(seed=3, B=5, D=4, kind="inactive"), dict(seed=1031, B=13, D=7, margin=2.0)],
-        contrastive_loss),
-    "simple_metric_embedding": (lab4.check_simple_metric_embedding, [
-        dict(seed=1, B=3, emb_size=8), dict(seed=2, B=1, emb_size=8),
-        dict(seed=1031, B=2, input_channels=3, emb_size=5, H=32, W=25)], SimpleMetricEmbedding),
-    "identity_model": (lab4.check_identity_model, [
-        dict(seed=1, B=3), dict(seed=1031, B=1, C=3, H=5, W=7)], IdentityModel),
-    "batch_hard_triplet_loss": (lab4.check_batch_hard_triplet_loss, [
-        dict(seed=1, B=8, D=4, C=3), dict(seed=1031, B=13, D=5, C=4, margin=0.5, singleton=True)],
-        batch_hard_triplet_loss),
+    "mnist_metric_dataset": (
+        lab4.check_mnist_metric_dataset,
+        [dict(seed=1), dict(seed=1031, n_train=600, n_test=37, remove_class=7)],
+        MNISTMetricDataset,
+    ),
+    "triplet_loss": (
+        lab4.check_triplet_loss,
+        [
+            dict(seed=1, B=6, D=4),
+            dict(seed=2, B=4, D=3, kind="zero_distances"),
+            dict(seed=3, B=5, D=4, kind="inactive"),
+            dict(seed=1031, B=17, D=9, margin=0.5),
+            dict(seed=1032, B=1, D=2, margin=2.0, kind="zero_distances"),
+        ],
+        triplet_loss,
+    ),
+    "contrastive_loss": (
+        lab4.check_contrastive_loss,
+        [
+            dict(seed=1, B=6, D=4),
+            dict(seed=2, B=4, D=3, kind="zero_distances"),
+            dict(seed=3, B=5, D=4, kind="inactive"),
+            dict(seed=1031, B=13, D=7, margin=2.0),
+        ],
+        contrastive_loss,
+    ),
+    "simple_metric_embedding": (
+        lab4.check_simple_metric_embedding,
+        [
+            dict(seed=1, B=3, emb_size=8),
+            dict(seed=2, B=1, emb_size=8),
+            dict(seed=1031, B=2, input_channels=3, emb_size=5, H=32, W=25),
+        ],
+        SimpleMetricEmbedding,
+    ),
+    "identity_model": (
+        lab4.check_identity_model,
+        [dict(seed=1, B=3), dict(seed=1031, B=1, C=3, H=5, W=7)],
+        IdentityModel,
+    ),
+    "batch_hard_triplet_loss": (
+        lab4.check_batch_hard_triplet_loss,
+        [dict(seed=1, B=8, D=4, C=3), dict(seed=1031, B=13, D=5, C=4, margin=0.5, singleton=True)],
+        batch_hard_triplet_loss,
+    ),
 }
 
 
 # ----------------------------------------------------------------------------- wrong submissions
+
 
 class PositiveMayBeAnchor(MNISTMetricDataset):
     def _sample_positive(self, index):
@@ -162,13 +192,15 @@ class Unscaled(MNISTMetricDataset):
 
 class NoChannel(MNISTMetricDataset):
     def __getitem__(self, index):
-        return tuple(x.squeeze(0) if isinstance(x, torch.Tensor) else x
-                     for x in super().__getitem__(index))
+        return tuple(
+            x.squeeze(0) if isinstance(x, torch.Tensor) else x for x in super().__getitem__(index)
+        )
 
 
 def squared_distances(anchor, positive, negative, margin=1.0):
-    return torch.relu(distance(anchor, positive) ** 2 - distance(anchor, negative) ** 2
-                      + margin).mean()
+    return torch.relu(
+        distance(anchor, positive) ** 2 - distance(anchor, negative) ** 2 + margin
+    ).mean()
 
 
 def no_margin(anchor, positive, negative, margin=1.0):
@@ -213,12 +245,12 @@ def swapped_labels(x1, x2, same, margin=1.0):
 
 def squared_margin(x1, x2, same, margin=1.0):
     d = distance(x1, x2)
-    return torch.where(same == 1, d ** 2, torch.relu(margin ** 2 - d ** 2)).mean()
+    return torch.where(same == 1, d**2, torch.relu(margin**2 - d**2)).mean()
 
 
 def unsquared_hinge(x1, x2, same, margin=1.0):
     d = distance(x1, x2)
-    return torch.where(same == 1, d ** 2, torch.relu(margin - d)).mean()
+    return torch.where(same == 1, d**2, torch.relu(margin - d)).mean()
 
 
 class Squeezed(SimpleMetricEmbedding):
@@ -229,9 +261,12 @@ class Squeezed(SimpleMetricEmbedding):
 class ConvBNReLU(SimpleMetricEmbedding):
     def __init__(self, input_channels, emb_size=32):
         super().__init__(input_channels, emb_size)
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(c, emb_size, 3), nn.BatchNorm2d(emb_size), nn.ReLU())
-            for c in (input_channels, emb_size, emb_size)])
+        self.blocks = nn.ModuleList(
+            [
+                nn.Sequential(nn.Conv2d(c, emb_size, 3), nn.BatchNorm2d(emb_size), nn.ReLU())
+                for c in (input_channels, emb_size, emb_size)
+            ]
+        )
 
 
 class Padded(SimpleMetricEmbedding):
@@ -323,8 +358,12 @@ class SamplersReturnImages(MNISTMetricDataset):  # the image instead of its inde
         anchor, target = self.images[index].unsqueeze(0), self.targets[index].item()
         if self.split != "train":
             return anchor, target
-        return (anchor, self._sample_positive(index).unsqueeze(0),
-                self.images[self._sample_negative(index)].unsqueeze(0), target)
+        return (
+            anchor,
+            self._sample_positive(index).unsqueeze(0),
+            self.images[self._sample_negative(index)].unsqueeze(0),
+            target,
+        )
 
 
 WRONG = [  # (task, submission, the quantities it must lose)
@@ -402,8 +441,10 @@ def test_messages_explain_the_mistake():
     assert "grad_positive [seed=2, B=4, D=3, kind=zero_distances]: max abs error" in text
     assert "||x - y + eps||_2 = eps sqrt(D)" in text  # the hint at zero distance
     text = str(grade("simple_metric_embedding", Squeezed)[0])
-    assert "output_shape [seed=2, B=1, input_channels=1, emb_size=8]: get_features(img) has " \
-           "shape (8,), expected (1, 8)" in text
+    assert (
+        "output_shape [seed=2, B=1, input_channels=1, emb_size=8]: get_features(img) has "
+        "shape (8,), expected (1, 8)" in text
+    )
     text = str(grade("mnist_metric_dataset", PositiveMayBeAnchor)[0])
     assert "_sample_positive(0) returned the anchor 0 itself" in text
     text = str(grade("triplet_loss", library_triplet)[0])
@@ -439,8 +480,10 @@ def test_dataset_files_are_written_where_the_students_code_runs():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("task", ["triplet_loss", "contrastive_loss", "simple_metric_embedding",
-                                  "batch_hard_triplet_loss"])
+@pytest.mark.parametrize(
+    "task",
+    ["triplet_loss", "contrastive_loss", "simple_metric_embedding", "batch_hard_triplet_loss"],
+)
 def test_grading_on_cuda_gives_full_points(task, monkeypatch):
     """DLCOURSE_DEVICE=cuda runs the student's torch code and the oracles on the GPU."""
     monkeypatch.setenv("DLCOURSE_DEVICE", "cuda")
@@ -452,13 +495,23 @@ def test_grading_on_cuda_gives_full_points(task, monkeypatch):
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "lab4" / "lab4.ipynb"
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n", re.S)
-NAMES = {"mnist_metric_dataset": "MNISTMetricDataset", "triplet_loss": "triplet_loss",
-         "contrastive_loss": "contrastive_loss", "simple_metric_embedding": "SimpleMetricEmbedding",
-         "identity_model": "IdentityModel", "batch_hard_triplet_loss": "batch_hard_triplet_loss"}
+NAMES = {
+    "mnist_metric_dataset": "MNISTMetricDataset",
+    "triplet_loss": "triplet_loss",
+    "contrastive_loss": "contrastive_loss",
+    "simple_metric_embedding": "SimpleMetricEmbedding",
+    "identity_model": "IdentityModel",
+    "batch_hard_triplet_loss": "batch_hard_triplet_loss",
+}
 """Task id -> the name its test cell passes as the student's."""
-HANDOUT_WRONG = {"mnist_metric_dataset": PositiveMayBeAnchor, "triplet_loss": no_margin,
-                 "contrastive_loss": halved_contrastive, "simple_metric_embedding": AveragePooled,
-                 "identity_model": UnflattenedIdentity, "batch_hard_triplet_loss": nearest_positive}
+HANDOUT_WRONG = {
+    "mnist_metric_dataset": PositiveMayBeAnchor,
+    "triplet_loss": no_margin,
+    "contrastive_loss": halved_contrastive,
+    "simple_metric_embedding": AveragePooled,
+    "identity_model": UnflattenedIdentity,
+    "batch_hard_triplet_loss": nearest_positive,
+}
 
 
 def notebook_cells():
@@ -483,8 +536,9 @@ def run_cell(source, names):
 
 def test_reference_module_defines_every_name_of_the_solution_cells():
     solutions, visible = notebook_cells()
-    defined = {name for source in solutions
-               for name in re.findall(r"^(?:def|class) (\w+)", source, re.M)}
+    defined = {
+        name for source in solutions for name in re.findall(r"^(?:def|class) (\w+)", source, re.M)
+    }
     assert set(visible) == set(TASKS) and set(NAMES.values()) <= defined
     assert [name for name in sorted(defined) if not hasattr(reference_lab4, name)] == []
 

@@ -1,4 +1,5 @@
 """`validate` tells a student, per task, what passes and what is missing."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,10 @@ def test_untouched_notebook_reports_the_missing_task(toy_course, tmp_path):
     nb = run_notebook(path, cell_timeout=10)
     results = task_results(nb)
     text = report(path, nb, results)
-    assert [(r.task, r.score, r.points) for r in results] == [("double", 0.0, 2.0), ("square", 0.0, 2.0)]
+    assert [(r.task, r.score, r.points) for r in results] == [
+        ("double", 0.0, 2.0),
+        ("square", 0.0, 2.0),
+    ]
     assert "✗ double  0/2  not started" in text  # one line for an untouched task, no stub text
     assert "NotImplementedError" not in text
     assert "Still to do: double, square" in text
@@ -50,7 +54,7 @@ def test_long_lists_are_cut_with_a_count():
     text = report(Path("lab3.ipynb"), nbformat.v4.new_notebook(), results)
     lines = text.splitlines()
     at = lines.index("  ✗ rnn_backward  1/7")
-    assert lines[at + 1:at + 7] == [f"      {p}" for p in problems[:5]] + ["      +3 more"]
+    assert lines[at + 1 : at + 7] == [f"      {p}" for p in problems[:5]] + ["      +3 more"]
     assert sum("not started" in line for line in lines) == 12
     assert lines[-1].endswith("task8, +3 more.") and "task9" not in lines[-1]
 

@@ -11,6 +11,7 @@ denominator is zero (e.g. the precision of a class that is never predicted) is r
 as scikit-learn does by default. All randomness comes from ``np.random``, so
 ``np.random.seed(s)`` makes the data generators reproducible.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +25,7 @@ def _ratio(num, den):
 
 
 # ----------------------------------------------------------------------------- data
+
 
 class Random2DGaussian:
     """A 2D Gaussian: a random mean in the box [minx, maxx] x [miny, maxy], a random covariance.
@@ -47,8 +49,7 @@ class Random2DGaussian:
         self.mean = (self.minx, self.miny) + np.random.random_sample(2) * (dx, dy)  # (2,)
         eigvals = (np.random.random_sample(2) * (dx, dy) / 5) ** 2  # (2,)
         theta = np.random.random_sample() * np.pi * 2
-        R = np.array([[np.cos(theta), -np.sin(theta)],
-                      [np.sin(theta), np.cos(theta)]])  # (2, 2)
+        R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])  # (2, 2)
         self.Sigma = R.T @ np.diag(eigvals) @ R  # (2, 2)
 
     def get_sample(self, n: int) -> np.ndarray:
@@ -71,26 +72,32 @@ def sample_gauss_2d(C: int, N: int) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- binary logreg
 
+
 def _sigmoid(s: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-s)) without overflow."""
     return np.exp(-np.logaddexp(0, -s))
 
 
-def binlogreg_loss_grad(X: np.ndarray, Y_: np.ndarray, w: np.ndarray, b: float,
-                        param_lambda: float = 0.0) -> tuple[float, np.ndarray, float]:
+def binlogreg_loss_grad(
+    X: np.ndarray, Y_: np.ndarray, w: np.ndarray, b: float, param_lambda: float = 0.0
+) -> tuple[float, np.ndarray, float]:
     """mean_i -log P(Y=Y_i|x_i) + param_lambda ||w||^2 and its gradients (D,) and scalar,
     with P(Y=1|x) = sigmoid(x w + b); X (N, D), Y_ (N,) 0/1."""
     N = X.shape[0]
     s = X @ w + b  # (N,)
     nll = np.logaddexp(0, s) - Y_ * s  # (N,) -log P(y|x), stable for large |s|
-    loss = np.mean(nll) + param_lambda * np.sum(w ** 2)
+    loss = np.mean(nll) + param_lambda * np.sum(w**2)
     grad_s = (_sigmoid(s) - Y_) / N  # (N,)
     return loss, X.T @ grad_s + 2 * param_lambda * w, np.sum(grad_s)
 
 
-def binlogreg_train(X: np.ndarray, Y_: np.ndarray, param_niter: int = 1000,
-                    param_delta: float = 0.1,
-                    param_lambda: float = 0.0) -> tuple[np.ndarray, float]:
+def binlogreg_train(
+    X: np.ndarray,
+    Y_: np.ndarray,
+    param_niter: int = 1000,
+    param_delta: float = 0.1,
+    param_lambda: float = 0.0,
+) -> tuple[np.ndarray, float]:
     """(w (D,), b) after param_niter full-batch gradient descent steps from zeros."""
     w, b = np.zeros(X.shape[1]), 0.0
     for _ in range(param_niter):
@@ -107,6 +114,7 @@ def binlogreg_classify(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- metrics
 
+
 def eval_perf_binary(Y: np.ndarray, Y_: np.ndarray) -> tuple[float, float, float]:
     """Accuracy, recall and precision of binary predictions.
 
@@ -121,8 +129,9 @@ def eval_perf_binary(Y: np.ndarray, Y_: np.ndarray) -> tuple[float, float, float
     return accuracy, float(_ratio(tp, tp + fn)), float(_ratio(tp, tp + fp))
 
 
-def eval_perf_multi(Y: np.ndarray,
-                    Y_: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+def eval_perf_multi(
+    Y: np.ndarray, Y_: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """Accuracy, confusion matrix and per-class precision and recall of multiclass predictions.
 
     M[i, j] = #{n : Y_[n] = i, Y[n] = j} (rows: true class, columns: predicted class),
@@ -155,14 +164,16 @@ def eval_AP(ranked_labels) -> float:
 
 # ----------------------------------------------------------------------------- multiclass logreg
 
+
 def stable_softmax(S: np.ndarray) -> np.ndarray:
     """(N, C) row-wise softmax of S (N, C), shifted by each row's maximum (no overflow)."""
     E = np.exp(S - S.max(axis=1, keepdims=True))  # (N, C), largest entry of each row is 1
     return E / E.sum(axis=1, keepdims=True)
 
 
-def logreg_loss_grad(X: np.ndarray, Y_: np.ndarray, W: np.ndarray, b: np.ndarray,
-                     param_lambda: float = 0.0) -> tuple[float, np.ndarray, np.ndarray]:
+def logreg_loss_grad(
+    X: np.ndarray, Y_: np.ndarray, W: np.ndarray, b: np.ndarray, param_lambda: float = 0.0
+) -> tuple[float, np.ndarray, np.ndarray]:
     """mean_i -log softmax(W x_i + b)[Y_i] + param_lambda ||W||_F^2 and its gradients
     (C, D) and (C,); X (N, D), Y_ (N,) in 0..C-1."""
     N = X.shape[0]
@@ -170,16 +181,20 @@ def logreg_loss_grad(X: np.ndarray, Y_: np.ndarray, W: np.ndarray, b: np.ndarray
     m = S.max(axis=1, keepdims=True)  # (N, 1)
     logsumexp = m[:, 0] + np.log(np.exp(S - m).sum(axis=1))  # (N,)
     rows = np.arange(N)
-    loss = np.mean(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W ** 2)
+    loss = np.mean(logsumexp - S[rows, Y_]) + param_lambda * np.sum(W**2)
     grad_S = stable_softmax(S)  # (N, C)
     grad_S[rows, Y_] -= 1
     grad_S /= N  # (P - Y) / N
     return loss, grad_S.T @ X + 2 * param_lambda * W, grad_S.sum(axis=0)
 
 
-def logreg_train(X: np.ndarray, Y_: np.ndarray, param_niter: int = 1000,
-                 param_delta: float = 0.1,
-                 param_lambda: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def logreg_train(
+    X: np.ndarray,
+    Y_: np.ndarray,
+    param_niter: int = 1000,
+    param_delta: float = 0.1,
+    param_lambda: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(W (C, D), b (C,)) after param_niter gradient descent steps from zeros, C = max(Y_) + 1."""
     C = int(np.max(Y_)) + 1
     W, b = np.zeros((C, X.shape[1])), np.zeros(C)

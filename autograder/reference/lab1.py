@@ -19,6 +19,7 @@ probabilities (N, C), ``get_loss(X, Yoh_)`` the mean cross-entropy. Training min
 where the weight matrices are the parameters with two or more dimensions (biases are not
 regularised), with ``torch.optim`` stepping on ``model.parameters()``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,9 +36,15 @@ from tqdm.auto import tqdm
 # ----------------------------------------------------------------------------- fcann2 (numpy)
 
 
-def fcann2_loss_grad(X: np.ndarray, Y_: np.ndarray, W1: np.ndarray, b1: np.ndarray,
-                     W2: np.ndarray, b2: np.ndarray, param_lambda: float = 0.0,
-                     ) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def fcann2_loss_grad(
+    X: np.ndarray,
+    Y_: np.ndarray,
+    W1: np.ndarray,
+    b1: np.ndarray,
+    W2: np.ndarray,
+    b2: np.ndarray,
+    param_lambda: float = 0.0,
+) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Loss of relu(X W1^T + b1) W2^T + b2 (mean cross-entropy + param_lambda (|W1|^2 + |W2|^2))
     and its gradients (grad_W1 (H, D), grad_b1 (H,), grad_W2 (C, H), grad_b2 (C,)), by
     backpropagation; log-softmax from shifted scores, so scores in the hundreds do not overflow."""
@@ -47,24 +54,38 @@ def fcann2_loss_grad(X: np.ndarray, Y_: np.ndarray, W1: np.ndarray, b1: np.ndarr
     S = H1 @ W2.T + b2  # (N, C)
     S = S - S.max(axis=1, keepdims=True)
     log_P = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-    loss = -log_P[rows, Y_].mean() + param_lambda * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    loss = -log_P[rows, Y_].mean() + param_lambda * (np.sum(W1**2) + np.sum(W2**2))
     G = np.exp(log_P)
     G[rows, Y_] -= 1
     G /= N  # dL/dS (N, C)
     G1 = (G @ W2) * (A1 > 0)  # dL/dA1 (N, H): the ReLU passes the gradient where it was active
-    return float(loss), (G1.T @ X + 2 * param_lambda * W1, G1.sum(axis=0),
-                         G.T @ H1 + 2 * param_lambda * W2, G.sum(axis=0))
+    return float(loss), (
+        G1.T @ X + 2 * param_lambda * W1,
+        G1.sum(axis=0),
+        G.T @ H1 + 2 * param_lambda * W2,
+        G.sum(axis=0),
+    )
 
 
-def fcann2_train(X: np.ndarray, Y_: np.ndarray, param_hidden: int = 5, param_niter: int = 10000,
-                 param_delta: float = 0.05, param_lambda: float = 1e-3, seed: int = 0,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fcann2_train(
+    X: np.ndarray,
+    Y_: np.ndarray,
+    param_hidden: int = 5,
+    param_niter: int = 10000,
+    param_delta: float = 0.05,
+    param_lambda: float = 1e-3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """W1 ~ N(0, 1) (H, D), W2 ~ N(0, 1/H) (C, H) from ``default_rng(seed)``, zero biases, then
     ``param_niter`` steps of full-batch gradient descent with ``fcann2_loss_grad``."""
     rng = np.random.default_rng(seed)
     C, D, H = int(np.max(Y_)) + 1, X.shape[1], param_hidden
-    params = [rng.standard_normal((H, D)), np.zeros(H),
-              rng.standard_normal((C, H)) / np.sqrt(H), np.zeros(C)]
+    params = [
+        rng.standard_normal((H, D)),
+        np.zeros(H),
+        rng.standard_normal((C, H)) / np.sqrt(H),
+        np.zeros(C),
+    ]
     for _ in range(param_niter):
         _, grads = fcann2_loss_grad(X, Y_, *params, param_lambda)
         params = [p - param_delta * g for p, g in zip(params, grads)]
@@ -72,8 +93,9 @@ def fcann2_train(X: np.ndarray, Y_: np.ndarray, param_hidden: int = 5, param_nit
     return W1, b1, W2, b2
 
 
-def fcann2_classify(X: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray,
-                    b2: np.ndarray) -> np.ndarray:
+def fcann2_classify(
+    X: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """Probabilities (N, C): the softmax of relu(X W1^T + b1) W2^T + b2, from shifted scores."""
     S = np.maximum(X @ W1.T + b1, 0) @ W2.T + b2  # (N, C)
     E = np.exp(S - S.max(axis=1, keepdims=True))
@@ -87,6 +109,7 @@ def linreg_grads(X: np.ndarray, Y: np.ndarray, a: float, b: float) -> tuple[floa
 
 
 # ----------------------------------------------------------------------------- PyTorch models
+
 
 def cross_entropy(logits: torch.Tensor, Yoh_: torch.Tensor) -> torch.Tensor:
     """Mean over rows of -sum_c Yoh_[i, c] log softmax(logits)[i, c]; logits, Yoh_: (N, C)."""
@@ -119,15 +142,18 @@ class PTDeep(nn.Module):
     in the ParameterLists ``weights`` and ``biases``.
     """
 
-    def __init__(self, config: Sequence[int],
-                 activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu) -> None:
+    def __init__(
+        self, config: Sequence[int], activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu
+    ) -> None:
         super().__init__()
         if len(config) < 2:
-            raise ValueError(f"config needs at least the input and output sizes, got "
-                             f"{list(config)}")
+            raise ValueError(
+                f"config needs at least the input and output sizes, got " f"{list(config)}"
+            )
         pairs = list(zip(config[:-1], config[1:]))  # (in, out) of each layer
-        self.weights = nn.ParameterList([nn.Parameter(torch.randn(n_out, n_in) / math.sqrt(n_in))
-                                         for n_in, n_out in pairs])
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.randn(n_out, n_in) / math.sqrt(n_in)) for n_in, n_out in pairs]
+        )
         self.biases = nn.ParameterList([nn.Parameter(torch.zeros(n_out)) for _, n_out in pairs])
         self.activation = activation
 
@@ -154,14 +180,23 @@ class PTDeep(nn.Module):
 
 # ----------------------------------------------------------------------------- PyTorch training
 
+
 def l2_penalty(model: nn.Module) -> torch.Tensor:
     """Sum of squared entries of every weight matrix (parameters with 2+ dimensions)."""
-    return sum(((p ** 2).sum() for p in model.parameters() if p.dim() >= 2),
-               torch.zeros((), dtype=next(model.parameters()).dtype))
+    return sum(
+        ((p**2).sum() for p in model.parameters() if p.dim() >= 2),
+        torch.zeros((), dtype=next(model.parameters()).dtype),
+    )
 
 
-def train(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_niter: int,
-          param_delta: float, param_lambda: float = 0.0) -> list[float]:
+def train(
+    model: nn.Module,
+    X: torch.Tensor,
+    Yoh_: torch.Tensor,
+    param_niter: int,
+    param_delta: float,
+    param_lambda: float = 0.0,
+) -> list[float]:
     """Full-batch gradient descent (torch.optim.SGD, step ``param_delta``) for ``param_niter``
     steps; returns the loss before each step."""
     optimizer = torch.optim.SGD(model.parameters(), lr=param_delta)
@@ -191,15 +226,25 @@ def eval(model: nn.Module, X: np.ndarray | torch.Tensor) -> np.ndarray:  # noqa:
 
 def predict(model: nn.Module, X: np.ndarray | torch.Tensor, batch_size: int = 10_000) -> np.ndarray:
     """Predicted class indices (N,), in batches so that large test sets fit in memory."""
-    return np.concatenate([eval(model, X[i:i + batch_size]).argmax(axis=1)
-                           for i in range(0, len(X), batch_size)])
+    return np.concatenate(
+        [eval(model, X[i : i + batch_size]).argmax(axis=1) for i in range(0, len(X), batch_size)]
+    )
 
 
-def train_mb(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_epochs: int,
-             param_delta: float, param_lambda: float = 0.0, batch_size: int = 100,
-             optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, lr_gamma: float = 1.0,
-             X_val: torch.Tensor | None = None, Y_val: np.ndarray | None = None,
-             progress: bool = False) -> dict[str, Any]:
+def train_mb(
+    model: nn.Module,
+    X: torch.Tensor,
+    Yoh_: torch.Tensor,
+    param_epochs: int,
+    param_delta: float,
+    param_lambda: float = 0.0,
+    batch_size: int = 100,
+    optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
+    lr_gamma: float = 1.0,
+    X_val: torch.Tensor | None = None,
+    Y_val: np.ndarray | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Mini-batch training: each epoch visits the data once in a new random order, in batches of
     ``batch_size`` (the last one smaller when N is not a multiple), one optimizer step per batch.
 
@@ -221,7 +266,7 @@ def train_mb(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_epochs
         model.train()  # layers such as batch norm behave differently while training
         order = torch.randperm(N, device=X.device)
         for start in range(0, N, batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss = model.get_loss(X[batch], Yoh_[batch])
             if param_lambda:
                 loss = loss + param_lambda * l2_penalty(model)
@@ -243,11 +288,17 @@ def train_mb(model: nn.Module, X: torch.Tensor, Yoh_: torch.Tensor, param_epochs
 
 # ----------------------------------------------------------------------------- SVM, batch norm
 
+
 class KSVMWrap:
     """An RBF-kernel SVM (scikit-learn's SVC) fitted on construction."""
 
-    def __init__(self, X: np.ndarray, Y_: np.ndarray, param_svm_c: float = 1.0,
-                 param_svm_gamma: float | str = "auto") -> None:
+    def __init__(
+        self,
+        X: np.ndarray,
+        Y_: np.ndarray,
+        param_svm_c: float = 1.0,
+        param_svm_gamma: float | str = "auto",
+    ) -> None:
         self.svm = SVC(C=param_svm_c, gamma=param_svm_gamma).fit(X, Y_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ layer computes it with PyTorch instead); the benchmark times this one.
 Shapes: x (N, D) or (N, C, H, W); logits (N, C); targets y one-hot (N, C); losses are averaged
 over the batch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -28,15 +29,21 @@ from dlcourse.layers.conv import Convolution, _convolve_cols, im2col, same_paddi
 
 # ----------------------------------------------------------------------------- layers
 
+
 class FC(Layer):
     """y = x W^T + b: x (N, D) -> y (N, M), weights W (M, D), bias b (M,).
 
     dL/dx = dL/dy W (N, D), dL/dW = (dL/dy)^T x (M, D), dL/db = sum_n dL/dy_n (M,).
     """
 
-    def __init__(self, input_layer, num_outputs: int, name: str,
-                 weights_initializer_fn: Callable = variance_scaling_initializer,
-                 bias_initializer_fn: Callable = zero_init) -> None:
+    def __init__(
+        self,
+        input_layer,
+        num_outputs: int,
+        name: str,
+        weights_initializer_fn: Callable = variance_scaling_initializer,
+        bias_initializer_fn: Callable = zero_init,
+    ) -> None:
         N, *rest = input_layer.shape
         num_inputs = int(np.prod(rest))
         self.name, self.has_params, self.shape = name, True, (N, num_outputs)
@@ -70,6 +77,7 @@ class ReLU(Layer):
 
 # ----------------------------------------------------------------------------- losses
 
+
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """Row-wise log softmax of (N, C), stable: x - m - log sum exp(x - m) with m the row max."""
     shifted = x - x.max(axis=1, keepdims=True)  # (N, C), each row's largest entry is 0
@@ -101,7 +109,7 @@ class L2Regularizer:
         self.weights, self.weight_decay, self.name = weights, weight_decay, name
 
     def forward(self) -> float:
-        return float(self.weight_decay / 2 * np.sum(self.weights ** 2))
+        return float(self.weight_decay / 2 * np.sum(self.weights**2))
 
     def backward_params(self) -> ParamGrads:
         return [[self.weights, self.weight_decay * self.weights], self.name]
@@ -113,8 +121,9 @@ class RegularizedLoss:
     has_params = True
     name = "RegularizedLoss"
 
-    def __init__(self, data_loss: SoftmaxCrossEntropyWithLogits,
-                 regularizer_losses: Sequence[L2Regularizer]) -> None:
+    def __init__(
+        self, data_loss: SoftmaxCrossEntropyWithLogits, regularizer_losses: Sequence[L2Regularizer]
+    ) -> None:
         self.data_loss, self.regularizer_losses = data_loss, list(regularizer_losses)
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -130,8 +139,10 @@ class RegularizedLoss:
 
 # ----------------------------------------------------------------------------- bonus: convolution
 
-def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
-           stride: int = 1) -> np.ndarray:
+
+def col2im(
+    cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int, stride: int = 1
+) -> np.ndarray:
     """The adjoint of ``im2col``: adds every patch back where it came from.
 
     Args:
@@ -147,8 +158,13 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_size: int,
     return _add_patches(lambda i, j: patches[:, i, j], x_shape, k, stride, cols.dtype)
 
 
-def _add_patches(offset_rows: Callable[[int, int], np.ndarray], x_shape: tuple[int, ...],
-                 kernel_size: int, stride: int, dtype: np.dtype) -> np.ndarray:
+def _add_patches(
+    offset_rows: Callable[[int, int], np.ndarray],
+    x_shape: tuple[int, ...],
+    kernel_size: int,
+    stride: int,
+    dtype: np.dtype,
+) -> np.ndarray:
     """col2im given the rows of X_col one kernel offset at a time.
 
     ``offset_rows(i, j)`` is the (C, H', W', N) block of rows (c, i, j) of a (C k k, H' W' N)
@@ -161,9 +177,11 @@ def _add_patches(offset_rows: Callable[[int, int], np.ndarray], x_shape: tuple[i
     grad = np.zeros((C, H + top + bottom, W + left + right, N), dtype=dtype)  # like im2col's
     for i in range(k):  # k^2 strided additions of whole images, not N H' W' patch additions
         for j in range(k):
-            grad[:, i:i + stride * H_out:stride, j:j + stride * W_out:stride] += offset_rows(i, j)
+            grad[:, i : i + stride * H_out : stride, j : j + stride * W_out : stride] += (
+                offset_rows(i, j)
+            )
     grad = grad.transpose(3, 0, 1, 2)  # (N, C, H + padding, W + padding), a view
-    return grad[:, :, top:top + H, left:left + W]
+    return grad[:, :, top : top + H, left : left + W]
 
 
 def _rows(grad_out: np.ndarray) -> np.ndarray:
@@ -171,8 +189,9 @@ def _rows(grad_out: np.ndarray) -> np.ndarray:
     return grad_out.transpose(1, 2, 3, 0).reshape(grad_out.shape[1], -1)
 
 
-def _grad_inputs(weights: np.ndarray, grad_out: np.ndarray, x_shape: tuple[int, ...],
-                 stride: int) -> np.ndarray:
+def _grad_inputs(
+    weights: np.ndarray, grad_out: np.ndarray, x_shape: tuple[int, ...], stride: int
+) -> np.ndarray:
     """dL/dx = col2im(W^T dL/dY): grad_out (N, F, H', W') -> (N, C, H, W).
 
     Row block (c, i, j) of W^T dL/dY is W[:, :, i, j]^T dL/dY, so col2im gets it one kernel
@@ -182,23 +201,33 @@ def _grad_inputs(weights: np.ndarray, grad_out: np.ndarray, x_shape: tuple[int, 
     N, C = x_shape[:2]
     grad_y = _rows(grad_out)  # (F, H' W' N)
     kernels = weights.transpose(2, 3, 1, 0)  # (k, k, C, F)
-    return _add_patches(lambda i, j: (kernels[i, j] @ grad_y).reshape(C, *grad_out.shape[2:], N),
-                        x_shape, weights.shape[-1], stride, grad_y.dtype)
+    return _add_patches(
+        lambda i, j: (kernels[i, j] @ grad_y).reshape(C, *grad_out.shape[2:], N),
+        x_shape,
+        weights.shape[-1],
+        stride,
+        grad_y.dtype,
+    )
 
 
-def _grad_weights(cols: np.ndarray, grad_out: np.ndarray, weights_shape: tuple[int, ...]
-                  ) -> np.ndarray:
+def _grad_weights(
+    cols: np.ndarray, grad_out: np.ndarray, weights_shape: tuple[int, ...]
+) -> np.ndarray:
     """dL/dW = dL/dY X_col^T, reshaped to (F, C, k, k)."""
     return (_rows(grad_out) @ cols.T).reshape(weights_shape)
 
 
-def conv_backward(x: np.ndarray, weights: np.ndarray, grad_out: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv_backward(
+    x: np.ndarray, weights: np.ndarray, grad_out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dL/dx (N, C, H, W), dL/dW (F, C, k, k), dL/db (F,)) of a SAME, stride-1 convolution of
     x (N, C, H, W) with kernels ``weights`` (F, C, k, k), given dL/dy ``grad_out`` (N, F, H, W)."""
     cols = im2col(x, weights.shape[-1])  # (C k k, H W N)
-    return (_grad_inputs(weights, grad_out, x.shape, 1),
-            _grad_weights(cols, grad_out, weights.shape), grad_out.sum(axis=(0, 2, 3)))
+    return (
+        _grad_inputs(weights, grad_out, x.shape, 1),
+        _grad_weights(cols, grad_out, weights.shape),
+        grad_out.sum(axis=(0, 2, 3)),
+    )
 
 
 class NumpyConvolution(Convolution):
@@ -214,14 +243,19 @@ class NumpyConvolution(Convolution):
         return _grad_inputs(self.weights, grad_out, self.x.shape, self.stride)
 
     def backward_params(self, grad_out: np.ndarray) -> ParamGrads:
-        return [[self.weights, _grad_weights(self.cols, grad_out, self.weights.shape)],
-                [self.bias, grad_out.sum(axis=(0, 2, 3))], self.name]
+        return [
+            [self.weights, _grad_weights(self.cols, grad_out, self.weights.shape)],
+            [self.bias, grad_out.sum(axis=(0, 2, 3))],
+            self.name,
+        ]
 
 
 # ----------------------------------------------------------------------------- bonus: hinge loss
 
-def multiclass_hinge_loss(logits: torch.Tensor, target: torch.Tensor,
-                          delta: float = 1.0) -> torch.Tensor:
+
+def multiclass_hinge_loss(
+    logits: torch.Tensor, target: torch.Tensor, delta: float = 1.0
+) -> torch.Tensor:
     """1/N sum_n sum_{j != y_n} max(0, s_nj - s_ny_n + delta) for logits (N, C), target (N,)."""
     correct = logits.gather(1, target[:, None])  # (N, 1) score of the true class
     margins = torch.relu(logits - correct + delta)  # (N, C)

@@ -19,6 +19,7 @@ Part 1, SST data (files and GloVe in ``dlcourse.data.sst``): ``Vocab``, ``NLPDat
 ``pad_collate_fn``, ``load_embedding``. Part 2, models of the interface in ``dlcourse.sentiment``:
 ``BaselineModel``, ``RecurrentModel``, ``AttentionModel`` (bonus), ``train_epoch``, ``evaluate``.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -29,24 +30,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import (PackedSequence, pack_padded_sequence, pad_packed_sequence,
-                                pad_sequence)
+from torch.nn.utils.rnn import (
+    PackedSequence,
+    pack_padded_sequence,
+    pad_packed_sequence,
+    pad_sequence,
+)
 
 from dlcourse.config import model_device
 from dlcourse.data.sst import LABELS, PAD, UNK, Instance, split_path
 from dlcourse.sentiment import CELLS, Batch
 
-
 # ----------------------------------------------------------------------------- part 0: numpy RNN
 
-def rnn_step_forward(x: np.ndarray, h_prev: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray,
-                     b_h: np.ndarray) -> np.ndarray:
+
+def rnn_step_forward(
+    x: np.ndarray, h_prev: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray, b_h: np.ndarray
+) -> np.ndarray:
     """h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h): x (N, D), h_prev (N, H) -> (N, H)."""
     return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
 
 
-def rnn_forward(x: np.ndarray, h0: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray,
-                b_h: np.ndarray) -> np.ndarray:
+def rnn_forward(
+    x: np.ndarray, h0: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray, b_h: np.ndarray
+) -> np.ndarray:
     """All hidden states (N, T, H) of the RNN over x (N, T, D), starting from h0 (N, H)."""
     states = []
     h = h0
@@ -56,8 +63,15 @@ def rnn_forward(x: np.ndarray, h0: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarra
     return np.stack(states, axis=1)  # (N, T, H)
 
 
-def rnn_backward(d_logits: np.ndarray, x: np.ndarray, h0: np.ndarray, h: np.ndarray,
-                 W_xh: np.ndarray, W_hh: np.ndarray, W_hy: np.ndarray) -> dict[str, np.ndarray]:
+def rnn_backward(
+    d_logits: np.ndarray,
+    x: np.ndarray,
+    h0: np.ndarray,
+    h: np.ndarray,
+    W_xh: np.ndarray,
+    W_hh: np.ndarray,
+    W_hy: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Backpropagation through time.
 
     Args:
@@ -76,9 +90,14 @@ def rnn_backward(d_logits: np.ndarray, x: np.ndarray, h0: np.ndarray, h: np.ndar
         d_out[:, -1] = d_logits
     else:
         d_out = d_logits
-    grads = {"x": np.zeros_like(x), "W_xh": np.zeros_like(W_xh), "W_hh": np.zeros_like(W_hh),
-             "b_h": np.zeros(H), "W_hy": np.einsum("nth,ntc->hc", h, d_out),
-             "b_y": d_out.sum(axis=(0, 1))}
+    grads = {
+        "x": np.zeros_like(x),
+        "W_xh": np.zeros_like(W_xh),
+        "W_hh": np.zeros_like(W_hh),
+        "b_h": np.zeros(H),
+        "W_hy": np.einsum("nth,ntc->hc", h, d_out),
+        "b_y": d_out.sum(axis=(0, 1)),
+    }
     dh_next = np.zeros((N, H))  # dL/dh_t through step t+1
     for t in reversed(range(T)):
         dh = d_out[:, t] @ W_hy.T + dh_next  # (N, H): from the output at t and from the future
@@ -95,7 +114,7 @@ def rnn_backward(d_logits: np.ndarray, x: np.ndarray, h0: np.ndarray, h: np.ndar
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """sqrt(sum of the squares of every array's elements)."""
-    return float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    return float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
 
 
 def clip_gradients(grads: dict[str, np.ndarray], max_norm: float) -> dict[str, np.ndarray]:
@@ -110,6 +129,7 @@ def clip_gradients(grads: dict[str, np.ndarray], max_norm: float) -> dict[str, n
 
 
 # ----------------------------------------------------------------------------- part 1: data
+
 
 def parse_line(line: str) -> Instance:
     """``"yet the act is still charming here, positive"`` -> Instance(text=[...7 tokens], label).
@@ -149,15 +169,18 @@ class Vocab:
         stoi: dict token -> index.
     """
 
-    def __init__(self, frequencies: Mapping[str, int], max_size: int = -1,
-                 min_freq: int = 0) -> None:
+    def __init__(
+        self, frequencies: Mapping[str, int], max_size: int = -1, min_freq: int = 0
+    ) -> None:
         if max_size != -1 and max_size < 2:
-            raise ValueError(f"max_size={max_size} leaves no room for <PAD> and <UNK>; "
-                             "use -1 (keep all) or a size >= 2")
+            raise ValueError(
+                f"max_size={max_size} leaves no room for <PAD> and <UNK>; "
+                "use -1 (keep all) or a size >= 2"
+            )
         ranked = sorted(frequencies, key=lambda token: frequencies[token], reverse=True)  # stable
         kept = [token for token in ranked if frequencies[token] >= min_freq]
         if max_size != -1:
-            kept = kept[:max_size - 2]
+            kept = kept[: max_size - 2]
         self.itos = [PAD, UNK] + kept
         self.stoi = {token: index for index, token in enumerate(self.itos)}
 
@@ -181,8 +204,9 @@ class NLPDataset(torch.utils.data.Dataset):
         self.vocab = vocab
 
     @classmethod
-    def from_file(cls, path: str | Path, vocab: Vocab | None = None, max_size: int = -1,
-                  min_freq: int = 0) -> NLPDataset:
+    def from_file(
+        cls, path: str | Path, vocab: Vocab | None = None, max_size: int = -1, min_freq: int = 0
+    ) -> NLPDataset:
         """Read an SST csv file; without ``vocab``, build one from this file's tokens (train)."""
         instances = read_instances(path)
         if vocab is None:
@@ -197,8 +221,9 @@ class NLPDataset(torch.utils.data.Dataset):
         return self.vocab.encode(instance.text), torch.tensor(LABELS[instance.label])
 
 
-def pad_collate_fn(batch: Sequence[tuple[torch.Tensor, torch.Tensor]],
-                   pad_index: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_collate_fn(
+    batch: Sequence[tuple[torch.Tensor, torch.Tensor]], pad_index: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A DataLoader's list of (text (L_i,), label ()) -> texts (B, max L_i) padded with
     ``pad_index``, labels (B,), lengths (B,) int64."""
     texts, labels = zip(*batch)
@@ -207,16 +232,21 @@ def pad_collate_fn(batch: Sequence[tuple[torch.Tensor, torch.Tensor]],
     return padded, torch.stack(labels), lengths
 
 
-def datasets(root: str | Path | None = None, max_size: int = -1,
-             min_freq: int = 0) -> tuple[NLPDataset, NLPDataset, NLPDataset]:
+def datasets(
+    root: str | Path | None = None, max_size: int = -1, min_freq: int = 0
+) -> tuple[NLPDataset, NLPDataset, NLPDataset]:
     """(train, valid, test) datasets sharing the vocabulary built on train."""
     train = NLPDataset.from_file(split_path("train", root), max_size=max_size, min_freq=min_freq)
-    return (train, NLPDataset.from_file(split_path("valid", root), train.vocab),
-            NLPDataset.from_file(split_path("test", root), train.vocab))
+    return (
+        train,
+        NLPDataset.from_file(split_path("valid", root), train.vocab),
+        NLPDataset.from_file(split_path("test", root), train.vocab),
+    )
 
 
-def load_embedding(vocab: Vocab, vectors: Mapping[str, np.ndarray] | None = None,
-                   dim: int = 300) -> nn.Embedding:
+def load_embedding(
+    vocab: Vocab, vectors: Mapping[str, np.ndarray] | None = None, dim: int = 300
+) -> nn.Embedding:
     """Frozen embedding of the vocabulary: (len(vocab.itos), d) float32 weights.
 
     Row i is ``vectors[vocab.itos[i]]`` where the word has a vector, N(0, 1) (``torch.randn``)
@@ -234,6 +264,7 @@ def load_embedding(vocab: Vocab, vectors: Mapping[str, np.ndarray] | None = None
 
 
 # ----------------------------------------------------------------------------- part 2: models
+
 
 class BaselineModel(nn.Module):
     """Mean pooling of the word vectors, then a 3-layer MLP."""
@@ -257,24 +288,38 @@ class BaselineModel(nn.Module):
 class RecurrentModel(nn.Module):
     """A stacked RNN, GRU or LSTM over the packed sequence, then fc -> ReLU -> fc."""
 
-    def __init__(self, embedding: nn.Embedding, cell: str = "gru", hidden_size: int = 150,
-                 num_layers: int = 2, dropout: float = 0.0, bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        cell: str = "gru",
+        hidden_size: int = 150,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell={cell!r}: use one of {sorted(CELLS)}")
         self.embedding = embedding
-        self.rnn = CELLS[cell](embedding.embedding_dim, hidden_size, num_layers, batch_first=True,
-                               dropout=dropout if num_layers > 1 else 0.0,
-                               bidirectional=bidirectional)
+        self.rnn = CELLS[cell](
+            embedding.embedding_dim,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
         directions = 2 if bidirectional else 1
         self.fc1 = nn.Linear(directions * hidden_size, hidden_size)
         self.fc2 = nn.Linear(hidden_size, 1)
 
-    def encode(self, texts: torch.Tensor,
-               lengths: torch.Tensor) -> tuple[PackedSequence, torch.Tensor]:
+    def encode(
+        self, texts: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[PackedSequence, torch.Tensor]:
         """Packed outputs of the last layer and its final state (B, directions * H)."""
-        packed = pack_padded_sequence(self.embedding(texts), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
+        packed = pack_padded_sequence(
+            self.embedding(texts), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         outputs, state = self.rnn(packed)
         h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
         last = h_n[-2:] if self.rnn.bidirectional else h_n[-1:]  # last layer, each direction
@@ -291,12 +336,20 @@ class AttentionModel(RecurrentModel):
     a_t = w2^T tanh(W1 o_t) over the valid steps, alpha = softmax(a), pooled = sum_t alpha_t o_t.
     """
 
-    def __init__(self, embedding: nn.Embedding, cell: str = "gru", hidden_size: int = 150,
-                 num_layers: int = 2, dropout: float = 0.0, bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        cell: str = "gru",
+        hidden_size: int = 150,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
         super().__init__(embedding, cell, hidden_size, num_layers, dropout, bidirectional)
         width = self.fc1.in_features
-        self.attention = nn.Sequential(nn.Linear(width, width // 2), nn.Tanh(),
-                                       nn.Linear(width // 2, 1, bias=False))
+        self.attention = nn.Sequential(
+            nn.Linear(width, width // 2), nn.Tanh(), nn.Linear(width // 2, 1, bias=False)
+        )
 
     def forward(self, texts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed, _ = self.encode(texts, lengths)
@@ -309,8 +362,9 @@ class AttentionModel(RecurrentModel):
         return self.fc2(F.relu(self.fc1(pooled))).squeeze(-1)
 
 
-def train_epoch(model: nn.Module, loader: Iterable[Batch], optimizer: torch.optim.Optimizer,
-                clip: float = 0.25) -> float:
+def train_epoch(
+    model: nn.Module, loader: Iterable[Batch], optimizer: torch.optim.Optimizer, clip: float = 0.25
+) -> float:
     """One pass over ``loader``: per batch, BCE with logits, backward, clip the global gradient
     norm to ``clip``, step. Returns the mean of the batches' losses."""
     model.train()
@@ -345,5 +399,9 @@ def evaluate(model: nn.Module, loader: Iterable[Batch]) -> dict[str, float | np.
     np.add.at(matrix, (y_true.numpy(), y_pred.numpy()), 1)
     tp, fp, fn = matrix[1, 1], matrix[0, 1], matrix[1, 0]
     loss = F.binary_cross_entropy_with_logits(y_logits, y_true.to(y_logits.dtype)).item()
-    return {"loss": loss, "accuracy": float(np.trace(matrix) / matrix.sum()),
-            "f1": float(2 * tp / max(2 * tp + fp + fn, 1)), "confusion_matrix": matrix}
+    return {
+        "loss": loss,
+        "accuracy": float(np.trace(matrix) / matrix.sum()),
+        "f1": float(2 * tp / max(2 * tp + fp + fn, 1)),
+        "confusion_matrix": matrix,
+    }

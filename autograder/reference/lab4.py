@@ -12,6 +12,7 @@ module imports only torch and what stays in ``dlcourse``.
 Distances follow PyTorch (``F.pairwise_distance``): d(x, y) = ||x - y + eps||_2, eps = 1e-6.
 Embeddings are (B, D); losses are means over the batch.
 """
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,8 @@ from torch.utils.data import Dataset
 
 from dlcourse.data.mnist import load_mnist
 
-
 # ----------------------------------------------------------------------------- data
+
 
 class MNISTMetricDataset(Dataset):
     """MNIST for metric learning: triplets to train on, (image, label) pairs to embed.
@@ -89,29 +90,33 @@ class MNISTMetricDataset(Dataset):
 
 # ----------------------------------------------------------------------------- losses
 
+
 def distance(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Row-wise d_i = ||x_i - y_i + eps||_2: x, y (B, D) -> (B,)."""
     return ((x - y + eps) ** 2).sum(dim=1).sqrt()
 
 
-def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-                 margin: float = 1.0) -> torch.Tensor:
+def triplet_loss(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 1.0
+) -> torch.Tensor:
     """mean_i max(d(a_i, p_i) - d(a_i, n_i) + margin, 0) of (B, D) embeddings -> scalar."""
     losses = distance(anchor, positive) - distance(anchor, negative) + margin  # (B,)
     return torch.clamp(losses, min=0).mean()
 
 
-def contrastive_loss(x1: torch.Tensor, x2: torch.Tensor, same: torch.Tensor,
-                     margin: float = 1.0) -> torch.Tensor:
+def contrastive_loss(
+    x1: torch.Tensor, x2: torch.Tensor, same: torch.Tensor, margin: float = 1.0
+) -> torch.Tensor:
     """mean_i [y_i d_i^2 + (1 - y_i) max(margin - d_i, 0)^2], d_i = d(x1_i, x2_i), x1, x2 (B, D),
     same (B,) 0/1 -> scalar."""
     d = distance(x1, x2)  # (B,)
     y = same.to(d.dtype)
-    return (y * d ** 2 + (1 - y) * torch.clamp(margin - d, min=0) ** 2).mean()
+    return (y * d**2 + (1 - y) * torch.clamp(margin - d, min=0) ** 2).mean()
 
 
-def batch_hard_triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor,
-                            margin: float = 1.0) -> torch.Tensor:
+def batch_hard_triplet_loss(
+    embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0
+) -> torch.Tensor:
     """Triplet loss of each anchor that has a positive and a negative in the batch, with its
     farthest positive (j != i) and its nearest negative: embeddings (B, D), labels (B,) -> scalar.
     """
@@ -123,11 +128,16 @@ def batch_hard_triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor,
     valid = positive.any(dim=1) & negative.any(dim=1)  # (B,) anchors with both
     hardest_positive = torch.where(positive, d, -torch.inf).argmax(dim=1)  # (B,) farthest
     hardest_negative = torch.where(negative, d, torch.inf).argmin(dim=1)  # (B,) nearest
-    return triplet_loss(embeddings[valid], embeddings[hardest_positive[valid]],
-                        embeddings[hardest_negative[valid]], margin)
+    return triplet_loss(
+        embeddings[valid],
+        embeddings[hardest_positive[valid]],
+        embeddings[hardest_negative[valid]],
+        margin,
+    )
 
 
 # ----------------------------------------------------------------------------- models
+
 
 class _BNReluConv(nn.Sequential):
     """BatchNorm2d(num_maps_in) -> ReLU -> Conv2d(num_maps_in, num_maps_out, k), no padding."""

@@ -13,6 +13,7 @@ Three modules, calls flowing one way (``student`` -> ``oracles`` -> ``report`` -
 
 Import from here: ``from dlcourse.check import compare, Report, rel_error, numerical_gradient``.
 """
+
 from dlcourse.check.hidden import SECRET_ENV, HiddenSeed, hidden, use_secret
 from dlcourse.check.oracles import (
     AUTOGRAD,
@@ -49,10 +50,35 @@ from dlcourse.check.student import (
 )
 
 __all__ = [
-    "AUTOGRAD", "SECRET_ENV", "Comparison", "HiddenSeed", "RemoteError", "Report",
-    "autograd_reference", "call_student", "call_student_many", "case_label", "case_starter",
-    "compare", "forbid_calls", "hidden", "hidden_case", "is_remote", "isolate", "label",
-    "numerical_gradient", "own_code", "redact", "rel_error", "run_where", "seed_all", "show",
-    "start_case", "student_autograd", "upstream_gradient", "use_secret", "verdict",
+    "AUTOGRAD",
+    "SECRET_ENV",
+    "Comparison",
+    "HiddenSeed",
+    "RemoteError",
+    "Report",
+    "autograd_reference",
+    "call_student",
+    "call_student_many",
+    "case_label",
+    "case_starter",
+    "compare",
+    "forbid_calls",
+    "hidden",
+    "hidden_case",
+    "is_remote",
+    "isolate",
+    "label",
+    "numerical_gradient",
+    "own_code",
+    "redact",
+    "rel_error",
+    "run_where",
+    "seed_all",
+    "show",
+    "start_case",
+    "student_autograd",
+    "upstream_gradient",
+    "use_secret",
+    "verdict",
     "within_budget",
 ]

@@ -4,6 +4,7 @@ A hidden test line seeds its case with ``hidden(k)``; the grader sets the course
 (``use_secret``), new each term. A ``HiddenSeed`` prints as ``hidden(k)``, never as its value,
 and ``dlcourse.check.report`` records every comparison of its case redacted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,10 @@ def hidden(k: int) -> HiddenSeed:
     """
     secret = _secret if _secret is not None else os.environ.get(SECRET_ENV)
     if not secret:
-        raise RuntimeError(f"hidden cases need the course's secret: the grader sets it; to run "
-                           f"hidden tests yourself, set ${SECRET_ENV}")
+        raise RuntimeError(
+            f"hidden cases need the course's secret: the grader sets it; to run "
+            f"hidden tests yourself, set ${SECRET_ENV}"
+        )
     digest = hmac.new(secret.encode(), f"hidden-{k}".encode(), hashlib.sha256).digest()
     # 31 bits: a check's seed + 1 is still < 2**32, as np.random.seed (``seed_all``) needs
     return HiddenSeed(int.from_bytes(digest[:4], "big") >> 1, k)

@@ -10,6 +10,7 @@
 
 Calls ``dlcourse.check.report`` and ``hidden``, never ``student``.
 """
+
 from __future__ import annotations
 
 import random
@@ -32,8 +33,9 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def start_case(task: str, quantities: Sequence[str], seed: int | None, *,
-               points: float | None = None) -> tuple[Report, np.random.Generator]:
+def start_case(
+    task: str, quantities: Sequence[str], seed: int | None, *, points: float | None = None
+) -> tuple[Report, np.random.Generator]:
     """An empty report of ``task``'s quantities (worth ``points``) and the case's generator, all
     seeded (a check's first line: every case of every lab starts the same way). A ``hidden``
     seed makes it a hidden case's report (``Report.add`` redacts all it records)."""
@@ -45,12 +47,16 @@ def start_case(task: str, quantities: Sequence[str], seed: int | None, *,
     return report, np.random.default_rng(seed)
 
 
-def case_starter(quantities: Mapping[str, Sequence[str]], points: Mapping[str, float],
-                 ) -> Callable[[str, int | None], tuple[Report, np.random.Generator]]:
+def case_starter(
+    quantities: Mapping[str, Sequence[str]],
+    points: Mapping[str, float],
+) -> Callable[[str, int | None], tuple[Report, np.random.Generator]]:
     """A lab's ``start(task, seed)``: ``start_case`` with the task's quantities and points looked
     up in the lab's tables (``QUANTITIES``, ``TASKS``: ``dlcourse.tasks``), declared once there."""
+
     def start(task: str, seed: int | None) -> tuple[Report, np.random.Generator]:
         return start_case(task, quantities[task], seed, points=points[task])
+
     return start
 
 
@@ -84,10 +90,15 @@ def _to_tensor(value: Any, device: torch.device, requires_grad: bool) -> torch.T
     return t.requires_grad_(requires_grad)
 
 
-def autograd_reference(fn: Callable[..., torch.Tensor], inputs: Mapping[str, Any],
-                       wrt: Iterable[str], *, grad_out: Any = None,
-                       device: str | torch.device | None = None,
-                       seed: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def autograd_reference(
+    fn: Callable[..., torch.Tensor],
+    inputs: Mapping[str, Any],
+    wrt: Iterable[str],
+    *,
+    grad_out: Any = None,
+    device: str | torch.device | None = None,
+    seed: int | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Output and gradients of a torch function, computed by autograd in float64.
 
     With y = fn(**inputs) and upstream gradient g (``grad_out``, of y's shape), returns y and
@@ -110,8 +121,10 @@ def autograd_reference(fn: Callable[..., torch.Tensor], inputs: Mapping[str, Any
     """
     device = config.device() if device is None else torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {str(device)!r} was asked for but no CUDA device is "
-                           "available (torch.cuda.is_available() is False); use device='cpu'")
+        raise RuntimeError(
+            f"device {str(device)!r} was asked for but no CUDA device is "
+            "available (torch.cuda.is_available() is False); use device='cpu'"
+        )
     wrt = list(wrt)
     unknown = set(wrt) - set(inputs)
     if unknown:
@@ -123,17 +136,24 @@ def autograd_reference(fn: Callable[..., torch.Tensor], inputs: Mapping[str, Any
             raise TypeError(f"fn must return one tensor, got {_describe(y)}")
         if grad_out is None and y.dim() > 0:
             grad_out = upstream_gradient(tuple(y.shape), seed)
-        g = None if grad_out is None else torch.as_tensor(
-            np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
+        g = (
+            None
+            if grad_out is None
+            else torch.as_tensor(np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
+        )
         # materialize_grads: zeros for an input the output does not depend on
-        grads = torch.autograd.grad(y, [tensors[k] for k in wrt], g,
-                                    materialize_grads=True) if wrt else []
+        grads = (
+            torch.autograd.grad(y, [tensors[k] for k in wrt], g, materialize_grads=True)
+            if wrt
+            else []
+        )
     gradients = {k: dx.detach().cpu().numpy() for k, dx in zip(wrt, grads)}
     return y.detach().cpu().numpy(), gradients
 
 
-def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, df: Any = None,
-                       h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, df: Any = None, h: float = 1e-5
+) -> np.ndarray:
     """Central-difference gradient of L(x) = sum(df * f(x)) with respect to x (CS231n's
     ``eval_numerical_gradient``, names included).
 
@@ -172,7 +192,12 @@ def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, df: Any = 
     return grad
 
 
-AUTOGRAD = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad,
-            autograd_reference, numerical_gradient)
+AUTOGRAD = (
+    torch.Tensor.backward,
+    torch.autograd.backward,
+    torch.autograd.grad,
+    autograd_reference,
+    numerical_gradient,
+)
 """Automatic or numerical differentiation: forbidden (``forbid_calls``) in the tasks whose
 gradient is derived by hand, where either would skip the exercise."""

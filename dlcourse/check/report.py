@@ -12,6 +12,7 @@
 Arrays are numpy arrays or torch tensors; every comparison happens on the CPU in float64.
 This module calls no other of ``dlcourse.check`` but ``hidden``.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -31,6 +32,7 @@ REL_ERROR_FLOOR = 1e-8
 """rel_error's smallest denominator: values near 0 are not divided by ~0."""
 
 # ----------------------------------------------------------------------------- comparisons
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -143,8 +145,15 @@ def _shape(shape: tuple[int, ...]) -> str:
     return f"{shape} (a scalar)" if shape == () else str(shape)
 
 
-def compare(quantity: str, yours: Any, expected: Any, *, case: str = "",
-            atol: float = 1e-6, rtol: float = 1e-5) -> Comparison:
+def compare(
+    quantity: str,
+    yours: Any,
+    expected: Any,
+    *,
+    case: str = "",
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> Comparison:
     """Compare ``yours`` with the reference ``expected``, elementwise as ``np.isclose``:
     |yours - expected| <= atol + rtol * |expected|.
 
@@ -163,8 +172,12 @@ def compare(quantity: str, yours: Any, expected: Any, *, case: str = "",
     if b is None:
         raise TypeError(f"{name}: the reference is not an array: {_describe(expected)}")
     if a.shape != b.shape:
-        return verdict(quantity, False, f"yours has shape {_shape(a.shape)}, expected "
-                       f"{_shape(b.shape)}", case=case)
+        return verdict(
+            quantity,
+            False,
+            f"yours has shape {_shape(a.shape)}, expected " f"{_shape(b.shape)}",
+            case=case,
+        )
     problem = _dtype_problem(a.dtype, a_dtype, b.dtype)
     if problem:
         return verdict(quantity, False, problem, case=case)
@@ -172,15 +185,22 @@ def compare(quantity: str, yours: Any, expected: Any, *, case: str = "",
     broken = ~np.isfinite(a) & np.isfinite(b)
     if broken.any():
         i = _index(int(np.flatnonzero(broken)[0]), a.shape)
-        return Comparison(quantity, case, False,
-                          f"{name}: yours has {a[i]} at index {i} (expected {_fmt(b[i])}); "
-                          f"{int(broken.sum())} non-finite value(s) in all",
-                          worst_index=i, yours=float(a[i]), expected=float(b[i]))
+        return Comparison(
+            quantity,
+            case,
+            False,
+            f"{name}: yours has {a[i]} at index {i} (expected {_fmt(b[i])}); "
+            f"{int(broken.sum())} non-finite value(s) in all",
+            worst_index=i,
+            yours=float(a[i]),
+            expected=float(b[i]),
+        )
     return _compare_values(quantity, case, a, b, atol, rtol)
 
 
-def _compare_values(quantity: str, case: str, a: np.ndarray, b: np.ndarray,
-                    atol: float, rtol: float) -> Comparison:
+def _compare_values(
+    quantity: str, case: str, a: np.ndarray, b: np.ndarray, atol: float, rtol: float
+) -> Comparison:
     """The value step of ``compare``: float64 arrays of one shape."""
     if a.size == 0:
         return verdict(quantity, True, "empty, as expected", case=case)
@@ -201,8 +221,9 @@ def _compare_values(quantity: str, case: str, a: np.ndarray, b: np.ndarray,
         at = f" at index {worst}" if a.ndim else ""
         mine, ref = _fmt_pair(float(a[worst]), float(b[worst]))
         text += f"{at}: yours {mine}, expected {ref}"
-    return Comparison(quantity, case, ok, text, max_abs, max_rel, worst,
-                      float(a[worst]), float(b[worst]))
+    return Comparison(
+        quantity, case, ok, text, max_abs, max_rel, worst, float(a[worst]), float(b[worst])
+    )
 
 
 def _relative(err: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -229,13 +250,16 @@ def rel_error(x: Any, y: Any) -> float:
         name, why = ("x", why_a) if a is None else ("y", why_b)
         raise TypeError(f"rel_error compares arrays or numbers: {name} is {why}")
     if a.shape != b.shape:
-        raise ValueError(f"rel_error compares arrays of one shape, not {_shape(a.shape)} and "
-                         f"{_shape(b.shape)}")
+        raise ValueError(
+            f"rel_error compares arrays of one shape, not {_shape(a.shape)} and "
+            f"{_shape(b.shape)}"
+        )
     a, b = a.astype(np.float64), b.astype(np.float64)
     return float(np.max(_relative(np.abs(a - b), a, b), initial=0.0))
 
 
 # ----------------------------------------------------------------------------- hidden cases
+
 
 def _magnitude(x: float) -> str:
     """'1e-03' for 0.0012 or 0.0008: the power of ten nearest to a positive ``x``."""
@@ -255,22 +279,31 @@ def redact(comparison: Comparison, case: str) -> Comparison:
     given to two digits: a sum for a mean is off by N - 1)."""
     detail = "passes" if comparison.ok else "fails"
     if comparison.max_abs is not None:
-        detail += (f": max abs error ~{_magnitude(comparison.max_abs)}, "
-                   f"max rel error ~{_magnitude(comparison.max_rel)}")
+        detail += (
+            f": max abs error ~{_magnitude(comparison.max_abs)}, "
+            f"max rel error ~{_magnitude(comparison.max_rel)}"
+        )
     elif not comparison.ok:
         said = comparison.message.removeprefix(f"{label(comparison.quantity, comparison.case)}: ")
         raised = re.match(r"raised (\w+)", said)
         if raised:
             name = raised.group(1)
             known = isinstance(getattr(builtins, name, None), type) and issubclass(
-                getattr(builtins, name), BaseException)
+                getattr(builtins, name), BaseException
+            )
             detail += f": raised {name if known else 'an exception'}"
-    return Comparison(comparison.quantity, case, comparison.ok,
-                      f"{label(comparison.quantity, case)}: {detail}",
-                      comparison.max_abs, comparison.max_rel)
+    return Comparison(
+        comparison.quantity,
+        case,
+        comparison.ok,
+        f"{label(comparison.quantity, case)}: {detail}",
+        comparison.max_abs,
+        comparison.max_rel,
+    )
 
 
 # ----------------------------------------------------------------------------- reports
+
 
 class Report:
     """Comparisons of one or more tasks' quantities over several cases, in order.
@@ -281,8 +314,14 @@ class Report:
     ``report += other`` merges; ``report.points()`` is the cell's credit.
     """
 
-    def __init__(self, title: str = "", quantities: Iterable[str] = (),
-                 comparisons: Iterable[Comparison] = (), *, worth: float | None = None) -> None:
+    def __init__(
+        self,
+        title: str = "",
+        quantities: Iterable[str] = (),
+        comparisons: Iterable[Comparison] = (),
+        *,
+        worth: float | None = None,
+    ) -> None:
         self.title = title
         self.worth = worth
         self.hidden: str | None = None
@@ -315,8 +354,10 @@ class Report:
         if not isinstance(other, Report):
             return NotImplemented
         if None not in (self.worth, other.worth) and self.worth != other.worth:
-            raise ValueError(f"can't merge reports worth {self.worth} ({self.title}) and "
-                             f"{other.worth} ({other.title}) points: one cell grades one task")
+            raise ValueError(
+                f"can't merge reports worth {self.worth} ({self.title}) and "
+                f"{other.worth} ({other.title}) points: one cell grades one task"
+            )
         self.worth = self.worth if self.worth is not None else other.worth
         self._declared = list(dict.fromkeys(self._declared + other._declared))
         self.comparisons.extend(other.comparisons)
@@ -362,16 +403,21 @@ class Report:
         passed = sum(self.passed(q) for q in quantities)
         lines = [f"{self.title or 'report'}: {passed} of {len(quantities)} quantities pass"]
         for quantity in quantities:  # grouped by quantity, cases in the order they were run
-            lines += [f"  {'✓' if c.ok else '✗'} {c.message}"
-                      for c in self.comparisons if c.quantity == quantity]
+            lines += [
+                f"  {'✓' if c.ok else '✗'} {c.message}"
+                for c in self.comparisons
+                if c.quantity == quantity
+            ]
             if not any(c.quantity == quantity for c in self.comparisons):
                 lines.append(f"  ✗ {quantity}: not checked")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         passed = sum(self.passed(q) for q in self.quantities)
-        return (f"<Report {self.title!r}: {passed}/{len(self.quantities)} quantities pass, "
-                f"{len(self.comparisons)} comparisons>")
+        return (
+            f"<Report {self.title!r}: {passed}/{len(self.quantities)} quantities pass, "
+            f"{len(self.comparisons)} comparisons>"
+        )
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self) if cycle else str(self))

@@ -18,6 +18,7 @@
 
 Calls ``dlcourse.check.report`` and ``oracles``; nothing calls it back.
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,6 +42,7 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 
 
 # ----------------------------------------------------------------------------- where the code lives
+
 
 class RemoteError(RuntimeError):
     """The student's kernel did not answer a grader's call (it died, hung, or sent garbage)."""
@@ -80,14 +82,18 @@ def _watching(fn: Any, forbidden: Iterable[Any]) -> tuple[Any, ...] | None:
 
 # ----------------------------------------------------------------------------- early hints
 
+
 def _codes(obj: Any) -> dict[Any, str]:
     """Code objects of a python function (through wrappers, partials, methods) or of every
     method of a class -> qualified name."""
     if inspect.isclass(obj):
         codes: dict[Any, str] = {}
         for member in vars(obj).values():
-            parts = ([member.fget, member.fset, member.fdel] if isinstance(member, property)
-                     else [member])
+            parts = (
+                [member.fget, member.fset, member.fdel]
+                if isinstance(member, property)
+                else [member]
+            )
             for part in parts:
                 if part is not None and callable(getattr(part, "__func__", part)):
                     codes.update(_codes(part))
@@ -114,8 +120,9 @@ def forbid_calls(*functions: Any) -> Iterator[list[str]]:
     for fn in functions:
         codes = _codes(fn)
         if not codes:
-            raise TypeError(f"forbid_calls can only watch python functions and classes, "
-                            f"not {fn!r}")
+            raise TypeError(
+                f"forbid_calls can only watch python functions and classes, " f"not {fn!r}"
+            )
         watched.update(codes)
     called: list[str] = []
     previous = sys.getprofile()
@@ -135,7 +142,6 @@ def forbid_calls(*functions: Any) -> Iterator[list[str]]:
             sys.setprofile(previous)
         else:  # cProfile.Profile: not callable, it restarts itself
             previous.enable()
-
 
 
 def own_code(fn: Any, name: str) -> str | None:
@@ -158,9 +164,19 @@ def own_code(fn: Any, name: str) -> str | None:
 
 # ----------------------------------------------------------------------------- calling the student
 
-def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
-                 quantities: Iterable[str] | None = None, forbidden: Iterable[Any] = (),
-                 outputs: int | None = None, **kwargs: Any) -> tuple[bool, Any]:
+
+def call_student(
+    report: Report,
+    case: str,
+    fn: Any,
+    /,
+    *args: Any,
+    name: str,
+    quantities: Iterable[str] | None = None,
+    forbidden: Iterable[Any] = (),
+    outputs: int | None = None,
+    **kwargs: Any,
+) -> tuple[bool, Any]:
     """Call a student's ``fn(*args, **kwargs)`` so that what goes wrong costs only this case.
 
     ``fn`` gets deep copies of the arguments (it can't change the grader's inputs). On failure
@@ -175,22 +191,36 @@ def call_student(report: Report, case: str, fn: Any, /, *args: Any, name: str,
     """
     quantities = report.quantities if quantities is None else list(quantities)
     try:
-        ok, result, problem = run_where(fn, _run_student, fn, args, kwargs, name,
-                                        _watching(fn, forbidden))
+        ok, result, problem = run_where(
+            fn, _run_student, fn, args, kwargs, name, _watching(fn, forbidden)
+        )
     except RemoteError as exc:
         ok, result, problem = False, None, str(exc)
-    if ok and outputs is not None and not (isinstance(result, tuple | list)
-                                           and len(result) == outputs):
-        ok, problem = False, (f"{name} returned {_describe(result)}; expected a tuple of "
-                              f"{outputs} values")
+    if (
+        ok
+        and outputs is not None
+        and not (isinstance(result, tuple | list) and len(result) == outputs)
+    ):
+        ok, problem = (
+            False,
+            (f"{name} returned {_describe(result)}; expected a tuple of " f"{outputs} values"),
+        )
     if not ok:
         report.fail(quantities, case, problem)
     return ok, result if ok else None
 
 
-def call_student_many(report: Report, case: str, fn: Any, /, arguments: Iterable[tuple], *,
-                      name: str, quantities: Iterable[str] | None = None,
-                      forbidden: Iterable[Any] = ()) -> tuple[bool, list[Any]]:
+def call_student_many(
+    report: Report,
+    case: str,
+    fn: Any,
+    /,
+    arguments: Iterable[tuple],
+    *,
+    name: str,
+    quantities: Iterable[str] | None = None,
+    forbidden: Iterable[Any] = (),
+) -> tuple[bool, list[Any]]:
     """``fn(*args)`` for each tuple ``args`` of ``arguments``, each call as :func:`call_student`
     makes it, all in one round trip to a grader's kernel: a sampler drawn 40 times costs one
     request, not 40.
@@ -202,8 +232,9 @@ def call_student_many(report: Report, case: str, fn: Any, /, arguments: Iterable
     quantities = report.quantities if quantities is None else list(quantities)
     calls = [tuple(args) for args in arguments]
     try:
-        ok, results, problem = run_where(fn, _run_student_many, fn, calls, name,
-                                         _watching(fn, forbidden))
+        ok, results, problem = run_where(
+            fn, _run_student_many, fn, calls, name, _watching(fn, forbidden)
+        )
     except RemoteError as exc:
         ok, results, problem = False, [], str(exc)
     if not ok:
@@ -211,8 +242,9 @@ def call_student_many(report: Report, case: str, fn: Any, /, arguments: Iterable
     return ok, results
 
 
-def _run_student_many(fn: Any, arguments: list[tuple], name: str,
-                      forbidden: tuple | None) -> tuple[bool, list[Any], str]:
+def _run_student_many(
+    fn: Any, arguments: list[tuple], name: str, forbidden: tuple | None
+) -> tuple[bool, list[Any], str]:
     """``call_student_many``'s work where ``fn`` lives."""
     results = []
     for args in arguments:
@@ -223,8 +255,15 @@ def _run_student_many(fn: Any, arguments: list[tuple], name: str,
     return True, results, ""
 
 
-def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple | None, *,
-                 copy_args: bool = True) -> tuple[bool, Any, str]:
+def _run_student(
+    fn: Any,
+    args: tuple,
+    kwargs: dict,
+    name: str,
+    forbidden: tuple | None,
+    *,
+    copy_args: bool = True,
+) -> tuple[bool, Any, str]:
     """``call_student``'s work where ``fn`` lives: (True, result, '') or (False, None, why).
 
     ``copy_args=False`` passes the arguments themselves: ``student_autograd``'s inputs, whose
@@ -244,25 +283,34 @@ def _run_student(fn: Any, args: tuple, kwargs: dict, name: str, forbidden: tuple
         except Exception as exc:  # any bug in student code: report it, grade the rest
             error = exc
     if called:
-        return False, None, (f"calls {', '.join(called)}: write your own code "
-                             "(no course references or automatic gradients)")
+        return (
+            False,
+            None,
+            (
+                f"calls {', '.join(called)}: write your own code "
+                "(no course references or automatic gradients)"
+            ),
+        )
     if error is not None:
         return False, None, _raised(error)
     return True, result, ""
 
 
-def within_budget(report: Report, case: str, quantities: Iterable[str], seconds: float,
-                  budget: float | None) -> bool:
+def within_budget(
+    report: Report, case: str, quantities: Iterable[str], seconds: float, budget: float | None
+) -> bool:
     """Whether a call that took ``seconds`` met ``budget`` (None: no budget); when not, each of
     ``quantities`` fails in ``case``: 'took 12.3 s, more than the 2 s budget: a numerical
     gradient?'. The caller measures ``seconds`` around its own call (the grader around its
     request), so the student's kernel has no say in it."""
     if budget is None or seconds <= budget:
         return True
-    report.fail(quantities, case, f"took {seconds:.1f} s, more than the {budget:g} s budget: "
-                "a numerical gradient?")
+    report.fail(
+        quantities,
+        case,
+        f"took {seconds:.1f} s, more than the {budget:g} s budget: " "a numerical gradient?",
+    )
     return False
-
 
 
 def _namespace(fn: Any) -> dict[str, Any]:
@@ -297,12 +345,22 @@ def _swap_globals(fn: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return old
 
 
-def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str, Any],
-                     wrt: Iterable[str], *, name: str, grad_out: Any = None,
-                     module: Any = None, seed: int | None = None,
-                     quantities: Iterable[str] | None = None, forbidden: Iterable[Any] = (),
-                     device: str | torch.device | None = None,
-                     ) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray]]:
+def student_autograd(
+    report: Report,
+    case: str,
+    fn: Any,
+    /,
+    inputs: Mapping[str, Any],
+    wrt: Iterable[str],
+    *,
+    name: str,
+    grad_out: Any = None,
+    module: Any = None,
+    seed: int | None = None,
+    quantities: Iterable[str] | None = None,
+    forbidden: Iterable[Any] = (),
+    device: str | torch.device | None = None,
+) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray]]:
     """Output and gradients of a student's torch function, for comparison with a reference.
 
     Calls ``fn(**inputs)`` as :func:`call_student` does (not on copies: gradients must reach the
@@ -322,9 +380,18 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
     quantities = report.quantities if quantities is None else list(quantities)
     try:
         ok, y, grads, problem = run_where(
-            fn, _autograd_here, fn, inputs, list(wrt), name=name, grad_out=grad_out, module=module,
-            seed=seed, forbidden=_watching(fn, forbidden),
-            device=None if device is None else str(device))
+            fn,
+            _autograd_here,
+            fn,
+            inputs,
+            list(wrt),
+            name=name,
+            grad_out=grad_out,
+            module=module,
+            seed=seed,
+            forbidden=_watching(fn, forbidden),
+            device=None if device is None else str(device),
+        )
     except RemoteError as exc:
         ok, y, grads, problem = False, None, {}, str(exc)
     if not ok:  # the kernel's word can only fail the quantities the grader asked about
@@ -333,10 +400,18 @@ def student_autograd(report: Report, case: str, fn: Any, /, inputs: Mapping[str,
     return True, y, grads
 
 
-def _autograd_here(fn: Any, inputs: Mapping[str, Any], wrt: list[str], *, name: str,
-                   grad_out: Any, module: Any, seed: int | None, forbidden: tuple | None,
-                   device: str | None,
-                   ) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray], str]:
+def _autograd_here(
+    fn: Any,
+    inputs: Mapping[str, Any],
+    wrt: list[str],
+    *,
+    name: str,
+    grad_out: Any,
+    module: Any,
+    seed: int | None,
+    forbidden: tuple | None,
+    device: str | None,
+) -> tuple[bool, np.ndarray | None, dict[str, np.ndarray], str]:
     """``student_autograd``'s work where ``fn`` lives: (True, output, gradients, '') or
     (False, None, {}, why), which the grader records (``forbidden``: as in ``_run_student``)."""
     device = config.device() if device is None else torch.device(device)
@@ -351,13 +426,23 @@ def _autograd_here(fn: Any, inputs: Mapping[str, Any], wrt: list[str], *, name: 
             return False, None, {}, f"{name} returned {_describe(y)}; expected a float tensor"
         if grad_out is None and y.dim() > 0:
             grad_out = upstream_gradient(tuple(y.shape), seed)
-        g = None if grad_out is None else torch.as_tensor(
-            np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
+        g = (
+            None
+            if grad_out is None
+            else torch.as_tensor(np.asarray(grad_out, dtype=np.float64), device=device).to(y.dtype)
+        )
         params = dict(module.named_parameters()) if module is not None else {}
         sources = [tensors[k] for k in wrt] + list(params.values())
         if not y.requires_grad:
-            return False, None, {}, (f"{name}'s output does not depend on its inputs through "
-                                     "autograd (was it detached or computed in numpy?)")
+            return (
+                False,
+                None,
+                {},
+                (
+                    f"{name}'s output does not depend on its inputs through "
+                    "autograd (was it detached or computed in numpy?)"
+                ),
+            )
         try:
             grads = torch.autograd.grad(y, sources, g, materialize_grads=True, allow_unused=True)
         except RuntimeError as exc:

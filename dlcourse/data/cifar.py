@@ -15,6 +15,7 @@ Where the images come from, in order:
 Images are uint8 (N, 32, 32, 3) (height, width, RGB, as torchvision's ``CIFAR10.data``), labels
 int64 (N,); 5000 training images (a tenth of the stand-in's) are held out for validation.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -33,8 +34,18 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 N_VALID = 5000
-SYNTHETIC_CLASSES = ("horizontal stripes", "vertical stripes", "diagonal stripes", "checkerboard",
-                     "disc", "ring", "square", "cross", "triangle", "blobs")
+SYNTHETIC_CLASSES = (
+    "horizontal stripes",
+    "vertical stripes",
+    "diagonal stripes",
+    "checkerboard",
+    "disc",
+    "ring",
+    "square",
+    "cross",
+    "triangle",
+    "blobs",
+)
 SYNTHETIC_SIZES = (6000, 1000)  # train (validation included), test
 """The stand-in's sizes: a few seconds of training per epoch, enough to learn its 10 patterns."""
 DOWNLOAD_TIMEOUT = 30.0
@@ -57,8 +68,9 @@ class CIFAR10:
     source: str
 
 
-def load_cifar10(root: str | Path | None = None, *, download: bool | None = None,
-                 seed: int = 100) -> CIFAR10:
+def load_cifar10(
+    root: str | Path | None = None, *, download: bool | None = None, seed: int = 100
+) -> CIFAR10:
     """CIFAR-10 split 45k train / 5k validation (drawn with ``seed``) / 10k test.
 
     Args:
@@ -78,18 +90,25 @@ def load_cifar10(root: str | Path | None = None, *, download: bool | None = None
         test, classes = read_batch(folder / TEST_BATCH), _class_names(folder)
     else:
         source, classes = "synthetic", SYNTHETIC_CLASSES
-        warnings.warn(f"CIFAR-10 not found under {folder} and could not be downloaded: using a small "
-                      "SYNTHETIC stand-in (generated stripes, discs, crosses, ...; not CIFAR-10, "
-                      "with its own class names), so results say nothing about CIFAR-10. Set "
-                      "DLCOURSE_DATA to a folder with cifar-10-batches-py/, or go online.",
-                      SyntheticDataWarning, stacklevel=2)
+        warnings.warn(
+            f"CIFAR-10 not found under {folder} and could not be downloaded: using a small "
+            "SYNTHETIC stand-in (generated stripes, discs, crosses, ...; not CIFAR-10, "
+            "with its own class names), so results say nothing about CIFAR-10. Set "
+            "DLCOURSE_DATA to a folder with cifar-10-batches-py/, or go online.",
+            SyntheticDataWarning,
+            stacklevel=2,
+        )
         train, test = (synthetic_patterns(n, seed=seed + i) for i, n in enumerate(SYNTHETIC_SIZES))
     order = np.random.default_rng(seed).permutation(len(train.y))
     n_valid = min(N_VALID, len(order) // 10)
     valid_idx, train_idx = order[:n_valid], order[n_valid:]
-    return CIFAR10(train=Split(train.x[train_idx], train.y[train_idx]),
-                   valid=Split(train.x[valid_idx], train.y[valid_idx]), test=test,
-                   classes=tuple(classes), source=source)
+    return CIFAR10(
+        train=Split(train.x[train_idx], train.y[train_idx]),
+        valid=Split(train.x[valid_idx], train.y[valid_idx]),
+        test=test,
+        classes=tuple(classes),
+        source=source,
+    )
 
 
 def _on_disk(folder: Path) -> bool:
@@ -104,7 +123,10 @@ def _download(root: Path) -> bool:
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
         TorchvisionCIFAR10(str(root), train=True, download=True)
-    except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision raises RuntimeError
+    except (
+        OSError,
+        RuntimeError,
+    ) as error:  # URLError is an OSError; torchvision raises RuntimeError
         warnings.warn(f"CIFAR-10 download into {root} failed: {error}", stacklevel=3)
         return False
     finally:
@@ -120,11 +142,14 @@ def read_batch(path: Path) -> Split:
     try:
         data, labels = np.asarray(batch[b"data"], dtype=np.uint8), np.asarray(batch[b"labels"])
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{path} is not a CIFAR-10 batch (a dict with b'data' and b'labels'): "
-                         f"{error!r}") from error
+        raise ValueError(
+            f"{path} is not a CIFAR-10 batch (a dict with b'data' and b'labels'): " f"{error!r}"
+        ) from error
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
-        raise ValueError(f"{path}: expected data (n, 3072) and n labels, got data {data.shape} "
-                         f"and {len(labels)} labels")
+        raise ValueError(
+            f"{path}: expected data (n, 3072) and n labels, got data {data.shape} "
+            f"and {len(labels)} labels"
+        )
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # (n, 32, 32, 3)
     return Split(np.ascontiguousarray(images), labels.astype(np.int64))
 
@@ -145,6 +170,7 @@ def _concatenate(splits: list[Split]) -> Split:
 
 # ----------------------------------------------------------------------------- synthetic stand-in
 
+
 def synthetic_patterns(n: int, *, seed: int) -> Split:
     """``n`` generated 32 x 32 RGB images, n/10 of each ``SYNTHETIC_CLASSES`` pattern (shuffled):
     a random-coloured pattern at a random position, size, frequency and phase on a random
@@ -163,8 +189,11 @@ def synthetic_patterns(n: int, *, seed: int) -> Split:
     return Split(np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64))
 
 
-def _pattern(label: int, u: np.ndarray, v: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+def _pattern(
+    label: int, u: np.ndarray, v: np.ndarray, rng: np.random.Generator, n: int
+) -> np.ndarray:
     """Boolean masks (n, 32, 32) of one pattern with random parameters per image."""
+
     def draw(low: float, high: float) -> np.ndarray:
         return rng.uniform(low, high, (n, 1, 1))
 
@@ -186,10 +215,14 @@ def _pattern(label: int, u: np.ndarray, v: np.ndarray, rng: np.random.Generator,
     if label == 6:
         return (np.abs(dx) < size) & (np.abs(dy) < size)
     if label == 7:
-        return ((np.abs(dx) < width) & (np.abs(dy) < size)) | ((np.abs(dy) < width) & (np.abs(dx) < size))
+        return ((np.abs(dx) < width) & (np.abs(dy) < size)) | (
+            (np.abs(dy) < width) & (np.abs(dx) < size)
+        )
     if label == 8:
         return (dy > -size) & (dy < size) & (np.abs(dx) < (dy + size) / 2)
     centres = rng.uniform(0.1, 0.9, (n, 2, 3, 1, 1))  # label 9: three soft blobs, thresholded
-    field = np.exp(-((u[..., None, :, :] - centres[:, 0]) ** 2 + (v[..., None, :, :] - centres[:, 1]) ** 2)
-                   / (2 * 0.1 ** 2)).sum(axis=1)
+    field = np.exp(
+        -((u[..., None, :, :] - centres[:, 0]) ** 2 + (v[..., None, :, :] - centres[:, 1]) ** 2)
+        / (2 * 0.1**2)
+    ).sum(axis=1)
     return field > 0.5

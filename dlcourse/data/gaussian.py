@@ -5,6 +5,7 @@ A component draws what Lab 0's ``Random2DGaussian`` draws, in the same order (th
 code builds the mixture from it), so a seed gives the course's usual data sets. Lab 0's checks
 refuse ``sample_gmm_2d`` inside your ``Random2DGaussian`` or ``sample_gauss_2d``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,7 @@ def sample_gmm_2d(ncomponents: int, nclasses: int, nsamples: int) -> tuple[np.nd
         angle = 2 * np.pi * np.random.random_sample()
         cos, sin = np.cos(angle), np.sin(angle)
         rotation = np.array([[cos, -sin], [sin, cos]])  # (2, 2)
-        components.append((mean, rotation.T @ np.diag(scale ** 2) @ rotation))
+        components.append((mean, rotation.T @ np.diag(scale**2) @ rotation))
         classes.append(np.random.randint(nclasses))
     X = np.vstack([np.random.multivariate_normal(m, cov, nsamples) for m, cov in components])
     Y_ = np.repeat(classes, nsamples)  # (ncomponents*nsamples,)

@@ -2,7 +2,8 @@
 
 Where the images come from, in order:
 
-1. ``<root>/MNIST/raw/`` already holds the four IDX files (``.gz`` or unpacked, torchvision's layout);
+1. ``<root>/MNIST/raw/`` already holds the four IDX files (``.gz`` or unpacked, torchvision's
+   layout);
    read in place, so a read-only folder of real data works.
 2. Else torchvision downloads them into ``<root>`` (its mirror list, checksums checked), unless
    downloads are off (``download=False``, or ``DLCOURSE_OFFLINE=1``).
@@ -12,6 +13,7 @@ Where the images come from, in order:
 
 ``root`` defaults to :func:`dlcourse.config.data_root` (``$DLCOURSE_DATA``, else ``data/``).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -25,8 +27,10 @@ import numpy as np
 from dlcourse import config
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "mnist_subset.npz"
-FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 N_VALID = 5000
 DOWNLOAD_TIMEOUT = 30.0
 """Seconds a download may wait on the network (urllib's default is to wait forever)."""
@@ -59,8 +63,9 @@ class MNIST:
     source: str
 
 
-def load_mnist(root: str | Path | None = None, *, download: bool | None = None,
-               seed: int = 100) -> MNIST:
+def load_mnist(
+    root: str | Path | None = None, *, download: bool | None = None, seed: int = 100
+) -> MNIST:
     """MNIST split 55k train / 5k validation (drawn with ``seed``) / 10k test.
 
     The bundled subset keeps the proportions: 1834 train / 166 validation / 500 test.
@@ -75,22 +80,32 @@ def load_mnist(root: str | Path | None = None, *, download: bool | None = None,
     download = config.downloads_allowed() if download is None else download
     source = "disk"
     if not _on_disk(root):
-        problem = (_download(root) if download
-                   else "downloads are off (download=False or DLCOURSE_OFFLINE=1)")
+        problem = (
+            _download(root)
+            if download
+            else "downloads are off (download=False or DLCOURSE_OFFLINE=1)"
+        )
         source = "download" if problem is None else "bundled"
     if source == "bundled":
-        warnings.warn(f"MNIST is not in {root / 'MNIST' / 'raw'} and {problem}: using the small real "
-                      f"subset bundled in data/{BUNDLED.name} (results will not match the lab's "
-                      "figures); set DLCOURSE_DATA to a folder with MNIST/raw, or go online",
-                      BundledDataWarning, stacklevel=2)
+        warnings.warn(
+            f"MNIST is not in {root / 'MNIST' / 'raw'} and {problem}: using the small real "
+            f"subset bundled in data/{BUNDLED.name} (results will not match the lab's "
+            "figures); set DLCOURSE_DATA to a folder with MNIST/raw, or go online",
+            BundledDataWarning,
+            stacklevel=2,
+        )
         train, test = _read_bundled()
     else:
         train, test = (_read_split(root, split) for split in ("train", "test"))
     order = np.random.default_rng(seed).permutation(len(train.y))
     n_valid = min(N_VALID, len(order) // 12)  # the bundled subset keeps the same proportions
     valid_idx, train_idx = order[:n_valid], order[n_valid:]
-    return MNIST(train=Split(train.x[train_idx], train.y[train_idx]),
-                 valid=Split(train.x[valid_idx], train.y[valid_idx]), test=test, source=source)
+    return MNIST(
+        train=Split(train.x[train_idx], train.y[train_idx]),
+        valid=Split(train.x[valid_idx], train.y[valid_idx]),
+        test=test,
+        source=source,
+    )
 
 
 def raw_path(root: Path, name: str) -> Path | None:
@@ -116,7 +131,9 @@ def _download(root: Path) -> str | None:
         for train in (True, False):
             TorchvisionMNIST(str(root), train=train, download=True)
     except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision: RuntimeError
-        text = " ".join(str(error).split())  # torchvision lists every mirror's error on its own line
+        text = " ".join(
+            str(error).split()
+        )  # torchvision lists every mirror's error on its own line
         return f"the download failed ({type(error).__name__}: {text[:300]})"
     finally:
         socket.setdefaulttimeout(previous)
@@ -131,11 +148,13 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     if len(data) != offset + int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated or corrupt: its header promises shape {shape}; "
-                         "delete it (a download puts it back)")
+        raise ValueError(
+            f"{path} is truncated or corrupt: its header promises shape {shape}; "
+            "delete it (a download puts it back)"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
 
 
@@ -146,9 +165,13 @@ def _read_split(root: Path, split: str) -> Split:
 
 def _read_bundled() -> tuple[Split, Split]:
     if not BUNDLED.is_file():
-        raise FileNotFoundError(f"MNIST is not available: nothing on disk, no download, and the "
-                                f"bundled subset {BUNDLED} is missing; restore it from git or run "
-                                "scripts/bundle_mnist.py with DLCOURSE_DATA pointing at real MNIST")
+        raise FileNotFoundError(
+            f"MNIST is not available: nothing on disk, no download, and the "
+            f"bundled subset {BUNDLED} is missing; restore it from git or run "
+            "scripts/bundle_mnist.py with DLCOURSE_DATA pointing at real MNIST"
+        )
     with np.load(BUNDLED) as f:
-        return (Split(f["train_x"], f["train_y"].astype(np.int64)),
-                Split(f["test_x"], f["test_y"].astype(np.int64)))
+        return (
+            Split(f["train_x"], f["train_y"].astype(np.int64)),
+            Split(f["test_x"], f["test_y"].astype(np.int64)),
+        )

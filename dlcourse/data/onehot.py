@@ -3,6 +3,7 @@
 Import from here (``from dlcourse.data.onehot import class_to_onehot``); the functions are course
 helpers, not graded tasks.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def class_to_onehot(Y: np.ndarray, C: int | None = None) -> np.ndarray:
     Y = np.asarray(Y)
     if Y.ndim != 1:
         raise ValueError(f"Y must be a 1-D array of class indices, got shape {Y.shape}")
-    if Y.dtype.kind not in "biu" and not (Y.dtype.kind == "f" and np.all(Y == np.round(Y))):
+    if Y.dtype.kind not in "biu" and not (Y.dtype.kind == "f" and np.all(np.round(Y) == Y)):
         raise ValueError(f"Y must hold whole class indices, got dtype {Y.dtype}")
     Y = Y.astype(np.int64)
     C = int(Y.max()) + 1 if C is None and len(Y) else (C or 0)
@@ -33,7 +34,7 @@ def class_to_onehot(Y: np.ndarray, C: int | None = None) -> np.ndarray:
 
 
 def onehot_to_class(Yoh: np.ndarray) -> np.ndarray:
-    """Class indices of one-hot rows (or of any per-class scores): argmax of each row, (N,) int64."""
+    """Class indices of one-hot rows (or any per-class scores): argmax of each row, (N,) int64."""
     Yoh = np.asarray(Yoh)
     if Yoh.ndim != 2:
         raise ValueError(f"Yoh must be an (N, C) array, got shape {Yoh.shape}")

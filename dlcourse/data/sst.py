@@ -17,6 +17,7 @@ What students write in Lab 3 (reading the files into ``Instance``s, ``Vocab``, `
 ``autograder.reference.lab3``. Given: the files' paths, ``Instance``, the GloVe readers, and the
 labels' numbers ``LABELS`` (negative 0, positive 1).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,8 +39,9 @@ PAD, UNK = "<PAD>", "<UNK>"
 
 # ----------------------------------------------------------------------------- files
 
+
 def split_path(split: str, root: str | Path | None = None) -> Path:
-    """Path of ``sst_<split>_raw.csv``: under ``<root>/sst/``, else the bundled copy (with a warning).
+    """Path of ``sst_<split>_raw.csv``: under ``<root>/sst/``, else the bundled copy (warned).
 
     Args:
         split: ``"train"``, ``"valid"`` or ``"test"``.
@@ -51,9 +53,12 @@ def split_path(split: str, root: str | Path | None = None) -> Path:
     path = _sst_dir(root) / name
     if path.is_file():
         return path
-    warnings.warn(f"{path} not found: using the copy bundled in {BUNDLED_DIR} (the same file). "
-                  "Set DLCOURSE_DATA to a folder with sst/ to use your own.",
-                  BundledDataWarning, stacklevel=2)
+    warnings.warn(
+        f"{path} not found: using the copy bundled in {BUNDLED_DIR} (the same file). "
+        "Set DLCOURSE_DATA to a folder with sst/ to use your own.",
+        BundledDataWarning,
+        stacklevel=2,
+    )
     return BUNDLED_DIR / name
 
 
@@ -71,8 +76,9 @@ class Instance:
 
 # ----------------------------------------------------------------------------- GloVe
 
+
 def read_glove(path: str | Path) -> dict[str, np.ndarray]:
-    """A file in the GloVe text format (``word v1 ... vd`` a line, any d) -> word -> (d,) float32."""
+    """A GloVe text file (``word v1 ... vd`` a line, any d) -> word -> (d,) float32 vector."""
     vectors: dict[str, np.ndarray] = {}
     dim = None
     with open(path, encoding="utf-8") as f:
@@ -81,13 +87,17 @@ def read_glove(path: str | Path) -> dict[str, np.ndarray]:
             if dim is None:
                 dim = len(values)
             if not values or len(values) != dim:
-                raise ValueError(f"{path}, line {number}: {len(values)} values after {word!r}, "
-                                 f"expected {dim}; is this a GloVe text file?")
+                raise ValueError(
+                    f"{path}, line {number}: {len(values)} values after {word!r}, "
+                    f"expected {dim}; is this a GloVe text file?"
+                )
             vectors[word] = np.asarray(values, dtype=np.float32)
     return vectors
 
 
-def load_glove(path: str | Path | None = None, root: str | Path | None = None) -> dict[str, np.ndarray]:
+def load_glove(
+    path: str | Path | None = None, root: str | Path | None = None
+) -> dict[str, np.ndarray]:
     """GloVe vectors, word -> (d,) float32.
 
     ``path`` (any GloVe text file, e.g. 300-d) if given; else ``<root>/sst/sst_glove_6b_50d.txt``;
@@ -98,9 +108,14 @@ def load_glove(path: str | Path | None = None, root: str | Path | None = None) -
     path = _sst_dir(root) / GLOVE_FILE
     if path.is_file():
         return read_glove(path)
-    warnings.warn(f"{path} not found: using the 50-d GloVe vectors of the train vocabulary bundled in "
-                  f"{BUNDLED_GLOVE.name} (float16; the vectors of words only in valid/test are "
-                  "missing). Set DLCOURSE_DATA to a folder with sst/, or pass path=.",
-                  BundledDataWarning, stacklevel=2)
+    warnings.warn(
+        f"{path} not found: using the 50-d GloVe vectors of the train vocabulary bundled in "
+        f"{BUNDLED_GLOVE.name} (float16; the vectors of words only in valid/test are "
+        "missing). Set DLCOURSE_DATA to a folder with sst/, or pass path=.",
+        BundledDataWarning,
+        stacklevel=2,
+    )
     with np.load(BUNDLED_GLOVE) as f:
-        return {str(word): vector.astype(np.float32) for word, vector in zip(f["words"], f["vectors"])}
+        return {
+            str(word): vector.astype(np.float32) for word, vector in zip(f["words"], f["vectors"])
+        }

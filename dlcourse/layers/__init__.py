@@ -7,10 +7,20 @@ functions ``im2col``/``conv2d``. Students write ``FC``, ``ReLU``,
 ``SoftmaxCrossEntropyWithLogits``, ``L2Regularizer`` and ``RegularizedLoss`` in the notebook (the
 instructors' references: ``autograder.reference.lab2``). ``dlcourse.net`` runs networks of them.
 """
+
 from dlcourse.layers.base import Layer, variance_scaling_initializer, zero_init
 from dlcourse.layers.conv import Convolution, conv2d, im2col, same_padding
 from dlcourse.layers.flatten import Flatten
 from dlcourse.layers.pooling import MaxPooling
 
-__all__ = ["Layer", "variance_scaling_initializer", "zero_init", "Convolution", "conv2d", "im2col",
-           "same_padding", "Flatten", "MaxPooling"]
+__all__ = [
+    "Layer",
+    "variance_scaling_initializer",
+    "zero_init",
+    "Convolution",
+    "conv2d",
+    "im2col",
+    "same_padding",
+    "Flatten",
+    "MaxPooling",
+]

@@ -15,6 +15,7 @@ Losses have ``forward(x, y) -> float`` and ``backward_inputs(x, y) -> dL/dx`` in
 ``backward_params() -> [[param, grad], ..., name]`` when they have parameters (regularisers).
 Shapes: x (N, C, H, W) for images, (N, D) for vectors; y one-hot (N, num_classes).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -27,8 +28,9 @@ ParamGrads = list[Any]
 """``[[param, grad], ..., name]`` as ``backward_params`` returns it."""
 
 
-def variance_scaling_initializer(shape: Sequence[int], fan_in: int, factor: float = 2.0
-                                 ) -> np.ndarray:
+def variance_scaling_initializer(
+    shape: Sequence[int], fan_in: int, factor: float = 2.0
+) -> np.ndarray:
     """He initialisation: N(0, factor / fan_in), keeps activations' variance through ReLUs."""
     return np.random.normal(0.0, np.sqrt(factor / fan_in), size=tuple(shape))
 

@@ -16,6 +16,7 @@ numpy derivation is the lab's bonus task ``conv_backward``, so the course does n
 SAME padding: H' = ceil(H / s), with the (H' - 1) s + k - H missing rows padded with zeros, half
 before and the rest after (as TensorFlow does; for an odd k and s = 1, (k - 1) / 2 each side).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,17 +52,20 @@ def im2col(x: np.ndarray, kernel_size: int, stride: int = 1) -> np.ndarray:
     N, C, H, W = x.shape
     k = kernel_size
     H_out, W_out = same_size(H, stride), same_size(W, stride)
-    xp = np.pad(x.transpose(1, 2, 3, 0), ((0, 0), same_padding(H, k, stride),
-                                          same_padding(W, k, stride), (0, 0)))  # (C, H+p, W+p, N)
+    xp = np.pad(
+        x.transpose(1, 2, 3, 0),
+        ((0, 0), same_padding(H, k, stride), same_padding(W, k, stride), (0, 0)),
+    )  # (C, H+p, W+p, N)
     cols = np.empty((C, k, k, H_out, W_out, N), dtype=x.dtype)
     for i in range(k):  # k^2 strided copies of whole images, not N H' W' patch copies
         for j in range(k):
-            cols[:, i, j] = xp[:, i:i + stride * H_out:stride, j:j + stride * W_out:stride]
+            cols[:, i, j] = xp[:, i : i + stride * H_out : stride, j : j + stride * W_out : stride]
     return cols.reshape(C * k * k, H_out * W_out * N)
 
 
-def conv2d(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None = None,
-           stride: int = 1) -> np.ndarray:
+def conv2d(
+    x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None = None, stride: int = 1
+) -> np.ndarray:
     """SAME-padded convolution (cross-correlation) of x with ``weights``.
 
     Args:
@@ -75,8 +79,13 @@ def conv2d(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None = None,
     return _convolve_cols(im2col(x, weights.shape[-1], stride), weights, bias, x.shape, stride)
 
 
-def _convolve_cols(cols: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
-                   x_shape: tuple[int, ...], stride: int) -> np.ndarray:
+def _convolve_cols(
+    cols: np.ndarray,
+    weights: np.ndarray,
+    bias: np.ndarray | None,
+    x_shape: tuple[int, ...],
+    stride: int,
+) -> np.ndarray:
     """Y = W X_col + b for X_col (C k k, H' W' N) of an input of ``x_shape`` -> (N, F, H', W')."""
     N, _, H, W = x_shape
     F = len(weights)
@@ -94,16 +103,24 @@ class Convolution(Layer):
     The forward pass is numpy's im2col + GEMM, the backward pass PyTorch's (``torch.nn.grad``).
     """
 
-    def __init__(self, input_layer, num_filters: int, kernel_size: int, name: str,
-                 weights_initializer_fn: Callable = variance_scaling_initializer,
-                 bias_initializer_fn: Callable = zero_init, stride: int = 1) -> None:
+    def __init__(
+        self,
+        input_layer,
+        num_filters: int,
+        kernel_size: int,
+        name: str,
+        weights_initializer_fn: Callable = variance_scaling_initializer,
+        bias_initializer_fn: Callable = zero_init,
+        stride: int = 1,
+    ) -> None:
         N, C, H, W = input_layer.shape
         self.name, self.has_params = name, True
         self.kernel_size, self.stride = kernel_size, stride
         self.shape = (N, num_filters, same_size(H, stride), same_size(W, stride))
-        fan_in = C * kernel_size ** 2
-        self.weights = weights_initializer_fn((num_filters, C, kernel_size, kernel_size),
-                                              fan_in=fan_in)
+        fan_in = C * kernel_size**2
+        self.weights = weights_initializer_fn(
+            (num_filters, C, kernel_size, kernel_size), fan_in=fan_in
+        )
         self.bias = bias_initializer_fn((num_filters,))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -116,24 +133,31 @@ class Convolution(Layer):
         N, C, H, W = self.x.shape
         (top, bottom), (left, right) = self._padding()
         weights, grad_y = _tensors(self.weights, grad_out)
-        grad = torch.nn.grad.conv2d_input((N, C, H + top + bottom, W + left + right), weights,
-                                          grad_y, stride=self.stride)
-        return grad.numpy()[:, :, top:top + H, left:left + W]  # the padding's gradient dropped
+        grad = torch.nn.grad.conv2d_input(
+            (N, C, H + top + bottom, W + left + right), weights, grad_y, stride=self.stride
+        )
+        return grad.numpy()[:, :, top : top + H, left : left + W]  # the padding's gradient dropped
 
     def backward_params(self, grad_out: np.ndarray) -> ParamGrads:
         """dL/dW (F, C, k, k) by ``torch.nn.grad.conv2d_weight``, dL/db = sums of grad_out (F,)."""
         x_padded = np.pad(self.x, ((0, 0), (0, 0), *self._padding()))  # (N, C, H + p, W + p)
         x_padded, grad_y = _tensors(x_padded, grad_out)
-        grad_weights = torch.nn.grad.conv2d_weight(x_padded, self.weights.shape, grad_y,
-                                                   stride=self.stride)
-        return [[self.weights, grad_weights.numpy()],
-                [self.bias, grad_out.sum(axis=(0, 2, 3))], self.name]
+        grad_weights = torch.nn.grad.conv2d_weight(
+            x_padded, self.weights.shape, grad_y, stride=self.stride
+        )
+        return [
+            [self.weights, grad_weights.numpy()],
+            [self.bias, grad_out.sum(axis=(0, 2, 3))],
+            self.name,
+        ]
 
     def _padding(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """((top, bottom), (left, right)): SAME padding of the last input."""
         H, W = self.x.shape[2:]
-        return (same_padding(H, self.kernel_size, self.stride),
-                same_padding(W, self.kernel_size, self.stride))
+        return (
+            same_padding(H, self.kernel_size, self.stride),
+            same_padding(W, self.kernel_size, self.stride),
+        )
 
 
 def _tensors(*arrays: np.ndarray) -> list[torch.Tensor]:

@@ -1,4 +1,5 @@
 """Flatten: the given layer between the convolutional part of a network and its FC layers."""
+
 from __future__ import annotations
 
 import numpy as np

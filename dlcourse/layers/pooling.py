@@ -1,4 +1,5 @@
 """Max pooling: the largest value of each p x p window, windows ``stride`` apart, no padding."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,7 @@ class MaxPooling(Layer):
         out, self.argmax = None, np.zeros((*x.shape[:2], H_out, W_out), dtype=np.intp)
         for i in range(p):  # p^2 passes over strided views instead of copying every window
             for j in range(p):
-                candidate = x[:, :, i:i + s * H_out:s, j:j + s * W_out:s]  # (N, C, H', W')
+                candidate = x[:, :, i : i + s * H_out : s, j : j + s * W_out : s]  # (N, C, H', W')
                 if out is None:
                     out = candidate.copy()
                     continue
@@ -44,7 +45,7 @@ class MaxPooling(Layer):
         for i in range(p):  # p^2 strided passes, one per position in the window
             for j in range(p):
                 won = self.argmax == i * p + j  # (N, C, H', W')
-                target = grad[:, :, i:i + s * H_out:s, j:j + s * W_out:s]  # a view
+                target = grad[:, :, i : i + s * H_out : s, j : j + s * W_out : s]  # a view
                 if s >= p:  # windows don't overlap: every input element is in one window at most
                     np.multiply(grad_out, won, out=target)
                 else:

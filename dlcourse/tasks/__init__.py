@@ -7,6 +7,7 @@ points are declared: the checks' reports carry them (``report.points()`` is a ce
 ``python -m autograder assign`` writes them into the notebooks' nbgrader metadata and refuses a
 notebook that says otherwise, and the contract docs' tables are tested against them.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -20,6 +20,7 @@ Tasks that build on another are graded on their own where the references are ins
 ``rnn_forward``), ``NLPDataset`` with the reference ``Vocab``. In the student handout they run on
 the student's own earlier functions, as the notebook does: a bug there can cost points here too.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,9 +40,20 @@ from torch import nn
 from torch.func import functional_call
 
 from dlcourse import reference as references
-from dlcourse.check import (AUTOGRAD, Comparison, Report, autograd_reference, call_student,
-                            case_label, case_starter, compare, is_remote, isolate, show,
-                            upstream_gradient, verdict)
+from dlcourse.check import (
+    AUTOGRAD,
+    Comparison,
+    Report,
+    autograd_reference,
+    call_student,
+    case_label,
+    case_starter,
+    compare,
+    isolate,
+    show,
+    upstream_gradient,
+    verdict,
+)
 from dlcourse.data.sst import LABELS, PAD, UNK, split_path
 from dlcourse.rnn import GRADIENTS
 from dlcourse.sentiment import CELLS
@@ -88,12 +100,22 @@ CONTROL_INSTANCE = 3
 
 LAB = "lab3"
 _RNN_TASKS = ("rnn_step_forward", "rnn_forward", "rnn_backward", "global_norm", "clip_gradients")
-_DATA_TASKS = ("Vocab", "NLPDataset", "pad_collate_fn", "load_embedding", "read_instances",
-               "parse_line", "token_frequencies", "datasets")
+_DATA_TASKS = (
+    "Vocab",
+    "NLPDataset",
+    "pad_collate_fn",
+    "load_embedding",
+    "read_instances",
+    "parse_line",
+    "token_frequencies",
+    "datasets",
+)
 _METRICS = (accuracy_score, confusion_matrix, f1_score)  # the oracles: they would do the task
 _MODEL_TOLERANCE = dict(atol=1e-5, rtol=1e-4)  # float32 models against a float64 reference
-_PADDING_HINT = (" (padding changes your logits: leave the padded positions out, by the lengths: "
-                 "pack the sequence or mask)")
+_PADDING_HINT = (
+    " (padding changes your logits: leave the padded positions out, by the lengths: "
+    "pack the sequence or mask)"
+)
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -112,15 +134,9 @@ def _expected(key: str, compute: Callable[[], Any]) -> Any:
 
 
 def _forbidden(fn: Any, names: tuple[str, ...], *others: Any) -> tuple[Any, ...]:
-    """What ``fn`` must not call: ``others`` and the named references where they are installed.
-
-    The handout has no references; and a grading kernel (``fn`` a grader's proxy) cannot import
-    them, so forbidding them there would only ship their source into the student's kernel.
-    """
-    if is_remote(fn):
-        return others
-    found = (_reference(name) for name in names)
-    return tuple(r for r in found if r is not None) + others
+    """What ``fn`` must not call: ``others`` and the named references where installed (a local
+    hint: a grader's call watches nothing, its rules are checked on the source)."""
+    return references.installed(LAB, names) + others
 
 
 def _substitutes(*names: str) -> dict[str, Any]:
@@ -146,8 +162,9 @@ def _tensor_problem(what: str, x: Any, *, integer: bool) -> str | None:
     return None
 
 
-def _compare_tensor(quantity: str, yours: Any, expected: torch.Tensor, case: str,
-                    **tolerance: float) -> Comparison:
+def _compare_tensor(
+    quantity: str, yours: Any, expected: torch.Tensor, case: str, **tolerance: float
+) -> Comparison:
     """compare() for a quantity that must be a torch tensor (int64 for integer references);
     float tensors are compared in float64 (models compute in float32)."""
     integer = not expected.is_floating_point()
@@ -187,15 +204,20 @@ def _attribute(report: Report, case: str, obj: Any, name: str, quantities: list[
     try:
         return getattr(obj, name)
     except Exception as exc:  # a missing attribute, or a property that raised
-        report.fail(quantities, case,
-                    f"{type(obj).__name__}.{name} is missing ({type(exc).__name__}: {exc})")
+        report.fail(
+            quantities,
+            case,
+            f"{type(obj).__name__}.{name} is missing ({type(exc).__name__}: {exc})",
+        )
         return None
 
 
 # ----------------------------------------------------------------------------- part 0: numpy RNN
 
-def _states_torch(x: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor,
-                  b_h: torch.Tensor) -> torch.Tensor:
+
+def _states_torch(
+    x: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor, b_h: torch.Tensor
+) -> torch.Tensor:
     """All states (N, T, H) computed by PyTorch's own ``nn.RNN`` (tanh) with the lab's weights.
 
     ``nn.RNN`` computes tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh): the lab's weights go in
@@ -203,45 +225,72 @@ def _states_torch(x: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor, W_hh: t
     off: float64 on any device, and no warning about weights outside one block of memory.
     """
     rnn = nn.RNN(W_xh.shape[0], W_xh.shape[1], batch_first=True).to(x)
-    weights = {"weight_ih_l0": W_xh.T, "weight_hh_l0": W_hh.T, "bias_ih_l0": b_h,
-               "bias_hh_l0": torch.zeros_like(b_h)}
+    weights = {
+        "weight_ih_l0": W_xh.T,
+        "weight_hh_l0": W_hh.T,
+        "bias_ih_l0": b_h,
+        "bias_hh_l0": torch.zeros_like(b_h),
+    }
     with torch.backends.cudnn.flags(enabled=False):
         states, _ = functional_call(rnn, weights, (x, h0[None]))
     return states  # (N, T, H)
 
 
-def _step_torch(x: torch.Tensor, h_prev: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor,
-                b_h: torch.Tensor) -> torch.Tensor:
+def _step_torch(
+    x: torch.Tensor, h_prev: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor, b_h: torch.Tensor
+) -> torch.Tensor:
     """One step, (N, H): ``nn.RNN`` over a sequence of length 1."""
     return _states_torch(x[:, None], h_prev, W_xh, W_hh, b_h)[:, 0]
 
 
-def _logits_torch(x: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor,
-                  b_h: torch.Tensor, W_hy: torch.Tensor, b_y: torch.Tensor, *,
-                  dense: bool) -> torch.Tensor:
+def _logits_torch(
+    x: torch.Tensor,
+    h0: torch.Tensor,
+    W_xh: torch.Tensor,
+    W_hh: torch.Tensor,
+    b_h: torch.Tensor,
+    W_hy: torch.Tensor,
+    b_y: torch.Tensor,
+    *,
+    dense: bool,
+) -> torch.Tensor:
     h = _states_torch(x, h0, W_xh, W_hh, b_h)
     return (h if dense else h[:, -1]) @ W_hy + b_y  # (N, T, C) or (N, C): the given output layer
 
 
-def _rnn_weights(rng: np.random.Generator, D: int, H: int,
-                 C: int | None = None) -> dict[str, np.ndarray]:
+def _rnn_weights(
+    rng: np.random.Generator, D: int, H: int, C: int | None = None
+) -> dict[str, np.ndarray]:
     """Random weights scaled by 1/sqrt(fan-in), so that tanh is not saturated."""
-    weights = dict(W_xh=rng.standard_normal((D, H)) / np.sqrt(D),
-                   W_hh=rng.standard_normal((H, H)) / np.sqrt(H), b_h=0.5 * rng.standard_normal(H))
+    weights = dict(
+        W_xh=rng.standard_normal((D, H)) / np.sqrt(D),
+        W_hh=rng.standard_normal((H, H)) / np.sqrt(H),
+        b_h=0.5 * rng.standard_normal(H),
+    )
     if C is not None:
         weights.update(W_hy=rng.standard_normal((H, C)) / np.sqrt(H), b_y=rng.standard_normal(C))
     return weights
 
 
-def check_rnn_step_forward(fn: Any, *, seed: int, N: int, D: int, H: int,
-                           scale: float = 1.0) -> Report:
+def check_rnn_step_forward(
+    fn: Any, *, seed: int, N: int, D: int, H: int, scale: float = 1.0
+) -> Report:
     """h_next = fn(x, h_prev, W_xh, W_hh, b_h), (N, H), against torch; ``scale`` multiplies x."""
     report, rng = _start("rnn_step_forward", seed)
     case = case_label(seed=seed, N=N, D=D, H=H, scale=None if scale == 1 else scale)
-    inputs = dict(x=scale * rng.standard_normal((N, D)),
-                  h_prev=np.tanh(rng.standard_normal((N, H))), **_rnn_weights(rng, D, H))
-    ok, h_next = call_student(report, case, fn, *inputs.values(), name="rnn_step_forward",
-                              forbidden=_forbidden(fn, _RNN_TASKS))
+    inputs = dict(
+        x=scale * rng.standard_normal((N, D)),
+        h_prev=np.tanh(rng.standard_normal((N, H))),
+        **_rnn_weights(rng, D, H),
+    )
+    ok, h_next = call_student(
+        report,
+        case,
+        fn,
+        *inputs.values(),
+        name="rnn_step_forward",
+        forbidden=_forbidden(fn, _RNN_TASKS),
+    )
     if ok:
         expected = autograd_reference(_step_torch, inputs, [])[0]
         report.add(compare("h_next", h_next, expected, case=case))
@@ -253,41 +302,70 @@ def check_rnn_forward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int) -> 
     reference ``rnn_step_forward`` where installed (the grader), else with the student's own."""
     report, rng = _start("rnn_forward", seed)
     case = case_label(seed=seed, N=N, T=T, D=D, H=H)
-    inputs = dict(x=rng.standard_normal((N, T, D)), h0=np.tanh(rng.standard_normal((N, H))),
-                  **_rnn_weights(rng, D, H))
+    inputs = dict(
+        x=rng.standard_normal((N, T, D)),
+        h0=np.tanh(rng.standard_normal((N, H))),
+        **_rnn_weights(rng, D, H),
+    )
     substitutes = _substitutes("rnn_step_forward")
     with isolate(fn, **substitutes):
-        ok, h = call_student(report, case, fn, *inputs.values(), name="rnn_forward",
-                             forbidden=_forbidden(fn, _but(_RNN_TASKS, *substitutes)))
+        ok, h = call_student(
+            report,
+            case,
+            fn,
+            *inputs.values(),
+            name="rnn_forward",
+            forbidden=_forbidden(fn, _but(_RNN_TASKS, *substitutes)),
+        )
     if ok:
         report.add(compare("h", h, autograd_reference(_states_torch, inputs, [])[0], case=case))
     return show(report)
 
 
-def check_rnn_backward(fn: Any, *, seed: int, N: int, T: int, D: int, H: int, C: int,
-                       dense: bool) -> Report:
+def check_rnn_backward(
+    fn: Any, *, seed: int, N: int, T: int, D: int, H: int, C: int, dense: bool
+) -> Report:
     """grads = fn(d_logits, x, h0, h, W_xh, W_hh, W_hy), a dict of dL/dW_xh, ..., dL/dh0,
     against autograd of the RNN's logits (per step when ``dense``, else the last step's) with a
     random upstream gradient d_logits; the states h are torch's. Runs with the references as
     ``rnn_step_forward``/``rnn_forward`` where installed, else with the student's own."""
     report, rng = _start("rnn_backward", seed)
     case = case_label(seed=seed, N=N, T=T, D=D, H=H, C=C, output="dense" if dense else "last")
-    inputs = dict(x=rng.standard_normal((N, T, D)), h0=np.tanh(rng.standard_normal((N, H))),
-                  **_rnn_weights(rng, D, H, C))
+    inputs = dict(
+        x=rng.standard_normal((N, T, D)),
+        h0=np.tanh(rng.standard_normal((N, H))),
+        **_rnn_weights(rng, D, H, C),
+    )
     state_inputs = {k: inputs[k] for k in ("x", "h0", "W_xh", "W_hh", "b_h")}
     h = autograd_reference(_states_torch, state_inputs, [])[0]
     d_logits = upstream_gradient((N, T, C) if dense else (N, C), seed)
-    _, expected = autograd_reference(partial(_logits_torch, dense=dense), inputs,
-                                     GRADIENTS, grad_out=d_logits)
+    _, expected = autograd_reference(
+        partial(_logits_torch, dense=dense), inputs, GRADIENTS, grad_out=d_logits
+    )
     substitutes = _substitutes("rnn_step_forward", "rnn_forward")
     forbidden = _forbidden(fn, _but(_RNN_TASKS, *substitutes), *AUTOGRAD)
     with isolate(fn, **substitutes):
-        ok, grads = call_student(report, case, fn, d_logits, inputs["x"], inputs["h0"], h,
-                                 inputs["W_xh"], inputs["W_hh"], inputs["W_hy"],
-                                 name="rnn_backward", forbidden=forbidden)
+        ok, grads = call_student(
+            report,
+            case,
+            fn,
+            d_logits,
+            inputs["x"],
+            inputs["h0"],
+            h,
+            inputs["W_xh"],
+            inputs["W_hh"],
+            inputs["W_hy"],
+            name="rnn_backward",
+            forbidden=forbidden,
+        )
     if ok and not isinstance(grads, dict):
-        report.fail(report.quantities, case, f"rnn_backward returned a {type(grads).__name__}; "
-                    f"expected a dict with keys {list(GRADIENTS)}")
+        report.fail(
+            report.quantities,
+            case,
+            f"rnn_backward returned a {type(grads).__name__}; "
+            f"expected a dict with keys {list(GRADIENTS)}",
+        )
     elif ok:
         for name in report.quantities:
             if name not in grads:
@@ -313,14 +391,28 @@ def check_clip_gradients(fn: Any, *, seed: int, D: int, H: int, max_norm: float)
     grads = _rnn_weights(rng, D, H)
     norm = float(nn.utils.get_total_norm([torch.as_tensor(g) for g in grads.values()]))
     forbidden = _forbidden(fn, _RNN_TASKS, nn.utils.clip_grad_norm_, nn.utils.get_total_norm)
-    for quantity, target in (("clipped", rng.uniform(2, 10) * max_norm),
-                             ("unchanged", rng.uniform(0.2, 0.9) * max_norm)):
+    for quantity, target in (
+        ("clipped", rng.uniform(2, 10) * max_norm),
+        ("unchanged", rng.uniform(0.2, 0.9) * max_norm),
+    ):
         given = {k: g * target / norm for k, g in grads.items()}
-        ok, out = call_student(report, case, fn, given, max_norm, name="clip_gradients",
-                               quantities=[quantity], forbidden=forbidden)
+        ok, out = call_student(
+            report,
+            case,
+            fn,
+            given,
+            max_norm,
+            name="clip_gradients",
+            quantities=[quantity],
+            forbidden=forbidden,
+        )
         if ok and not isinstance(out, dict):
-            report.fail([quantity], case, f"clip_gradients returned a {type(out).__name__}; "
-                        "expected a dict like the one it was given")
+            report.fail(
+                [quantity],
+                case,
+                f"clip_gradients returned a {type(out).__name__}; "
+                "expected a dict like the one it was given",
+            )
         elif ok:
             expected = _clip_oracle(given, max_norm)
             for k, ref in expected.items():
@@ -329,6 +421,7 @@ def check_clip_gradients(fn: Any, *, seed: int, D: int, H: int, max_norm: float)
 
 
 # ----------------------------------------------------------------------------- part 1: data
+
 
 def _made_up_words(rng: np.random.Generator, n_words: int) -> list[str]:
     """n_words distinct made-up lower-case words of 2-8 letters, in a random order."""
@@ -351,6 +444,7 @@ def _random_frequencies(rng: np.random.Generator, n_words: int, min_freq: int) -
 
 # the references' reading of the real files (installed only where the references are)
 
+
 @functools.lru_cache(maxsize=3)
 def _instances(split: str) -> list[Any]:
     return _reference("read_instances")(split_path(split))
@@ -367,6 +461,7 @@ def _train_frequencies() -> Counter[str]:
     course's control outputs. Recorded for the handout too, which has no reader of the files
     (reading them is part of the task NLPDataset), as two space-separated strings: the smallest
     of the handout's control outputs that keeps their order (tokens hold no whitespace)."""
+
     def compute() -> tuple[str, str]:
         frequencies = _reference("token_frequencies")(_instances("train"))
         return " ".join(frequencies), " ".join(map(str, frequencies.values()))
@@ -375,11 +470,20 @@ def _train_frequencies() -> Counter[str]:
     return Counter(dict(zip(words.split(" "), map(int, counts.split(" ")))))
 
 
-def _student_vocab(report: Report, case: str, Vocab: Any, quantity: str,
-                   frequencies: Counter[str], **kwargs: int) -> Any:
+def _student_vocab(
+    report: Report, case: str, Vocab: Any, quantity: str, frequencies: Counter[str], **kwargs: int
+) -> Any:
     """A student's Vocab(frequencies, **kwargs), or None after recording the failure."""
-    ok, vocab = call_student(report, case, Vocab, frequencies, **kwargs, name="Vocab",
-                             quantities=[quantity], forbidden=_forbidden(Vocab, _DATA_TASKS))
+    ok, vocab = call_student(
+        report,
+        case,
+        Vocab,
+        frequencies,
+        **kwargs,
+        name="Vocab",
+        quantities=[quantity],
+        forbidden=_forbidden(Vocab, _DATA_TASKS),
+    )
     return vocab if ok else None
 
 
@@ -408,8 +512,13 @@ def check_vocab(Vocab: Any, *, seed: int, n_words: int, max_size: int, min_freq:
     frequencies = _random_frequencies(rng, n_words, min_freq)
     limits = {"order": {}, "max_size": dict(max_size=max_size), "min_freq": dict(min_freq=min_freq)}
     # every expected value first, also where the student's code fails: recording the controls
-    expected = {quantity: _expected(f"{key}/{quantity}", lambda kwargs=kwargs: _reference(
-        "Vocab")(frequencies, **kwargs).itos) for quantity, kwargs in limits.items()}
+    expected = {
+        quantity: _expected(
+            f"{key}/{quantity}",
+            lambda kwargs=kwargs: _reference("Vocab")(frequencies, **kwargs).itos,
+        )
+        for quantity, kwargs in limits.items()
+    }
     known = [str(word) for word in rng.choice(list(frequencies), 6)]
     tokens = known[:3] + ["<never-seen>"] + known[3:] + ["qqqqqqqqqq"]
     encoded = _expected(f"{key}/encode", lambda: _reference("Vocab")(frequencies).encode(tokens))
@@ -418,15 +527,27 @@ def check_vocab(Vocab: Any, *, seed: int, n_words: int, max_size: int, min_freq:
     vocab = student("specials", frequencies)
     if vocab is not None:
         problem = _specials_problem(vocab)
-        report.add(verdict("specials", problem is None,
-                           problem or "<PAD> = 0, <UNK> = 1, stoi inverts itos", case=case))
+        report.add(
+            verdict(
+                "specials",
+                problem is None,
+                problem or "<PAD> = 0, <UNK> = 1, stoi inverts itos",
+                case=case,
+            )
+        )
     for quantity, kwargs in limits.items():
         mine = student(quantity, frequencies, **kwargs)
         if mine is not None:
             label = case_label(case=case, **kwargs).removeprefix("case=")
             problem = _words_problem(getattr(mine, "itos", None), expected[quantity])
-            report.add(verdict(quantity, problem is None,
-                               problem or "the words of itos as expected", case=label))
+            report.add(
+                verdict(
+                    quantity,
+                    problem is None,
+                    problem or "the words of itos as expected",
+                    case=label,
+                )
+            )
     if vocab is not None:
         _check_encode(report, f"{case}, tokens={tokens}", vocab, tokens, encoded)
     else:
@@ -435,12 +556,23 @@ def check_vocab(Vocab: Any, *, seed: int, n_words: int, max_size: int, min_freq:
     return show(report)
 
 
-def _check_encode(report: Report, case: str, vocab: Any, tokens: list[str],
-                  expected: torch.Tensor) -> None:
+def _check_encode(
+    report: Report, case: str, vocab: Any, tokens: list[str], expected: torch.Tensor
+) -> None:
     encode = _attribute(report, case, vocab, "encode", ["encode"])
-    ok, encoded = (False, None) if encode is None else call_student(
-        report, case, encode, tokens, name="Vocab.encode", quantities=["encode"],
-        forbidden=_forbidden(vocab, _DATA_TASKS))
+    ok, encoded = (
+        (False, None)
+        if encode is None
+        else call_student(
+            report,
+            case,
+            encode,
+            tokens,
+            name="Vocab.encode",
+            quantities=["encode"],
+            forbidden=_forbidden(vocab, _DATA_TASKS),
+        )
+    )
     if ok:
         report.add(_compare_tensor("encode", encoded, expected, case=case))
 
@@ -448,10 +580,15 @@ def _check_encode(report: Report, case: str, vocab: Any, tokens: list[str],
 def _control_outputs() -> dict[str, Any]:
     """The course's control outputs: the train vocabulary's size, the indices of CONTROL_WORDS,
     and train instance CONTROL_INSTANCE's tokens and encoding."""
+
     def compute() -> dict[str, Any]:
         vocab, text = _train_vocab(), _instances("train")[CONTROL_INSTANCE].text
-        return {"size": len(vocab.itos), "stoi": {word: vocab.stoi[word] for word in CONTROL_WORDS},
-                "text": list(text), "encoded": vocab.encode(text)}
+        return {
+            "size": len(vocab.itos),
+            "stoi": {word: vocab.stoi[word] for word in CONTROL_WORDS},
+            "text": list(text),
+            "encoded": vocab.encode(text),
+        }
 
     return _expected("vocab/control/outputs", compute)
 
@@ -459,32 +596,62 @@ def _control_outputs() -> dict[str, Any]:
 def _check_control(report: Report, Vocab: Any, control: dict[str, Any]) -> None:
     """The course's control outputs (``_control_outputs``) on the real train file."""
     case = "train file"
-    ok, vocab = call_student(report, case, Vocab, _train_frequencies(), name="Vocab",
-                             quantities=["control"], forbidden=_forbidden(Vocab, _DATA_TASKS))
+    ok, vocab = call_student(
+        report,
+        case,
+        Vocab,
+        _train_frequencies(),
+        name="Vocab",
+        quantities=["control"],
+        forbidden=_forbidden(Vocab, _DATA_TASKS),
+    )
     if not ok:
         return
     itos, stoi = getattr(vocab, "itos", None), getattr(vocab, "stoi", None)
     if not isinstance(itos, list) or not isinstance(stoi, dict):
         report.fail(["control"], case, "Vocab needs attributes itos (a list) and stoi (a dict)")
         return
-    problems = [] if len(itos) == control["size"] else [
-        f"len(itos) is {len(itos)}, expected {control['size']}"]
-    problems += [f"stoi[{word!r}] is {stoi.get(word)}, expected {index}"
-                 for word, index in control["stoi"].items() if stoi.get(word) != index]
+    problems = (
+        []
+        if len(itos) == control["size"]
+        else [f"len(itos) is {len(itos)}, expected {control['size']}"]
+    )
+    problems += [
+        f"stoi[{word!r}] is {stoi.get(word)}, expected {index}"
+        for word, index in control["stoi"].items()
+        if stoi.get(word) != index
+    ]
     found = f"{len(itos)} entries; " + ", ".join(f"{w}={stoi[w]}" for w in CONTROL_WORDS)
     report.add(verdict("control", not problems, "; ".join(problems[:3]) or found, case=case))
     encode = _attribute(report, case, vocab, "encode", ["control"])
-    ok, encoded = (False, None) if encode is None else call_student(
-        report, case, encode, control["text"], name="Vocab.encode", quantities=["control"],
-        forbidden=_forbidden(vocab, _DATA_TASKS))
+    ok, encoded = (
+        (False, None)
+        if encode is None
+        else call_student(
+            report,
+            case,
+            encode,
+            control["text"],
+            name="Vocab.encode",
+            quantities=["control"],
+            forbidden=_forbidden(vocab, _DATA_TASKS),
+        )
+    )
     if ok:
-        report.add(_compare_tensor("control", encoded, control["encoded"],
-                                   case=f"{case}, encode(train instance {CONTROL_INSTANCE})"))
+        report.add(
+            _compare_tensor(
+                "control",
+                encoded,
+                control["encoded"],
+                case=f"{case}, encode(train instance {CONTROL_INSTANCE})",
+            )
+        )
 
 
 def _expected_item(split: str, max_size: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(text, label) of ``split``'s instance ``index`` numericalised with the train vocabulary
     of ``max_size`` entries."""
+
     def compute() -> tuple[torch.Tensor, torch.Tensor]:
         instance = _instances(split)[index]
         return _train_vocab(max_size).encode(instance.text), torch.tensor(LABELS[instance.label])
@@ -493,8 +660,9 @@ def _expected_item(split: str, max_size: int, index: int) -> tuple[torch.Tensor,
     return _expected(f"nlp_dataset/{split}{limit}/{index}", compute)
 
 
-def check_nlp_dataset(NLPDataset: Any, *, seed: int, n_items: int, other_split: str = "valid",
-                      max_size: int = -1) -> Report:
+def check_nlp_dataset(
+    NLPDataset: Any, *, seed: int, n_items: int, other_split: str = "valid", max_size: int = -1
+) -> Report:
     """On the real files: 'length' and 'items' of NLPDataset.from_file(train, max_size=...)
     (len, and dataset[i] = (text int64 tensor of the indices in the vocabulary built on train,
     label () int64 with negative 0 / positive 1) for ``n_items`` random i and the control
@@ -503,27 +671,47 @@ def check_nlp_dataset(NLPDataset: Any, *, seed: int, n_items: int, other_split: 
     the train vocabulary; in the handout with the student's own Vocab and the train dataset's."""
     report, rng = _start("nlp_dataset", seed)
     case = case_label(seed=seed, max_size=None if max_size == -1 else max_size)
-    lengths = {split: _expected(f"nlp_dataset/{split}/length",
-                                lambda split=split: len(_instances(split)))
-               for split in ("train", other_split)}
-    indices = {"train": sorted({CONTROL_INSTANCE, *rng.integers(lengths["train"], size=n_items)}),
-               other_split: sorted(rng.integers(lengths[other_split], size=n_items))}
+    lengths = {
+        split: _expected(f"nlp_dataset/{split}/length", lambda split=split: len(_instances(split)))
+        for split in ("train", other_split)
+    }
+    indices = {
+        "train": sorted({CONTROL_INSTANCE, *rng.integers(lengths["train"], size=n_items)}),
+        other_split: sorted(rng.integers(lengths[other_split], size=n_items)),
+    }
     # every expected value first, also where the student's code fails: recording the controls
-    items = {split: {int(i): _expected_item(split, max_size, int(i)) for i in chosen}
-             for split, chosen in indices.items()}
+    items = {
+        split: {int(i): _expected_item(split, max_size, int(i)) for i in chosen}
+        for split, chosen in indices.items()
+    }
     from_file = _attribute(report, case, NLPDataset, "from_file", list(report.quantities))
     if from_file is None:
         return show(report)
     substitutes = _substitutes("Vocab")
-    student = partial(call_student, report, name="NLPDataset.from_file",
-                      forbidden=_forbidden(NLPDataset, _but(_DATA_TASKS, *substitutes)))
+    student = partial(
+        call_student,
+        report,
+        name="NLPDataset.from_file",
+        forbidden=_forbidden(NLPDataset, _but(_DATA_TASKS, *substitutes)),
+    )
     with isolate(NLPDataset, **substitutes):
         kwargs = {} if max_size == -1 else dict(max_size=max_size)
-        ok, train = student(f"{case}, train", from_file, str(split_path("train")), **kwargs,
-                            quantities=["length", "items"])
+        ok, train = student(
+            f"{case}, train",
+            from_file,
+            str(split_path("train")),
+            **kwargs,
+            quantities=["length", "items"],
+        )
         if ok:
-            _check_items(report, f"{case}, train", train, ("length", "items"), lengths["train"],
-                         items["train"])
+            _check_items(
+                report,
+                f"{case}, train",
+                train,
+                ("length", "items"),
+                lengths["train"],
+                items["train"],
+            )
         split_case = f"{case}, {other_split} with the train vocabulary"
         if substitutes:
             vocab = _train_vocab(max_size)
@@ -534,33 +722,54 @@ def check_nlp_dataset(NLPDataset: Any, *, seed: int, n_items: int, other_split: 
             report.fail(["vocab"], split_case, "not checked: needs the train dataset's vocabulary")
         if vocab is None:
             return show(report)
-        ok, other = student(split_case, from_file, str(split_path(other_split)), vocab=vocab,
-                            quantities=["vocab"])
+        ok, other = student(
+            split_case, from_file, str(split_path(other_split)), vocab=vocab, quantities=["vocab"]
+        )
         if ok:
-            _check_items(report, split_case, other, ("vocab", "vocab"), lengths[other_split],
-                         items[other_split])
+            _check_items(
+                report,
+                split_case,
+                other,
+                ("vocab", "vocab"),
+                lengths[other_split],
+                items[other_split],
+            )
     return show(report)
 
 
-def _check_items(report: Report, case: str, dataset: Any, quantities: tuple[str, str],
-                 length: int, items: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
+def _check_items(
+    report: Report,
+    case: str,
+    dataset: Any,
+    quantities: tuple[str, str],
+    length: int,
+    items: dict[int, tuple[torch.Tensor, torch.Tensor]],
+) -> None:
     """len(dataset) against ``length`` (quantities[0]) and dataset[i] against each of ``items``
     (quantities[1])."""
     length_q, items_q = quantities
     length_fn = _attribute(report, case, dataset, "__len__", [length_q])
-    ok, mine = (False, None) if length_fn is None else call_student(
-        report, case, length_fn, name="NLPDataset.__len__", quantities=[length_q])
+    ok, mine = (
+        (False, None)
+        if length_fn is None
+        else call_student(report, case, length_fn, name="NLPDataset.__len__", quantities=[length_q])
+    )
     if ok:
         report.add(compare(length_q, mine, length, case=f"{case}, len"))
     getitem = _attribute(report, case, dataset, "__getitem__", [items_q])
     for i, (text, label) in items.items() if getitem is not None else []:
-        ok, item = call_student(report, case, getitem, i, name="NLPDataset.__getitem__",
-                                quantities=[items_q], outputs=2)
+        ok, item = call_student(
+            report, case, getitem, i, name="NLPDataset.__getitem__", quantities=[items_q], outputs=2
+        )
         if ok:
-            report.add(_compare_tensor(items_q, item[0], text,
-                                       case=f"{case}, dataset[{i}][0] (text)"))
-            report.add(_compare_tensor(items_q, item[1], label,
-                                       case=f"{case}, dataset[{i}][1] (label {int(label)})"))
+            report.add(
+                _compare_tensor(items_q, item[0], text, case=f"{case}, dataset[{i}][0] (text)")
+            )
+            report.add(
+                _compare_tensor(
+                    items_q, item[1], label, case=f"{case}, dataset[{i}][1] (label {int(label)})"
+                )
+            )
 
 
 def check_pad_collate_fn(fn: Any, *, seed: int, B: int, max_len: int, pad_index: int = 0) -> Report:
@@ -570,13 +779,24 @@ def check_pad_collate_fn(fn: Any, *, seed: int, B: int, max_len: int, pad_index:
     case = case_label(seed=seed, B=B, max_len=max_len, pad_index=pad_index or None)
     lengths = rng.integers(1, max_len + 1, B)
     lengths[rng.integers(B)] = max_len
-    batch = [(torch.as_tensor(rng.integers(2, 100, n)), torch.tensor(int(rng.integers(2))))
-             for n in lengths]
-    expected = _expected(f"pad_collate_fn/{case}",
-                         lambda: _reference("pad_collate_fn")(batch, pad_index=pad_index))
+    batch = [
+        (torch.as_tensor(rng.integers(2, 100, n)), torch.tensor(int(rng.integers(2))))
+        for n in lengths
+    ]
+    expected = _expected(
+        f"pad_collate_fn/{case}", lambda: _reference("pad_collate_fn")(batch, pad_index=pad_index)
+    )
     kwargs = dict(pad_index=pad_index) if pad_index else {}
-    ok, out = call_student(report, case, fn, batch, **kwargs, name="pad_collate_fn", outputs=3,
-                           forbidden=_forbidden(fn, _DATA_TASKS))
+    ok, out = call_student(
+        report,
+        case,
+        fn,
+        batch,
+        **kwargs,
+        name="pad_collate_fn",
+        outputs=3,
+        forbidden=_forbidden(fn, _DATA_TASKS),
+    )
     if ok:
         for quantity, mine, ref in zip(report.quantities, out, expected):
             report.add(_compare_tensor(quantity, mine, ref, case))
@@ -606,8 +826,9 @@ def _embedding_values(emb: Any) -> tuple[torch.Tensor | None, str]:
     return values.double(), ""
 
 
-def check_load_embedding(fn: Any, *, seed: int, n_words: int, dim: int,
-                         with_vectors: bool = True) -> Report:
+def check_load_embedding(
+    fn: Any, *, seed: int, n_words: int, dim: int, with_vectors: bool = True
+) -> Report:
     """emb = fn(vocab, vectors) (or fn(vocab, dim=dim) without vectors) for a GivenVocab of
     ``n_words`` made-up words: 'known' (shape (V, d); rows of words with a vector equal it),
     'unknown' (the other rows look N(0, 1)), 'padding' (row 0 zeros, padding_idx 0), 'frozen'."""
@@ -615,12 +836,26 @@ def check_load_embedding(fn: Any, *, seed: int, n_words: int, dim: int,
     case = case_label(seed=seed, n_words=n_words, dim=dim, vectors=None if with_vectors else "None")
     vocab = GivenVocab([PAD, UNK] + _made_up_words(rng, n_words))
     extra = _made_up_words(rng, 5)  # words with vectors that are not in the vocabulary
-    vectors = {word: rng.standard_normal(dim).astype(np.float32)
-               for word in vocab.itos[2:] + extra if rng.random() < 0.6} if with_vectors else None
+    vectors = (
+        {
+            word: rng.standard_normal(dim).astype(np.float32)
+            for word in vocab.itos[2:] + extra
+            if rng.random() < 0.6
+        }
+        if with_vectors
+        else None
+    )
     args = (vocab, vectors) if with_vectors else (vocab,)
     kwargs = {} if with_vectors else dict(dim=dim)
-    ok, emb = call_student(report, case, fn, *args, **kwargs, name="load_embedding",
-                           forbidden=_forbidden(fn, _DATA_TASKS))
+    ok, emb = call_student(
+        report,
+        case,
+        fn,
+        *args,
+        **kwargs,
+        name="load_embedding",
+        forbidden=_forbidden(fn, _DATA_TASKS),
+    )
     if not ok:
         return show(report)
     values, problem = _embedding_values(emb)
@@ -629,39 +864,69 @@ def check_load_embedding(fn: Any, *, seed: int, n_words: int, dim: int,
         return show(report)
     shape = (len(vocab.itos), dim)
     if tuple(values.shape) != shape:
-        report.fail(["known", "unknown", "padding"], case, f"the weights have shape "
-                    f"{tuple(values.shape)}, expected {shape} (vocabulary size, vector size)")
+        report.fail(
+            ["known", "unknown", "padding"],
+            case,
+            f"the weights have shape "
+            f"{tuple(values.shape)}, expected {shape} (vocabulary size, vector size)",
+        )
     else:
         _check_rows(report, case, values, vocab, vectors or {}, getattr(emb, "padding_idx", None))
     frozen = not emb.weight.requires_grad
-    report.add(verdict("frozen", frozen, "weights frozen" if frozen else
-                       "weight.requires_grad is True: freeze the pretrained vectors (freeze=True)",
-                       case=case))
+    report.add(
+        verdict(
+            "frozen",
+            frozen,
+            "weights frozen"
+            if frozen
+            else "weight.requires_grad is True: freeze the pretrained vectors (freeze=True)",
+            case=case,
+        )
+    )
     return show(report)
 
 
-def _check_rows(report: Report, case: str, values: torch.Tensor, vocab: GivenVocab,
-                vectors: dict[str, np.ndarray], padding_idx: Any) -> None:
+def _check_rows(
+    report: Report,
+    case: str,
+    values: torch.Tensor,
+    vocab: GivenVocab,
+    vectors: dict[str, np.ndarray],
+    padding_idx: Any,
+) -> None:
     """'known', 'unknown' and 'padding' of weights (V, d) of the right shape."""
     known = [i for i, word in enumerate(vocab.itos) if word in vectors]
     if known:
         expected = np.stack([vectors[vocab.itos[i]] for i in known]).astype(np.float64)
-        report.add(compare("known", values[known], expected,
-                           case=f"{case}, rows of words with a vector"))
+        report.add(
+            compare("known", values[known], expected, case=f"{case}, rows of words with a vector")
+        )
     else:  # no vectors: every row is random
         report.add(verdict("known", True, f"shape {tuple(values.shape)} as expected", case=case))
     unknown = [i for i, word in enumerate(vocab.itos) if i > 0 and word not in vectors]
     problem = _normal_problem(values[unknown])
-    report.add(verdict("unknown", problem is None, problem or f"the {len(unknown)} rows without "
-                       "a vector look N(0, 1)", case=case))
+    report.add(
+        verdict(
+            "unknown",
+            problem is None,
+            problem or f"the {len(unknown)} rows without " "a vector look N(0, 1)",
+            case=case,
+        )
+    )
     if not bool((values[0] == 0).all()):
         problem = f"row 0 (<PAD>) is {values[0, :4].tolist()}...; expected zeros"
     elif padding_idx != 0:
         problem = f"padding_idx is {padding_idx}; expected 0 (<PAD>)"
     else:
         problem = None
-    report.add(verdict("padding", problem is None,
-                       problem or "row 0 (<PAD>) is zeros, padding_idx 0", case=case))
+    report.add(
+        verdict(
+            "padding",
+            problem is None,
+            problem or "row 0 (<PAD>) is zeros, padding_idx 0",
+            case=case,
+        )
+    )
 
 
 def _normal_problem(rows: torch.Tensor) -> str | None:
@@ -673,15 +938,18 @@ def _normal_problem(rows: torch.Tensor) -> str | None:
     m = rows.numel()
     mean, std = float(rows.mean()), float(rows.std())
     if abs(mean) > 5 / np.sqrt(m) or abs(std - 1) > 5 / np.sqrt(2 * m):
-        return (f"the rows of words without a vector have mean {mean:.3f} and standard deviation "
-                f"{std:.3f} over {m} values; expected N(0, 1) draws "
-                "(torch.randn / np.random.randn)")
+        return (
+            f"the rows of words without a vector have mean {mean:.3f} and standard deviation "
+            f"{std:.3f} over {m} values; expected N(0, 1) draws "
+            "(torch.randn / np.random.randn)"
+        )
     if len(torch.unique(rows, dim=0)) < len(rows):
         return "some rows of words without a vector are equal; draw each one anew"
     return None
 
 
 # ----------------------------------------------------------------------------- part 2: models
+
 
 def _embedding(rng: np.random.Generator, V: int, dim: int) -> nn.Embedding:
     """A frozen (V, dim) embedding with N(0, 1) rows and zeros at <PAD> (index 0)."""
@@ -690,8 +958,9 @@ def _embedding(rng: np.random.Generator, V: int, dim: int) -> nn.Embedding:
     return nn.Embedding.from_pretrained(weight, padding_idx=0, freeze=True)
 
 
-def _batch(rng: np.random.Generator, V: int,
-           lengths: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(
+    rng: np.random.Generator, V: int, lengths: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
     """texts (B, max length) of random tokens 1..V-1, padded with 0, and lengths (B,) int64."""
     texts = torch.zeros(len(lengths), int(lengths.max()), dtype=torch.long)
     for row, n in enumerate(lengths):
@@ -706,33 +975,48 @@ def _test_batches(rng: np.random.Generator, V: int, B: int, max_len: int) -> dic
     return {"logits": _batch(rng, V, np.full(B, max_len)), "padding": _batch(rng, V, lengths)}
 
 
-def _fc_values(rng: np.random.Generator,
-               shapes: list[tuple[int, ...]]) -> dict[tuple[int, ...], torch.Tensor]:
+def _fc_values(
+    rng: np.random.Generator, shapes: list[tuple[int, ...]]
+) -> dict[tuple[int, ...], torch.Tensor]:
     """One random tensor per distinct shape, uniform in +-1/sqrt(fan-in) as nn.Linear's init.
 
     Layers of equal shape get equal values, so the comparison does not depend on which of them
     a model registered first (the baseline's two hidden biases)."""
-    return {shape: torch.as_tensor(rng.uniform(-1, 1, shape) / np.sqrt(shape[-1]),
-                                   dtype=torch.float32)
-            for shape in dict.fromkeys(shapes)}
+    return {
+        shape: torch.as_tensor(rng.uniform(-1, 1, shape) / np.sqrt(shape[-1]), dtype=torch.float32)
+        for shape in dict.fromkeys(shapes)
+    }
 
 
 def _layers(state: dict[str, Any], embedding: nn.Embedding) -> dict[str, torch.Tensor]:
     """The floating tensors of a state dict other than the embedding given to the model."""
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
-            and not (v.shape == embedding.weight.shape and torch.equal(v, embedding.weight))}
+    return {
+        k: v
+        for k, v in state.items()
+        if isinstance(v, torch.Tensor)
+        and v.is_floating_point()
+        and not (v.shape == embedding.weight.shape and torch.equal(v, embedding.weight))
+    }
 
 
 def _shapes(tensors: dict[str, torch.Tensor]) -> list[tuple[int, ...]]:
     return sorted(tuple(t.shape) for t in tensors.values())
 
 
-def _graded_model(report: Report, case: str, model: Any, name: str, embedding: nn.Embedding,
-                  expected_shapes: list[tuple[int, ...]]) -> dict[str, torch.Tensor] | None:
+def _graded_model(
+    report: Report,
+    case: str,
+    model: Any,
+    name: str,
+    embedding: nn.Embedding,
+    expected_shapes: list[tuple[int, ...]],
+) -> dict[str, torch.Tensor] | None:
     """Eval mode, then 'parameters': the model's layers (its state dict without the embedding)
     have the architecture's shapes. Returns the layers, or None after failing every quantity."""
-    methods = [_attribute(report, case, model, method, list(report.quantities))
-               for method in ("state_dict", "eval")]
+    methods = [
+        _attribute(report, case, model, method, list(report.quantities))
+        for method in ("state_dict", "eval")
+    ]
     if None in methods:
         return None
     ok, state = call_student(report, case, methods[0], name=f"{name}.state_dict")
@@ -741,41 +1025,76 @@ def _graded_model(report: Report, case: str, model: Any, name: str, embedding: n
     layers = _layers(dict(state), embedding)
     shapes = _shapes(layers)
     if shapes != expected_shapes:
-        report.add(verdict("parameters", False, f"the layers (the embedding left out) have shapes "
-                           f"{shapes}; the architecture's are {expected_shapes}", case=case))
-        report.fail(["logits", "padding"], case, "not compared: the layers' shapes differ from "
-                    "the architecture's (see parameters)")
+        report.add(
+            verdict(
+                "parameters",
+                False,
+                f"the layers (the embedding left out) have shapes "
+                f"{shapes}; the architecture's are {expected_shapes}",
+                case=case,
+            )
+        )
+        report.fail(
+            ["logits", "padding"],
+            case,
+            "not compared: the layers' shapes differ from " "the architecture's (see parameters)",
+        )
         return None
-    report.add(verdict("parameters", True, f"{len(shapes)} layers of the architecture's shapes",
-                       case=case))
+    report.add(
+        verdict("parameters", True, f"{len(shapes)} layers of the architecture's shapes", case=case)
+    )
     return layers
 
 
-def _compare_logits(report: Report, case: str, model: Any, name: str, batches: dict[str, tuple],
-                    expected: dict[str, torch.Tensor]) -> None:
+def _compare_logits(
+    report: Report,
+    case: str,
+    model: Any,
+    name: str,
+    batches: dict[str, tuple],
+    expected: dict[str, torch.Tensor],
+) -> None:
     """'logits' and 'padding': the model's output on each test batch against ``expected``."""
     for quantity, (texts, lengths) in batches.items():
-        ok, logits = call_student(report, case, model, texts, lengths, name=f"{name}.forward",
-                                  quantities=[quantity])
+        ok, logits = call_student(
+            report, case, model, texts, lengths, name=f"{name}.forward", quantities=[quantity]
+        )
         if ok:
-            comparison = _compare_tensor(quantity, logits, expected[quantity],
-                                         case=f"{case}, lengths={lengths.tolist()}",
-                                         **_MODEL_TOLERANCE)
+            comparison = _compare_tensor(
+                quantity,
+                logits,
+                expected[quantity],
+                case=f"{case}, lengths={lengths.tolist()}",
+                **_MODEL_TOLERANCE,
+            )
             if quantity == "padding" and not comparison.ok and comparison.max_abs is not None:
-                comparison = dataclasses.replace(comparison,
-                                                 message=comparison.message + _PADDING_HINT)
+                comparison = dataclasses.replace(
+                    comparison, message=comparison.message + _PADDING_HINT
+                )
             report.add(comparison)
 
 
 def _load(report: Report, case: str, model: Any, name: str, state: dict[str, torch.Tensor]) -> bool:
     load = _attribute(report, case, model, "load_state_dict", ["logits", "padding"])
-    return load is not None and call_student(report, case, load, state, strict=False,
-                                             name=f"{name}.load_state_dict",
-                                             quantities=["logits", "padding"])[0]
+    return (
+        load is not None
+        and call_student(
+            report,
+            case,
+            load,
+            state,
+            strict=False,
+            name=f"{name}.load_state_dict",
+            quantities=["logits", "padding"],
+        )[0]
+    )
 
 
-def _state(layers: dict[str, torch.Tensor], values: dict[tuple[int, ...], torch.Tensor],
-           rnn_values: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def _state(
+    layers: dict[str, torch.Tensor],
+    values: dict[tuple[int, ...], torch.Tensor],
+    rnn_values: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """The check's weights for a model's layers: a recurrent module's tensors by their PyTorch
     names (``weight_ih_l0``, ...), the others by shape."""
     state = {}
@@ -785,9 +1104,15 @@ def _state(layers: dict[str, torch.Tensor], values: dict[tuple[int, ...], torch.
     return state
 
 
-def _reference_logits(key: str, batches: dict[str, tuple], name: str, embedding: nn.Embedding,
-                      kwargs: dict[str, Any], values: dict[tuple[int, ...], torch.Tensor],
-                      rnn_values: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def _reference_logits(
+    key: str,
+    batches: dict[str, tuple],
+    name: str,
+    embedding: nn.Embedding,
+    kwargs: dict[str, Any],
+    values: dict[tuple[int, ...], torch.Tensor],
+    rnn_values: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """quantity -> the reference model ``name``'s logits on that test batch, with the check's
     weights, in float64 and eval mode (the control outputs in the handout)."""
     computed: dict[str, torch.Tensor] = {}
@@ -802,12 +1127,14 @@ def _reference_logits(key: str, batches: dict[str, tuple], name: str, embedding:
                 computed.update({q: model(*batch) for q, batch in batches.items()})
         return computed[quantity]
 
-    return {quantity: _expected(f"{key}/{quantity}", partial(compute, quantity))
-            for quantity in batches}
+    return {
+        quantity: _expected(f"{key}/{quantity}", partial(compute, quantity)) for quantity in batches
+    }
 
 
-def check_baseline_model(BaselineModel: Any, *, seed: int, V: int, dim: int, B: int, max_len: int,
-                         hidden_size: int = 150) -> Report:
+def check_baseline_model(
+    BaselineModel: Any, *, seed: int, V: int, dim: int, B: int, max_len: int, hidden_size: int = 150
+) -> Report:
     """BaselineModel(embedding[, hidden_size]) with the check's weights loaded: 'logits' (B,) on
     a batch without padding and 'padding' on a padded one, against the reference model's (mean
     pooling over the true lengths -> fc -> ReLU -> fc -> ReLU -> fc) with the same weights;
@@ -816,21 +1143,33 @@ def check_baseline_model(BaselineModel: Any, *, seed: int, V: int, dim: int, B: 
     report, rng = _start("baseline_model", seed)
     case = case_label(seed=seed, V=V, dim=dim, hidden_size=hidden_size, B=B)
     if dim == hidden_size or hidden_size < 2:
-        raise ValueError("dim must differ from hidden_size (> 1): "
-                         "the layers are told apart by shape")
+        raise ValueError(
+            "dim must differ from hidden_size (> 1): " "the layers are told apart by shape"
+        )
     H, embedding = hidden_size, _embedding(rng, V, dim)
     kwargs = {} if H == 150 else dict(hidden_size=H)
     expected_shapes = sorted([(H, dim), (H,), (H, H), (H,), (1, H), (1,)])
     values = _fc_values(rng, expected_shapes)
     batches = _test_batches(rng, V, B, max_len)
-    key = "baseline_model/" + case_label(seed=seed, V=V, dim=dim, B=B, max_len=max_len,
-                                         hidden_size=H)
+    key = "baseline_model/" + case_label(
+        seed=seed, V=V, dim=dim, B=B, max_len=max_len, hidden_size=H
+    )
     # the expected logits first, also where the student's code fails: recording the controls
     expected = _reference_logits(key, batches, "BaselineModel", embedding, kwargs, values)
-    ok, model = call_student(report, case, BaselineModel, embedding, **kwargs, name="BaselineModel",
-                             forbidden=_forbidden(BaselineModel, ("BaselineModel",)))
-    layers = _graded_model(report, case, model, "BaselineModel", embedding,
-                           expected_shapes) if ok else None
+    ok, model = call_student(
+        report,
+        case,
+        BaselineModel,
+        embedding,
+        **kwargs,
+        name="BaselineModel",
+        forbidden=_forbidden(BaselineModel, ("BaselineModel",)),
+    )
+    layers = (
+        _graded_model(report, case, model, "BaselineModel", embedding, expected_shapes)
+        if ok
+        else None
+    )
     if layers is not None and _load(report, case, model, "BaselineModel", _state(layers, values)):
         _compare_logits(report, case, model, "BaselineModel", batches, expected)
     return show(report)
@@ -844,9 +1183,19 @@ def _recurrent_names(layers: dict[str, torch.Tensor]) -> list[str]:
     return sorted(match["name"] for match in map(_RNN_KEY.match, layers) if match)
 
 
-def check_recurrent_model(RecurrentModel: Any, *, seed: int, V: int, dim: int, B: int, max_len: int,
-                          cell: str = "gru", hidden_size: int = 150, num_layers: int = 2,
-                          bidirectional: bool = False) -> Report:
+def check_recurrent_model(
+    RecurrentModel: Any,
+    *,
+    seed: int,
+    V: int,
+    dim: int,
+    B: int,
+    max_len: int,
+    cell: str = "gru",
+    hidden_size: int = 150,
+    num_layers: int = 2,
+    bidirectional: bool = False,
+) -> Report:
     """RecurrentModel(embedding[, cell=, hidden_size=, num_layers=, bidirectional=]) with the
     check's weights loaded: 'logits' (B,) on a batch without padding and 'padding' on a padded
     one, against the reference model's (the RNN/GRU/LSTM over the packed sequence, its last
@@ -855,8 +1204,16 @@ def check_recurrent_model(RecurrentModel: Any, *, seed: int, V: int, dim: int, B
     (H, directions * H), (H,), (1, H), (1,)."""
     report, rng = _start("recurrent_model", seed)
     directions = 2 if bidirectional else 1
-    case = case_label(seed=seed, V=V, dim=dim, cell=cell, hidden_size=hidden_size,
-                      num_layers=num_layers, bidirectional=bidirectional or None, B=B)
+    case = case_label(
+        seed=seed,
+        V=V,
+        dim=dim,
+        cell=cell,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional or None,
+        B=B,
+    )
     H, embedding = hidden_size, _embedding(rng, V, dim)
     if H < 2:
         raise ValueError("hidden_size must be > 1: the layers are told apart by shape")
@@ -866,32 +1223,49 @@ def check_recurrent_model(RecurrentModel: Any, *, seed: int, V: int, dim: int, B
     shapes_of = CELLS[cell](dim, H, num_layers, batch_first=True, bidirectional=bidirectional)
     fc_shapes = [(H, directions * H), (H,), (1, H), (1,)]
     values = _fc_values(rng, fc_shapes)
-    rnn_values = {name: torch.as_tensor(rng.uniform(-1, 1, t.shape) / np.sqrt(H),
-                                        dtype=torch.float32)
-                  for name, t in shapes_of.named_parameters()}
+    rnn_values = {
+        name: torch.as_tensor(rng.uniform(-1, 1, t.shape) / np.sqrt(H), dtype=torch.float32)
+        for name, t in shapes_of.named_parameters()
+    }
     batches = _test_batches(rng, V, B, max_len)
     key = "recurrent_model/" + case_label(seed=seed, V=V, dim=dim, B=B, max_len=max_len, **given)
     # the expected logits first, also where the student's code fails: recording the controls
-    expected = _reference_logits(key, batches, "RecurrentModel", embedding, kwargs, values,
-                                 rnn_values)
-    ok, model = call_student(report, case, RecurrentModel, embedding, name="RecurrentModel",
-                             **kwargs, forbidden=_forbidden(RecurrentModel, ("RecurrentModel",)))
+    expected = _reference_logits(
+        key, batches, "RecurrentModel", embedding, kwargs, values, rnn_values
+    )
+    ok, model = call_student(
+        report,
+        case,
+        RecurrentModel,
+        embedding,
+        name="RecurrentModel",
+        **kwargs,
+        forbidden=_forbidden(RecurrentModel, ("RecurrentModel",)),
+    )
     expected_shapes = sorted(fc_shapes + [tuple(p.shape) for p in shapes_of.parameters()])
-    layers = _graded_model(report, case, model, "RecurrentModel", embedding,
-                           expected_shapes) if ok else None
+    layers = (
+        _graded_model(report, case, model, "RecurrentModel", embedding, expected_shapes)
+        if ok
+        else None
+    )
     if layers is None:
         return show(report)
     found = _recurrent_names(layers)
     names = sorted(name for name, _ in shapes_of.named_parameters())
     if found != names:
-        report.fail(["logits", "padding"], case, f"not compared: expected one nn."
-                    f"{type(shapes_of).__name__} with parameters {names}, found {found}")
+        report.fail(
+            ["logits", "padding"],
+            case,
+            f"not compared: expected one nn."
+            f"{type(shapes_of).__name__} with parameters {names}, found {found}",
+        )
     elif _load(report, case, model, "RecurrentModel", _state(layers, values, rnn_values)):
         _compare_logits(report, case, model, "RecurrentModel", batches, expected)
     return show(report)
 
 
 # ----------------------------------------------------------------------------- training, evaluation
+
 
 def _loader(rng: np.random.Generator, V: int, B: int, n_batches: int, max_len: int) -> list[tuple]:
     """n_batches of (texts (B, T), labels (B,) int64, lengths (B,)), lengths 1..max_len."""
@@ -914,8 +1288,10 @@ class SumModel(nn.Module):
         self.fc1 = nn.Linear(dim, hidden_size)
         self.fc2 = nn.Linear(hidden_size, 1)
         shapes = [tuple(p.shape) for name, p in self.named_parameters() if name.startswith("fc")]
-        self.load_state_dict(_state(_layers(self.state_dict(), self.embedding),
-                                    _fc_values(rng, shapes)), strict=False)
+        self.load_state_dict(
+            _state(_layers(self.state_dict(), self.embedding), _fc_values(rng, shapes)),
+            strict=False,
+        )
 
     def forward(self, texts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.fc2(torch.tanh(self.fc1(self.embedding(texts).sum(dim=1)))).squeeze(-1)
@@ -933,13 +1309,34 @@ def check_train_epoch(fn: Any, *, seed: int, B: int, n_batches: int, clip: float
     for quantity, max_norm in (("loss", 1e6), ("clipping", clip)):
         optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
         # one deep copy keeps the optimizer pointing at the copied model's parameters
-        expected = _expected(f"train_epoch/{case}, clip={max_norm:g}", lambda: _reference(
-            "train_epoch")(*copy.deepcopy((model, loader, optimizer)), clip=max_norm))
-        ok, loss = call_student(report, case, fn, model, loader, optimizer, clip=max_norm,
-                                name="train_epoch", quantities=[quantity], forbidden=forbidden)
+        expected = _expected(
+            f"train_epoch/{case}, clip={max_norm:g}",
+            lambda optimizer=optimizer, max_norm=max_norm: _reference("train_epoch")(
+                *copy.deepcopy((model, loader, optimizer)), clip=max_norm
+            ),
+        )
+        ok, loss = call_student(
+            report,
+            case,
+            fn,
+            model,
+            loader,
+            optimizer,
+            clip=max_norm,
+            name="train_epoch",
+            quantities=[quantity],
+            forbidden=forbidden,
+        )
         if ok:
-            report.add(compare(quantity, _as_float(loss), expected,
-                               case=f"{case}, clip={max_norm:g}", **_MODEL_TOLERANCE))
+            report.add(
+                compare(
+                    quantity,
+                    _as_float(loss),
+                    expected,
+                    case=f"{case}, clip={max_norm:g}",
+                    **_MODEL_TOLERANCE,
+                )
+            )
     return show(report)
 
 
@@ -969,28 +1366,45 @@ def check_evaluate(fn: Any, *, seed: int, B: int, n_batches: int) -> Report:
     V = 50
     model = LookupModel(2 * rng.standard_normal(V))
     loader = _loader(rng, V, B, n_batches, 6)
-    ok, result = call_student(report, case, fn, model, loader, name="evaluate",
-                              forbidden=_forbidden(fn, ("evaluate",), *_METRICS))
+    ok, result = call_student(
+        report,
+        case,
+        fn,
+        model,
+        loader,
+        name="evaluate",
+        forbidden=_forbidden(fn, ("evaluate",), *_METRICS),
+    )
     if ok and not isinstance(result, dict):
-        report.fail(report.quantities, case, f"evaluate returned a {type(result).__name__}; "
-                    "expected a dict with keys 'loss', 'accuracy', 'f1', 'confusion_matrix'")
+        report.fail(
+            report.quantities,
+            case,
+            f"evaluate returned a {type(result).__name__}; "
+            "expected a dict with keys 'loss', 'accuracy', 'f1', 'confusion_matrix'",
+        )
     elif ok:
         with torch.no_grad():
             logits = torch.cat([model.scores[texts[:, 0]] for texts, _, _ in loader]).double()
         y_true = torch.cat([labels for _, labels, _ in loader]).numpy()
         y_pred = (logits > 0).long().numpy()
         matrix = confusion_matrix(y_true, y_pred, labels=[0, 1])
-        if isinstance(result.get("confusion_matrix"), (np.ndarray, torch.Tensor)) and \
-                np.asarray(result["confusion_matrix"]).dtype.kind == "f":
+        if (
+            isinstance(result.get("confusion_matrix"), (np.ndarray, torch.Tensor))
+            and np.asarray(result["confusion_matrix"]).dtype.kind == "f"
+        ):
             matrix = matrix.astype(np.float64)  # whole-number floats count as counts
         bce = F.binary_cross_entropy_with_logits(logits, torch.as_tensor(y_true).double())
-        expected = {"loss": bce.item(),
-                    "accuracy": accuracy_score(y_true, y_pred), "f1": f1_score(y_true, y_pred),
-                    "confusion_matrix": matrix}
+        expected = {
+            "loss": bce.item(),
+            "accuracy": accuracy_score(y_true, y_pred),
+            "f1": f1_score(y_true, y_pred),
+            "confusion_matrix": matrix,
+        }
         for quantity, value in expected.items():
             if quantity not in result:
-                report.add(verdict(quantity, False, f"the result has no key {quantity!r}",
-                                   case=case))
+                report.add(
+                    verdict(quantity, False, f"the result has no key {quantity!r}", case=case)
+                )
             else:
                 mine = result[quantity]
                 mine = mine if quantity == "confusion_matrix" else _as_float(mine)

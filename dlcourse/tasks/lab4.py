@@ -27,6 +27,7 @@ temporary folder where the student's code runs (a sandboxed grading kernel has i
 gives the student's ``MNISTMetricDataset`` that folder as ``root``: items are compared with the
 images, and the samplers' indices are checked against the labels.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -44,9 +45,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcourse import config, reference
-from dlcourse.check import (RemoteError, Report, autograd_reference, call_student,
-                            call_student_many, case_label, case_starter, compare, is_remote,
-                            isolate, run_where, show, student_autograd, verdict)
+from dlcourse.check import (
+    RemoteError,
+    Report,
+    autograd_reference,
+    call_student,
+    call_student_many,
+    case_label,
+    case_starter,
+    compare,
+    isolate,
+    run_where,
+    show,
+    student_autograd,
+    verdict,
+)
 from dlcourse.data import mnist
 
 LAB = "lab4"
@@ -80,21 +93,29 @@ KINDS = ("ordinary", "zero_distances", "inactive")
 positive equal to its anchor (zero distances); every triplet/pair beyond the margin (loss 0)."""
 
 # the library losses that would do the triplet loss for the student
-_TRIPLET_LIBRARY = (F.triplet_margin_loss, nn.TripletMarginLoss, nn.TripletMarginWithDistanceLoss,
-                    F.triplet_margin_with_distance_loss)
+_TRIPLET_LIBRARY = (
+    F.triplet_margin_loss,
+    nn.TripletMarginLoss,
+    nn.TripletMarginWithDistanceLoss,
+    F.triplet_margin_with_distance_loss,
+)
 _GAP = (0.2, 0.5)  # how far a triplet or pair is from the margin: eps-sized errors can't flip it
 _DRAWS = 40  # per anchor: an anchor drawn as its own positive shows (P > 0.5 up to 58 candidates)
 _MIN_DISTINCT_POSITIVES = 8  # of _DRAWS draws from >= 30 candidates (expected > 22)
 _MIN_NEGATIVE_CLASSES = 4  # of _DRAWS draws over >= 8 other classes (P(fewer) < 1e-15)
-_ZERO_HINT = (" (where x = y, d(x, y) = ||x - y + eps||_2 = eps sqrt(D) > 0 has gradient "
-              "1/sqrt(D) in each component; without eps sqrt gives nan and norm gives 0)")
+_ZERO_HINT = (
+    " (where x = y, d(x, y) = ||x - y + eps||_2 = eps sqrt(D) > 0 has gradient "
+    "1/sqrt(D) in each component; without eps sqrt gives nan and norm gives 0)"
+)
 
 
 # ----------------------------------------------------------------------------- oracles
 # PyTorch's own, so the handout keeps them: they are not answers
 
-def _triplet_oracle(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-                    margin: Any = 1.0) -> torch.Tensor:
+
+def _triplet_oracle(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: Any = 1.0
+) -> torch.Tensor:
     """PyTorch's TripletMarginLoss: mean_i max(d(a_i, p_i) - d(a_i, n_i) + margin, 0)."""
     return nn.TripletMarginLoss(margin=float(margin))(anchor, positive, negative)
 
@@ -106,14 +127,18 @@ def _distance_oracle(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> tor
 
 # ----------------------------------------------------------------------------- shared steps
 
+
 def _method(report: Report, case: str, obj: Any, name: str, quantities: list[str]) -> Any:
     """``obj.<name>`` (a method of the student's object, or its proxy), or None after recording
     why it can't be had for ``quantities``."""
     try:
         return getattr(obj, name)
     except Exception as exc:  # no such method, or the student's kernel could not answer
-        report.fail(quantities, case, f"{type(obj).__name__}.{name} can't be used: "
-                    f"{type(exc).__name__}: {exc}")
+        report.fail(
+            quantities,
+            case,
+            f"{type(obj).__name__}.{name} can't be used: " f"{type(exc).__name__}: {exc}",
+        )
         return None
 
 
@@ -132,15 +157,19 @@ def _expected(key: str, compute: Callable[[], T]) -> T:
 
 def _forbidden(fn: Any, task_reference: str, others: tuple[Any, ...] = ()) -> tuple[Any, ...]:
     """What ``fn`` must not call: ``others`` and the reference named ``task_reference`` where it
-    is installed. Not where ``fn`` is a grader's proxy (a grading kernel can't import references:
-    forbidding one would only ship its source there), nor when ``fn`` is the reference itself
-    (the release step records control outputs by running the checks on the references)."""
-    found = None if is_remote(fn) else _reference(task_reference)
-    return others if found is None or found is fn else (found, *others)
+    is installed (a local hint: a grader's call watches nothing), unless ``fn`` is the reference
+    itself (the release step records control outputs by running the checks on the references)."""
+    found = tuple(r for r in reference.installed(LAB, (task_reference,)) if r is not fn)
+    return (*found, *others)
 
 
-def _expected_autograd(task: str, case: str, compute: Callable[[], tuple[Any, dict[str, Any]]],
-                       wrt: list[str], output: str = "loss") -> tuple[Any, dict[str, Any]]:
+def _expected_autograd(
+    task: str,
+    case: str,
+    compute: Callable[[], tuple[Any, dict[str, Any]]],
+    wrt: list[str],
+    output: str = "loss",
+) -> tuple[Any, dict[str, Any]]:
     """(output, {input: gradient}) of the reference, ``compute()`` run once, where the references
     are installed; else the handout's control outputs. One key per quantity:
     ``<task>/<case>/<output>`` and ``<task>/<case>/grad_<input>``."""
@@ -171,9 +200,16 @@ def _mixed_signs(rng: np.random.Generator, B: int) -> np.ndarray:
     return rng.permutation(np.where(np.arange(B) % 2 == 0, -1.0, 1.0))
 
 
-def _compare_gradients(report: Report, case: str, yours: tuple[Any, dict[str, np.ndarray]],
-                       expected: tuple[Any, dict[str, np.ndarray]], names: dict[str, str], *,
-                       hint: str = "", **tolerance: float) -> None:
+def _compare_gradients(
+    report: Report,
+    case: str,
+    yours: tuple[Any, dict[str, np.ndarray]],
+    expected: tuple[Any, dict[str, np.ndarray]],
+    names: dict[str, str],
+    *,
+    hint: str = "",
+    **tolerance: float,
+) -> None:
     """'loss' and one 'grad_<input>' quantity per input (names: input -> quantity); ``hint`` is
     added to the message of a failing gradient."""
     (y, grads), (y_ref, grads_ref) = yours, expected
@@ -185,6 +221,7 @@ def _compare_gradients(report: Report, case: str, yours: tuple[Any, dict[str, np
 
 # ----------------------------------------------------------------------------- dataset
 
+
 def _write_idx(path: Path, data: np.ndarray) -> None:
     """An IDX file of unsigned bytes: magic 0x0000 08 <ndim>, big-endian sizes, the data."""
     sizes = b"".join(int(n).to_bytes(4, "big") for n in data.shape)
@@ -192,8 +229,9 @@ def _write_idx(path: Path, data: np.ndarray) -> None:
     path.write_bytes(header + np.ascontiguousarray(data, dtype=np.uint8).tobytes())
 
 
-def fake_mnist(rng: np.random.Generator, n_train: int,
-               n_test: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def fake_mnist(
+    rng: np.random.Generator, n_train: int, n_test: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Random-noise 'MNIST': split ('train', 'test') -> (images (n, 28, 28) uint8, labels (n,)
     uint8), labels 0..9 each on a tenth of the images, in random order."""
     data = {}
@@ -268,8 +306,9 @@ def _item_problem(item: Any, i: int, split: str, images: mnist.Split) -> str | N
         return f"ds[{i}] of split '{split}' must be a tuple {shape}, got {type(item).__name__}"
     names = ("anchor", "positive", "negative") if n == 4 else ("image",)
     for k, name in enumerate(names):
-        problem = _image_problem(f"{name} of ds[{i}] ('{split}')", item[k],
-                                 images.x[i] if k == 0 else None)
+        problem = _image_problem(
+            f"{name} of ds[{i}] ('{split}')", item[k], images.x[i] if k == 0 else None
+        )
         if problem:
             return problem
     if _integer(item[-1]) != images.y[i]:
@@ -277,23 +316,33 @@ def _item_problem(item: Any, i: int, split: str, images: mnist.Split) -> str | N
     return None
 
 
-def _items_problem(report: Report, case: str, ds: Any, split: str, images: mnist.Split,
-                   indices: list[int], quantity: str) -> str | None:
+def _items_problem(
+    report: Report,
+    case: str,
+    ds: Any,
+    split: str,
+    images: mnist.Split,
+    indices: list[int],
+    quantity: str,
+) -> str | None:
     """Why len(ds) or one of the items is wrong, None if they are right, '' after a failed call
     (already recorded)."""
-    length_of, item_of = (_method(report, case, ds, name, [quantity])
-                          for name in ("__len__", "__getitem__"))
+    length_of, item_of = (
+        _method(report, case, ds, name, [quantity]) for name in ("__len__", "__getitem__")
+    )
     if length_of is None or item_of is None:
         return ""
-    ok, length = call_student(report, case, length_of, name="MNISTMetricDataset.__len__",
-                              quantities=[quantity])
+    ok, length = call_student(
+        report, case, length_of, name="MNISTMetricDataset.__len__", quantities=[quantity]
+    )
     if not ok:
         return ""
     if length != len(images.y):
         return f"len(ds) of split '{split}' is {length!r}, expected {len(images.y)}"
     for i in indices:
-        ok, item = call_student(report, case, item_of, i, quantities=[quantity],
-                                name="MNISTMetricDataset.__getitem__")
+        ok, item = call_student(
+            report, case, item_of, i, quantities=[quantity], name="MNISTMetricDataset.__getitem__"
+        )
         if not ok:
             return ""
         problem = _item_problem(item, i, split, images)
@@ -302,11 +351,18 @@ def _items_problem(report: Report, case: str, ds: Any, split: str, images: mnist
     return None
 
 
-def _draw(report: Report, case: str, sampler: Any, name: str, i: int,
-          quantity: str) -> list[Any] | None:
+def _draw(
+    report: Report, case: str, sampler: Any, name: str, i: int, quantity: str
+) -> list[Any] | None:
     """_DRAWS results of sampler(i), or None after a failed call (recorded)."""
-    ok, drawn = call_student_many(report, case, sampler, [(i,)] * _DRAWS,
-                                  name=f"MNISTMetricDataset.{name}", quantities=[quantity])
+    ok, drawn = call_student_many(
+        report,
+        case,
+        sampler,
+        [(i,)] * _DRAWS,
+        name=f"MNISTMetricDataset.{name}",
+        quantities=[quantity],
+    )
     return drawn if ok else None
 
 
@@ -325,15 +381,21 @@ def _positive_problem(drawn: list[Any], i: int, y: np.ndarray) -> str | None:
     found = [_integer(x) for x in drawn]
     wrong = [j for j in found if y[j] != y[i]]
     if wrong:
-        return (f"_sample_positive({i}) (class {y[i]}) returned {wrong[0]}, an image of class "
-                f"{y[wrong[0]]}: sample from the anchor's class")
+        return (
+            f"_sample_positive({i}) (class {y[i]}) returned {wrong[0]}, an image of class "
+            f"{y[wrong[0]]}: sample from the anchor's class"
+        )
     if i in found:
-        return (f"_sample_positive({i}) returned the anchor {i} itself ({found.count(i)} of "
-                f"{_DRAWS} draws): sample another image of the same class")
+        return (
+            f"_sample_positive({i}) returned the anchor {i} itself ({found.count(i)} of "
+            f"{_DRAWS} draws): sample another image of the same class"
+        )
     if len(set(found)) < _MIN_DISTINCT_POSITIVES:
         candidates = int((y == y[i]).sum()) - 1
-        return (f"{_DRAWS} calls of _sample_positive({i}) gave only {len(set(found))} different "
-                f"images of {candidates} candidates: sample at random on every call")
+        return (
+            f"{_DRAWS} calls of _sample_positive({i}) gave only {len(set(found))} different "
+            f"images of {candidates} candidates: sample at random on every call"
+        )
     return None
 
 
@@ -343,11 +405,15 @@ def _negative_problem(drawn: list[Any], i: int, y: np.ndarray) -> str | None:
         return problem
     classes = [int(y[_integer(x)]) for x in drawn]
     if y[i] in classes:
-        return (f"_sample_negative({i}) returned an image of the anchor's class {y[i]}: sample "
-                "from the other classes")
+        return (
+            f"_sample_negative({i}) returned an image of the anchor's class {y[i]}: sample "
+            "from the other classes"
+        )
     if len(set(classes)) < _MIN_NEGATIVE_CLASSES:
-        return (f"{_DRAWS} calls of _sample_negative({i}) gave only classes "
-                f"{sorted(set(classes))}: sample among all other classes at random on every call")
+        return (
+            f"{_DRAWS} calls of _sample_negative({i}) gave only classes "
+            f"{sorted(set(classes))}: sample among all other classes at random on every call"
+        )
     return None
 
 
@@ -370,8 +436,14 @@ def _some(rng: np.random.Generator, n: int, k: int = 3) -> list[int]:
     return sorted({0, n - 1, *map(int, rng.integers(0, n, max(k - 2, 0)))})
 
 
-def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: int = 480,
-                               n_test: int = 60, remove_class: int = 0) -> Report:
+def check_mnist_metric_dataset(
+    MNISTMetricDataset: Any,
+    *,
+    seed: int,
+    n_train: int = 480,
+    n_test: int = 60,
+    remove_class: int = 0,
+) -> Report:
     """``MNISTMetricDataset(root, split, remove_class)`` on a small random MNIST written for the
     check (``n_train`` >= 400 training images: ~36 per class after the validation split).
 
@@ -390,8 +462,7 @@ def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: i
         data = mnist.load_mnist(write_mnist(root, files), download=False)
     splits = {"train": data.train, "traineval": data.train, "test": data.test}
     try:
-        datasets, without = _student_datasets(report, case, MNISTMetricDataset, files,
-                                              remove_class)
+        datasets, without = _student_datasets(report, case, MNISTMetricDataset, files, remove_class)
     except RemoteError as exc:  # the kernel died or hung: nothing to grade
         report.fail(report.quantities, case, str(exc))
         return show(report)
@@ -400,48 +471,84 @@ def check_mnist_metric_dataset(MNISTMetricDataset: Any, *, seed: int, n_train: i
     if datasets["train"] is not None:
         _check_sampling(report, case, datasets["train"], data.train.y, rng)
     if without is not None:
-        _check_removed(report, case, without, mnist.Split(data.train.x[kept], data.train.y[kept]),
-                       remove_class, rng)
+        _check_removed(
+            report,
+            case,
+            without,
+            mnist.Split(data.train.x[kept], data.train.y[kept]),
+            remove_class,
+            rng,
+        )
     return show(report)
 
 
-def _student_datasets(report: Report, case: str, MNISTMetricDataset: Any,
-                      files: dict[str, tuple[np.ndarray, np.ndarray]],
-                      remove_class: int) -> tuple[dict[str, Any], Any]:
+def _student_datasets(
+    report: Report,
+    case: str,
+    MNISTMetricDataset: Any,
+    files: dict[str, tuple[np.ndarray, np.ndarray]],
+    remove_class: int,
+) -> tuple[dict[str, Any], Any]:
     """The student's datasets of every split, and 'train' without ``remove_class``, built on
     ``files`` (None where the constructor failed: recorded)."""
     datasets = {}
     with _student_mnist(MNISTMetricDataset, files) as root:
         for split in ("train", "traineval", "test"):
             _, datasets[split] = call_student(
-                report, case, MNISTMetricDataset, root, split, None, name="MNISTMetricDataset",
-                quantities=["items", "positive", "negative"] if split == "train" else ["items"])
-        _, without = call_student(report, case, MNISTMetricDataset, root, "train", remove_class,
-                                  name="MNISTMetricDataset", quantities=["remove_class"])
+                report,
+                case,
+                MNISTMetricDataset,
+                root,
+                split,
+                None,
+                name="MNISTMetricDataset",
+                quantities=["items", "positive", "negative"] if split == "train" else ["items"],
+            )
+        _, without = call_student(
+            report,
+            case,
+            MNISTMetricDataset,
+            root,
+            "train",
+            remove_class,
+            name="MNISTMetricDataset",
+            quantities=["remove_class"],
+        )
     return datasets, without
 
 
-def _check_items(report: Report, case: str, datasets: dict[str, Any],
-                 splits: dict[str, mnist.Split], rng: np.random.Generator) -> None:
+def _check_items(
+    report: Report,
+    case: str,
+    datasets: dict[str, Any],
+    splits: dict[str, mnist.Split],
+    rng: np.random.Generator,
+) -> None:
     for split, ds in datasets.items():
         if ds is None:
             return  # already recorded
-        problem = _items_problem(report, case, ds, split, splits[split],
-                                 _some(rng, len(splits[split].y)), "items")
+        problem = _items_problem(
+            report, case, ds, split, splits[split], _some(rng, len(splits[split].y)), "items"
+        )
         if problem is not None:
             _record(report, "items", case, problem, "")
             return
-    report.add(verdict("items", True, "lengths and items of 'train', 'traineval' and 'test'",
-                       case=case))
+    report.add(
+        verdict("items", True, "lengths and items of 'train', 'traineval' and 'test'", case=case)
+    )
 
 
-def _check_sampling(report: Report, case: str, ds: Any, y: np.ndarray,
-                    rng: np.random.Generator) -> None:
+def _check_sampling(
+    report: Report, case: str, ds: Any, y: np.ndarray, rng: np.random.Generator
+) -> None:
     problems = {"positive": None, "negative": None}
-    samplers = [(quantity, f"_sample_{quantity}", judge) for quantity, judge in
-                (("positive", _positive_problem), ("negative", _negative_problem))]
-    methods = {quantity: _method(report, case, ds, name, [quantity])
-               for quantity, name, _ in samplers}
+    samplers = [
+        (quantity, f"_sample_{quantity}", judge)
+        for quantity, judge in (("positive", _positive_problem), ("negative", _negative_problem))
+    ]
+    methods = {
+        quantity: _method(report, case, ds, name, [quantity]) for quantity, name, _ in samplers
+    }
     problems = {quantity: "" if method is None else None for quantity, method in methods.items()}
     for i in _some(rng, len(y), 4):
         for quantity, name, judge in samplers:
@@ -452,12 +559,20 @@ def _check_sampling(report: Report, case: str, ds: Any, y: np.ndarray,
     _record(report, "negative", case, problems["negative"], "other classes, random")
 
 
-def _check_removed(report: Report, case: str, ds: Any, images: mnist.Split, remove_class: int,
-                   rng: np.random.Generator) -> None:
-    problem = _items_problem(report, case, ds, "train", images, _some(rng, len(images.y)),
-                             "remove_class")
-    sampler = _method(report, case, ds, "_sample_negative", ["remove_class"]) \
-        if problem is None else None
+def _check_removed(
+    report: Report,
+    case: str,
+    ds: Any,
+    images: mnist.Split,
+    remove_class: int,
+    rng: np.random.Generator,
+) -> None:
+    problem = _items_problem(
+        report, case, ds, "train", images, _some(rng, len(images.y)), "remove_class"
+    )
+    sampler = (
+        _method(report, case, ds, "_sample_negative", ["remove_class"]) if problem is None else None
+    )
     problem = "" if problem is None and sampler is None else problem
     for i in _some(rng, len(images.y), 2) if problem is None else []:
         drawn = _draw(report, case, sampler, "_sample_negative", i, "remove_class")
@@ -465,14 +580,21 @@ def _check_removed(report: Report, case: str, ds: Any, images: mnist.Split, remo
         if problem is not None:
             break
     problem = problem and f"{problem} (remove_class={remove_class})"  # '': already recorded
-    _record(report, "remove_class", case, problem,
-            f"class {remove_class} is gone from the items and the negatives")
+    _record(
+        report,
+        "remove_class",
+        case,
+        problem,
+        f"class {remove_class} is gone from the items and the negatives",
+    )
 
 
 # ----------------------------------------------------------------------------- losses
 
-def _triplet_inputs(rng: np.random.Generator, B: int, D: int, margin: float,
-                    kind: str) -> dict[str, Any]:
+
+def _triplet_inputs(
+    rng: np.random.Generator, B: int, D: int, margin: float, kind: str
+) -> dict[str, Any]:
     """Anchors, positives and negatives (B, D) of the given kind (see KINDS)."""
     anchor = rng.standard_normal((B, D))
     if kind == "zero_distances":
@@ -489,29 +611,41 @@ def _triplet_inputs(rng: np.random.Generator, B: int, D: int, margin: float,
     return dict(anchor=anchor, positive=positive, negative=negative, margin=margin)
 
 
-def check_triplet_loss(fn: Any, *, seed: int, B: int, D: int, margin: float = 1.0,
-                       kind: str = "ordinary") -> Report:
+def check_triplet_loss(
+    fn: Any, *, seed: int, B: int, D: int, margin: float = 1.0, kind: str = "ordinary"
+) -> Report:
     """loss = fn(anchor, positive, negative, margin) for (B, D) float64 tensors, and its gradients
     with respect to the three inputs, against torch.nn.TripletMarginLoss (``kind``: see KINDS)."""
     _check_kind(kind)
     report, rng = _start("triplet_loss", seed)
-    case = case_label(seed=seed, B=B, D=D, margin=None if margin == 1 else margin,
-                      kind=None if kind == "ordinary" else kind)
+    case = case_label(
+        seed=seed,
+        B=B,
+        D=D,
+        margin=None if margin == 1 else margin,
+        kind=None if kind == "ordinary" else kind,
+    )
     inputs = _triplet_inputs(rng, B, D, margin, kind)
     wrt = ["anchor", "positive", "negative"]
     forbidden = _forbidden(fn, "triplet_loss", _TRIPLET_LIBRARY + (_triplet_oracle,))
-    ok, y, grads = student_autograd(report, case, fn, inputs, wrt, name="triplet_loss",
-                                    seed=seed, forbidden=forbidden)
+    ok, y, grads = student_autograd(
+        report, case, fn, inputs, wrt, name="triplet_loss", seed=seed, forbidden=forbidden
+    )
     if ok:
-        _compare_gradients(report, case, (y, grads),
-                           autograd_reference(_triplet_oracle, inputs, wrt, seed=seed),
-                           {k: f"grad_{k}" for k in wrt},
-                           hint=_ZERO_HINT if kind == "zero_distances" else "")
+        _compare_gradients(
+            report,
+            case,
+            (y, grads),
+            autograd_reference(_triplet_oracle, inputs, wrt, seed=seed),
+            {k: f"grad_{k}" for k in wrt},
+            hint=_ZERO_HINT if kind == "zero_distances" else "",
+        )
     return show(report)
 
 
-def _pair_inputs(rng: np.random.Generator, B: int, D: int, margin: float,
-                 kind: str) -> dict[str, Any]:
+def _pair_inputs(
+    rng: np.random.Generator, B: int, D: int, margin: float, kind: str
+) -> dict[str, Any]:
     """Pairs x1, x2 (B, D) and same (B,) 0/1 of the given kind (see KINDS)."""
     x1 = rng.standard_normal((B, D))
     same = rng.permutation(np.arange(B) % 2)  # half positive pairs
@@ -521,39 +655,63 @@ def _pair_inputs(rng: np.random.Generator, B: int, D: int, margin: float,
         same = np.zeros(B, dtype=np.int64)
         d = margin + _gaps(rng, B, np.ones(B))
     else:  # positive pairs anywhere; negative pairs inside and beyond the margin
-        d = np.where(same == 1, rng.uniform(0.2, 2.0, B),
-                     margin + _gaps(rng, B, _mixed_signs(rng, B)))
+        d = np.where(
+            same == 1, rng.uniform(0.2, 2.0, B), margin + _gaps(rng, B, _mixed_signs(rng, B))
+        )
     x2 = x1 + d[:, None] * _directions(rng, B, D)
     return dict(x1=x1, x2=x2, same=same, margin=margin)
 
 
-def check_contrastive_loss(fn: Any, *, seed: int, B: int, D: int, margin: float = 1.0,
-                           kind: str = "ordinary") -> Report:
+def check_contrastive_loss(
+    fn: Any, *, seed: int, B: int, D: int, margin: float = 1.0, kind: str = "ordinary"
+) -> Report:
     """loss = fn(x1, x2, same, margin) for (B, D) float64 tensors and int64 same (B,), and its
     gradients with respect to x1 and x2, against the reference's
     mean_i [same_i d_i^2 + (1 - same_i) max(margin - d_i, 0)^2] (``kind``: see KINDS). Runs with
     PyTorch's ``pairwise_distance`` as ``distance`` (when the student's code has one)."""
     _check_kind(kind)
     report, rng = _start("contrastive_loss", seed)
-    case = case_label(seed=seed, B=B, D=D, margin=None if margin == 1 else margin,
-                      kind=None if kind == "ordinary" else kind)
+    case = case_label(
+        seed=seed,
+        B=B,
+        D=D,
+        margin=None if margin == 1 else margin,
+        kind=None if kind == "ordinary" else kind,
+    )
     inputs = _pair_inputs(rng, B, D, margin, kind)
     wrt = ["x1", "x2"]
     with isolate(fn, distance=_distance_oracle):  # the distance is graded in triplet_loss
-        ok, y, grads = student_autograd(report, case, fn, inputs, wrt, name="contrastive_loss",
-                                        seed=seed, forbidden=_forbidden(fn, "contrastive_loss"))
+        ok, y, grads = student_autograd(
+            report,
+            case,
+            fn,
+            inputs,
+            wrt,
+            name="contrastive_loss",
+            seed=seed,
+            forbidden=_forbidden(fn, "contrastive_loss"),
+        )
     if ok:
         loss = _reference("contrastive_loss")
-        _compare_gradients(report, case, (y, grads), _expected_autograd(
-                               "contrastive_loss", case,
-                               lambda: autograd_reference(loss, inputs, wrt, seed=seed), wrt),
-                           {k: f"grad_{k}" for k in wrt},
-                           hint=_ZERO_HINT if kind == "zero_distances" else "")
+        _compare_gradients(
+            report,
+            case,
+            (y, grads),
+            _expected_autograd(
+                "contrastive_loss",
+                case,
+                lambda: autograd_reference(loss, inputs, wrt, seed=seed),
+                wrt,
+            ),
+            {k: f"grad_{k}" for k in wrt},
+            hint=_ZERO_HINT if kind == "zero_distances" else "",
+        )
     return show(report)
 
 
-def _batch_inputs(rng: np.random.Generator, B: int, D: int, C: int, margin: float,
-                  singleton: bool) -> dict[str, Any]:
+def _batch_inputs(
+    rng: np.random.Generator, B: int, D: int, C: int, margin: float, singleton: bool
+) -> dict[str, Any]:
     """Embeddings (B, D) around C class centres and labels (B,) with every class at least twice
     (one class once when ``singleton``: that anchor has no positive)."""
     if B < 2 * C:
@@ -563,36 +721,64 @@ def _batch_inputs(rng: np.random.Generator, B: int, D: int, C: int, margin: floa
         labels[C:][labels[C:] == C - 1] = 0  # class C-1 keeps only its first member
     labels = rng.permutation(labels)
     centres = rng.standard_normal((C, D)) * margin  # some anchors active, some not
-    return dict(embeddings=centres[labels] + 0.4 * margin * rng.standard_normal((B, D)),
-                labels=labels, margin=margin)
+    return dict(
+        embeddings=centres[labels] + 0.4 * margin * rng.standard_normal((B, D)),
+        labels=labels,
+        margin=margin,
+    )
 
 
-def check_batch_hard_triplet_loss(fn: Any, *, seed: int, B: int, D: int, C: int,
-                                  margin: float = 1.0, singleton: bool = False) -> Report:
+def check_batch_hard_triplet_loss(
+    fn: Any, *, seed: int, B: int, D: int, C: int, margin: float = 1.0, singleton: bool = False
+) -> Report:
     """loss = fn(embeddings, labels, margin) for embeddings (B, D) float64 and int64 labels (B,),
     and its gradient, against the triplet loss of each anchor with a positive and a negative in
     the batch, its farthest positive and nearest negative (the reference's). Runs with
     ``torch.nn.TripletMarginLoss`` as ``triplet_loss``; distances with or without PyTorch's eps
     both pass (rtol 1e-4)."""
     report, rng = _start("batch_hard_triplet_loss", seed)
-    case = case_label(seed=seed, B=B, D=D, C=C, margin=None if margin == 1 else margin,
-                      singleton=singleton or None)
+    case = case_label(
+        seed=seed,
+        B=B,
+        D=D,
+        C=C,
+        margin=None if margin == 1 else margin,
+        singleton=singleton or None,
+    )
     inputs = _batch_inputs(rng, B, D, C, margin, singleton)
     wrt = ["embeddings"]
     with isolate(fn, triplet_loss=_triplet_oracle):  # its own task
-        ok, y, grads = student_autograd(report, case, fn, inputs, wrt,
-                                        name="batch_hard_triplet_loss", seed=seed,
-                                        forbidden=_forbidden(fn, "batch_hard_triplet_loss"))
+        ok, y, grads = student_autograd(
+            report,
+            case,
+            fn,
+            inputs,
+            wrt,
+            name="batch_hard_triplet_loss",
+            seed=seed,
+            forbidden=_forbidden(fn, "batch_hard_triplet_loss"),
+        )
     if ok:
         loss = _reference("batch_hard_triplet_loss")
-        _compare_gradients(report, case, (y, grads), _expected_autograd(
-                               "batch_hard_triplet_loss", case,
-                               lambda: autograd_reference(loss, inputs, wrt, seed=seed), wrt),
-                           {"embeddings": "grad_embeddings"}, atol=1e-5, rtol=1e-4)
+        _compare_gradients(
+            report,
+            case,
+            (y, grads),
+            _expected_autograd(
+                "batch_hard_triplet_loss",
+                case,
+                lambda: autograd_reference(loss, inputs, wrt, seed=seed),
+                wrt,
+            ),
+            {"embeddings": "grad_embeddings"},
+            atol=1e-5,
+            rtol=1e-4,
+        )
     return show(report)
 
 
 # ----------------------------------------------------------------------------- models
+
 
 def _plain_dict(mapping: Any) -> dict[str, Any] | None:
     """A dict copy of a mapping, also of a grader's proxy of one (an OrderedDict such as a
@@ -611,12 +797,19 @@ def _layout(state: Any, C: int, E: int) -> tuple[list[str], list[str]] | str:
         return "state_dict() did not return a dict of tensors (keep nn.Module's own state_dict)"
     modules = list(dict.fromkeys(key.rpartition(".")[0] for key in state))
     norms = [m for m in modules if f"{m}.running_mean" in state]
-    convs = [m for m in modules if m not in norms and state.get(f"{m}.weight") is not None
-             and state[f"{m}.weight"].dim() == 4]
+    convs = [
+        m
+        for m in modules
+        if m not in norms
+        and state.get(f"{m}.weight") is not None
+        and state[f"{m}.weight"].dim() == 4
+    ]
     others = [m or "(the model itself)" for m in modules if m not in norms + convs]
     if others:
-        return (f"unexpected layers or parameters: {others}; the network has only BatchNorm2d "
-                "and Conv2d layers")
+        return (
+            f"unexpected layers or parameters: {others}; the network has only BatchNorm2d "
+            "and Conv2d layers"
+        )
     if len(norms) != 3 or len(convs) != 3:
         return f"found {len(norms)} BatchNorm2d and {len(convs)} Conv2d layers, expected 3 of each"
     for k, (norm, conv) in enumerate(zip(norms, convs)):
@@ -625,45 +818,63 @@ def _layout(state: Any, C: int, E: int) -> tuple[list[str], list[str]] | str:
             if f"{norm}.{key}" not in state:
                 return f"BatchNorm2d '{norm}' has no {key}: keep affine=True"
         if tuple(state[f"{norm}.weight"].shape) != (channels,):
-            return (f"BatchNorm2d '{norm}' normalises {len(state[f'{norm}.weight'])} channels, "
-                    f"expected {channels}: normalisation comes before the convolution")
+            return (
+                f"BatchNorm2d '{norm}' normalises {len(state[f'{norm}.weight'])} channels, "
+                f"expected {channels}: normalisation comes before the convolution"
+            )
         if tuple(state[f"{conv}.weight"].shape) != (E, channels, 3, 3):
-            return (f"Conv2d '{conv}' has weight {tuple(state[f'{conv}.weight'].shape)}, "
-                    f"expected {(E, channels, 3, 3)}")
+            return (
+                f"Conv2d '{conv}' has weight {tuple(state[f'{conv}.weight'].shape)}, "
+                f"expected {(E, channels, 3, 3)}"
+            )
         if f"{conv}.bias" not in state:
             return f"Conv2d '{conv}' has no bias: use bias=True"
     return norms, convs
 
 
-def _network_weights(rng: np.random.Generator, C: int,
-                     E: int) -> dict[str, list[dict[str, torch.Tensor]]]:
+def _network_weights(
+    rng: np.random.Generator, C: int, E: int
+) -> dict[str, list[dict[str, torch.Tensor]]]:
     """Weights for the lab's network, drawn: 'norms' and 'convs', one {'weight', 'bias'} per
     block in order. BatchNorm scales near 1, convolutions as PyTorch initialises them; float32
     values, so that loading them into a float32 model and then running it in float64 is exact."""
     weights: dict[str, list[dict[str, torch.Tensor]]] = {"norms": [], "convs": []}
     for channels in (C, E, E):
         bound = 1 / np.sqrt(9 * channels)  # fan-in of a 3x3 convolution
-        norm = dict(weight=rng.uniform(0.5, 1.5, channels),
-                    bias=0.1 * rng.standard_normal(channels))
-        conv = dict(weight=rng.uniform(-bound, bound, (E, channels, 3, 3)),
-                    bias=rng.uniform(-bound, bound, E))
+        norm = dict(
+            weight=rng.uniform(0.5, 1.5, channels), bias=0.1 * rng.standard_normal(channels)
+        )
+        conv = dict(
+            weight=rng.uniform(-bound, bound, (E, channels, 3, 3)),
+            bias=rng.uniform(-bound, bound, E),
+        )
         for kind, values in (("norms", norm), ("convs", conv)):
-            weights[kind].append({k: torch.as_tensor(v, dtype=torch.float32)
-                                  for k, v in values.items()})
+            weights[kind].append(
+                {k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()}
+            )
     return weights
 
 
-def _named(layout: tuple[list[str], list[str]],
-           weights: dict[str, list[dict[str, torch.Tensor]]]) -> dict[str, torch.Tensor]:
+def _named(
+    layout: tuple[list[str], list[str]], weights: dict[str, list[dict[str, torch.Tensor]]]
+) -> dict[str, torch.Tensor]:
     """``weights`` under the state-dict keys of a network whose ``_layout`` is ``layout``."""
     norms, convs = layout
-    return {f"{module}.{key}": value
-            for kind, modules in (("norms", norms), ("convs", convs))
-            for module, values in zip(modules, weights[kind]) for key, value in values.items()}
+    return {
+        f"{module}.{key}": value
+        for kind, modules in (("norms", norms), ("convs", convs))
+        for module, values in zip(modules, weights[kind])
+        for key, value in values.items()
+    }
 
 
-def _reference_features(weights: dict[str, list[dict[str, torch.Tensor]]], inputs: dict[str, Any],
-                        C: int, E: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _reference_features(
+    weights: dict[str, list[dict[str, torch.Tensor]]],
+    inputs: dict[str, Any],
+    C: int,
+    E: int,
+    seed: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Output and input gradient of the reference network with ``weights``, in training mode."""
     model = _reference("SimpleMetricEmbedding")(C, emb_size=E)
     state = model.state_dict()
@@ -672,9 +883,16 @@ def _reference_features(weights: dict[str, list[dict[str, torch.Tensor]]], input
     return autograd_reference(model.get_features, inputs, ["img"], seed=seed)
 
 
-def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: int,
-                                  input_channels: int = 1, emb_size: int = 32, H: int = 28,
-                                  W: int = 28) -> Report:
+def check_simple_metric_embedding(
+    SimpleMetricEmbedding: Any,
+    *,
+    seed: int,
+    B: int,
+    input_channels: int = 1,
+    emb_size: int = 32,
+    H: int = 28,
+    W: int = 28,
+) -> Report:
     """``SimpleMetricEmbedding(input_channels, emb_size=...)``: 'parameters': its state dict is
     three BatchNorm2d and three 3x3 Conv2d (with bias) of the lab's channels; 'output_shape':
     get_features(img) is (B, emb_size), also for B = 1; 'output': with weights drawn by the check
@@ -682,81 +900,157 @@ def check_simple_metric_embedding(SimpleMetricEmbedding: Any, *, seed: int, B: i
     gradient) equal the reference network's with the same weights, in training mode
     (H, W >= 23)."""
     report, rng = _start("simple_metric_embedding", seed)
-    case = case_label(seed=seed, B=B, input_channels=input_channels, emb_size=emb_size,
-                      H=None if H == 28 else H, W=None if W == 28 else W)
+    case = case_label(
+        seed=seed,
+        B=B,
+        input_channels=input_channels,
+        emb_size=emb_size,
+        H=None if H == 28 else H,
+        W=None if W == 28 else W,
+    )
     weights = _network_weights(rng, input_channels, emb_size)
-    ok, model = call_student(report, case, SimpleMetricEmbedding, input_channels,
-                             emb_size=emb_size, name="SimpleMetricEmbedding")
+    ok, model = call_student(
+        report,
+        case,
+        SimpleMetricEmbedding,
+        input_channels,
+        emb_size=emb_size,
+        name="SimpleMetricEmbedding",
+    )
     if ok:
         state_dict = _method(report, case, model, "state_dict", ["parameters", "output"])
         # into a plain dict: it comes back from a grader's kernel in one piece (an OrderedDict
         # would come back as a proxy, read entry by entry)
-        ok, state = (call_student(report, case, state_dict, destination={},
-                                  quantities=["parameters"],
-                                  name="SimpleMetricEmbedding.state_dict")
-                     if state_dict is not None else (False, None))
+        ok, state = (
+            call_student(
+                report,
+                case,
+                state_dict,
+                destination={},
+                quantities=["parameters"],
+                name="SimpleMetricEmbedding.state_dict",
+            )
+            if state_dict is not None
+            else (False, None)
+        )
         state = _plain_dict(state) if ok else None
         layout = _layout(state, input_channels, emb_size) if ok else None
         if isinstance(layout, str):
             report.fail(["parameters", "output"], case, layout)
         elif layout is not None:
-            report.add(verdict("parameters", True, "3 x (BatchNorm2d, ReLU, 3x3 Conv2d)",
-                               case=case))
+            report.add(
+                verdict("parameters", True, "3 x (BatchNorm2d, ReLU, 3x3 Conv2d)", case=case)
+            )
             if not _load(report, case, model, {**state, **_named(layout, weights)}):
                 layout = None  # 'output' failed: only the shape is left to check
-        _check_features(report, case, model, layout, weights, rng, B, input_channels, emb_size,
-                        H, W)
+        _check_features(
+            report, case, model, layout, weights, rng, B, input_channels, emb_size, H, W
+        )
     return show(report)
 
 
 def _load(report: Report, case: str, model: Any, state: dict[str, torch.Tensor]) -> bool:
     """``model.load_state_dict(state)``; False after recording why it failed for 'output'."""
     load = _method(report, case, model, "load_state_dict", ["output"])
-    ok, _ = ((False, None) if load is None else
-             call_student(report, case, load, state, quantities=["output"],
-                          name="SimpleMetricEmbedding.load_state_dict"))
+    ok, _ = (
+        (False, None)
+        if load is None
+        else call_student(
+            report,
+            case,
+            load,
+            state,
+            quantities=["output"],
+            name="SimpleMetricEmbedding.load_state_dict",
+        )
+    )
     return ok
 
 
-def _check_features(report: Report, case: str, model: Any, layout: Any,
-                    weights: dict[str, list[dict[str, torch.Tensor]]], rng: np.random.Generator,
-                    B: int, C: int, E: int, H: int, W: int) -> None:
+def _check_features(
+    report: Report,
+    case: str,
+    model: Any,
+    layout: Any,
+    weights: dict[str, list[dict[str, torch.Tensor]]],
+    rng: np.random.Generator,
+    B: int,
+    C: int,
+    E: int,
+    H: int,
+    W: int,
+) -> None:
     """'output_shape' and, when the layout is the lab's (``weights`` loaded), 'output' of
     model.get_features."""
     quantities = ["output_shape", "output"] if isinstance(layout, tuple) else ["output_shape"]
-    train, get_features = (_method(report, case, model, name, quantities)
-                           for name in ("train", "get_features"))
+    train, get_features = (
+        _method(report, case, model, name, quantities) for name in ("train", "get_features")
+    )
     if train is None or get_features is None:
         return
-    ok, _ = call_student(report, case, train, quantities=quantities,
-                         name="SimpleMetricEmbedding.train")
-    inputs, upstream_seed = dict(img=rng.random((B, C, H, W))), int(rng.integers(2 ** 31))
-    ok, y, grads = (student_autograd(report, case, get_features, inputs, ["img"],
-                                     module=model, name="SimpleMetricEmbedding.get_features",
-                                     seed=upstream_seed, quantities=quantities)
-                    if ok else (False, None, {}))
+    ok, _ = call_student(
+        report, case, train, quantities=quantities, name="SimpleMetricEmbedding.train"
+    )
+    inputs, upstream_seed = dict(img=rng.random((B, C, H, W))), int(rng.integers(2**31))
+    ok, y, grads = (
+        student_autograd(
+            report,
+            case,
+            get_features,
+            inputs,
+            ["img"],
+            module=model,
+            name="SimpleMetricEmbedding.get_features",
+            seed=upstream_seed,
+            quantities=quantities,
+        )
+        if ok
+        else (False, None, {})
+    )
     if not ok:
         return
     shape_ok = y.shape == (B, E)
-    report.add(verdict("output_shape", shape_ok, f"get_features(img) has shape {y.shape}"
-                       + ("" if shape_ok else f", expected {(B, E)}: one row per image, also for "
-                          "B = 1 (squeeze() drops it)"), case=case))
+    report.add(
+        verdict(
+            "output_shape",
+            shape_ok,
+            f"get_features(img) has shape {y.shape}"
+            + (
+                ""
+                if shape_ok
+                else f", expected {(B, E)}: one row per image, also for "
+                "B = 1 (squeeze() drops it)"
+            ),
+            case=case,
+        )
+    )
     if not isinstance(layout, tuple):
         return
     if y.size != B * E:
-        report.add(verdict("output", False, f"get_features(img) has {y.size} values, expected "
-                           f"{B * E}", case=case))
+        report.add(
+            verdict(
+                "output",
+                False,
+                f"get_features(img) has {y.size} values, expected " f"{B * E}",
+                case=case,
+            )
+        )
         return
     # same seed: the upstream gradient has the same numbers whether y is (B, E) or squeezed
     y_ref, grads_ref = _expected_autograd(
-        "simple_metric_embedding", case,
-        lambda: _reference_features(weights, inputs, C, E, upstream_seed), ["img"], "output")
+        "simple_metric_embedding",
+        case,
+        lambda: _reference_features(weights, inputs, C, E, upstream_seed),
+        ["img"],
+        "output",
+    )
     report.add(compare("output", y.reshape(B, E), y_ref, case=case))
     report.add(compare("output", grads["img"], grads_ref["img"], case=case + ", d/d img"))
 
 
-def check_identity_model(IdentityModel: Any, *, seed: int, B: int, C: int = 1, H: int = 28,
-                         W: int = 28) -> Report:
+def check_identity_model(
+    IdentityModel: Any, *, seed: int, B: int, C: int = 1, H: int = 28, W: int = 28
+) -> Report:
     """'features': IdentityModel().get_features(img) equals the reference's, img (B, C, H, W)
     flattened to (B, C*H*W), also for B = 1."""
     report, rng = _start("identity_model", seed)
@@ -764,11 +1058,19 @@ def check_identity_model(IdentityModel: Any, *, seed: int, B: int, C: int = 1, H
     img = torch.as_tensor(rng.random((B, C, H, W)))  # float64
     ok, model = call_student(report, case, IdentityModel, name="IdentityModel")
     get_features = _method(report, case, model, "get_features", ["features"]) if ok else None
-    ok, features = (call_student(report, case, get_features, img, name="IdentityModel.get_features")
-                    if get_features is not None else (False, None))
+    ok, features = (
+        call_student(report, case, get_features, img, name="IdentityModel.get_features")
+        if get_features is not None
+        else (False, None)
+    )
     if ok:
         identity = _reference("IdentityModel")
-        report.add(compare("features", features, _expected(
-            f"identity_model/{case}/features", lambda: identity().get_features(img)),
-            case=case))
+        report.add(
+            compare(
+                "features",
+                features,
+                _expected(f"identity_model/{case}/features", lambda: identity().get_features(img)),
+                case=case,
+            )
+        )
     return show(report)
