@@ -53,7 +53,8 @@ FLAWS: dict[str, list[Flaw]] = {
     "lab1": [
         Flaw(
             cell="fcann2_loss_grad_code",
-            old="grad_A1 = (grad_S @ W2) * (A1 > 0)  # (N, H): the ReLU passes the gradient where it was active",
+            old="grad_A1 = (grad_S @ W2) * (A1 > 0)  # (N, H): the ReLU passes the gradient "
+            "where it was active",
             new="grad_A1 = grad_S @ W2  # (N, H)",
             why="backpropagated through the ReLU as if it were the identity (no mask)",
             costs={"fcann2_loss_grad": 2.0},
