@@ -100,6 +100,7 @@ NUMERIC = Rule(
     "derive the gradient by hand; a numerical gradient is not allowed in this task",
     uses=(
         "dlcourse.check.numerical_gradient",
+        "dlcourse.check.oracles.numerical_gradient",
         "scipy.optimize.approx_fprime",
         "scipy.optimize.check_grad",
         "scipy.differentiate",

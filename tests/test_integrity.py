@@ -168,6 +168,11 @@ EVASIONS = {
         HONEST.replace("np.mean(p - Y_)", "numerical_gradient"),
         "dlcourse.check.numerical_gradient",
     ),
+    "numerical_gradient from its module": (  # told as a numerical gradient, not as course code
+        "from dlcourse.check.oracles import numerical_gradient as ng\n"
+        + HONEST.replace("np.mean(p - Y_)", "ng"),
+        "oracles.numerical_gradient: derive the gradient by hand; a numerical gradient",
+    ),
     "thread": (
         "import threading, torch\n"
         + HONEST.replace(
