@@ -25,7 +25,7 @@ from . import generate, grading, release, samples, validate
 from .config import CELL_TIMEOUT
 from .course import DEFAULT_COURSE_DIR, MEMORY_LIMIT, Course, GradingError, Outcome, lab_ids
 from .execute import NOTEBOOK_TIMEOUT
-from .gradesheet import gradesheet, read_roster
+from .gradesheet import NOT_ON_ROSTER, gradesheet, read_roster
 
 
 def cmd_assign(course: Course, args: argparse.Namespace) -> int:
@@ -103,8 +103,11 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
             f"nothing graded in {course.root} for {', '.join(args.labs)}: "
             "run `autograde` first (or give --roster to list the class)"
         )
-    gradesheet(course, args.labs, roster).write_csv(Path(args.csv))
+    sheet = gradesheet(course, args.labs, roster)
+    sheet.write_csv(Path(args.csv))
     print(f"wrote {args.csv}")
+    if sheet.unlisted:
+        print(f"{NOT_ON_ROSTER}, graded and in the CSV: {', '.join(sheet.unlisted)}")
     return 0
 
 

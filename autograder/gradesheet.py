@@ -18,18 +18,21 @@ from dlcourse import tasks
 from .course import Course
 
 NO_SUBMISSION = "no submission"
+NOT_ON_ROSTER = "not on the roster"
 
 
 @dataclass
 class Gradesheet:
     """``columns``: (``lab:task``, points) in notebook order; ``rows``: student -> column ->
     score; ``missing``: student -> labs they handed nothing in for (roster students); ``bonus``:
-    the columns of bonus tasks (not in the maxima)."""
+    the columns of bonus tasks (not in the maxima); ``unlisted``: graded students a roster given
+    lacks (an id the LMS spells otherwise than the roster, or a student from another class)."""
 
     columns: list[tuple[str, float]]
     rows: dict[str, dict[str, float]]
     missing: dict[str, list[str]] = field(default_factory=dict)
     bonus: set[str] = field(default_factory=set)
+    unlisted: list[str] = field(default_factory=list)
 
     @property
     def labs(self) -> list[str]:
@@ -54,8 +57,11 @@ class Gradesheet:
         return sum(s for name, s in self.rows[student].items() if name.startswith(prefix))
 
     def status(self, student: str) -> str:
-        """'no submission: lab1, lab2' for a roster student who missed labs, else ''."""
+        """'no submission: lab1, lab2' for a roster student who missed labs, 'not on the roster'
+        for a graded student the roster lacks, else ''."""
         missing = self.missing.get(student, [])
+        if student in self.unlisted:
+            return NOT_ON_ROSTER
         return f"{NO_SUBMISSION}: {', '.join(missing)}" if missing else ""
 
     def write_csv(self, path: Path) -> None:
@@ -122,6 +128,11 @@ class Gradesheet:
                 f"{student:<{width}}{scores}{_num(self.total(student)):>{cell}}"
                 f"{self._pct(student):>8}"
             )
+        if self.unlisted:
+            lines.append(
+                f"{NOT_ON_ROSTER} (graded, in the CSV; does the roster use the LMS's ids, Moodle's "
+                f"number or Canvas's user id?): {', '.join(self.unlisted)}"
+            )
         return "\n".join(lines)
 
     def _pct(self, student: str, lab: str | None = None) -> str:
@@ -145,7 +156,8 @@ def gradesheet(course: Course, labs: list[str], roster: list[str] | None = None)
         rows.setdefault(student, {})
         if absent := [lab for lab in labs if lab not in graded.get(student, set())]:
             missing[student] = absent
-    return Gradesheet(columns, dict(sorted(rows.items())), missing, bonus)
+    unlisted = sorted(set(graded) - set(roster)) if roster else []
+    return Gradesheet(columns, dict(sorted(rows.items())), missing, bonus, unlisted)
 
 
 def read_roster(path: Path) -> list[str]:

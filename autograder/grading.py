@@ -249,7 +249,7 @@ def run(
     if todo:
         course.check_sandbox()
     results = _results(todo, workers, scheduler)  # connects to a scheduler before the bar
-    with tqdm(total=len(todo), desc="grading", unit="submission") as bar:
+    with tqdm(total=len(todo), desc="grading", unit="submission", disable=not todo) as bar:
         for job, result in results:
             graded.append((job, record(course, job, result)))
             bar.set_postfix_str(f"{job.student}/{job.lab}", refresh=False)

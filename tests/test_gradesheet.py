@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from autograder.gradesheet import Gradesheet, read_roster
+from autograder.gradesheet import Gradesheet, gradesheet, read_roster
 
 SHEET = Gradesheet(
     columns=[("lab0:a", 2.0), ("lab0:b", 3.0), ("lab1:c", 5.0)],
@@ -91,3 +91,32 @@ def test_an_empty_roster_is_an_error(tmp_path):
     (tmp_path / "roster.csv").write_text("\n")
     with pytest.raises(ValueError, match="roster is empty"):
         read_roster(tmp_path / "roster.csv")
+
+
+class _Course:
+    """What ``gradesheet`` reads of a course: one lab 'toy' (2 points), graded for two ids."""
+
+    def __init__(self, tmp_path):
+        self.notebook = tmp_path / "toy.ipynb"
+        self.notebook.write_text("{}")
+
+    def release_notebook(self, lab):
+        return self.notebook
+
+    def tasks(self, lab):
+        return [("a", 2.0)]
+
+    def scores(self, lab):
+        return {"12345": {"a": 2.0}, "34567": {"a": 1.0}}
+
+
+def test_graded_students_missing_from_the_roster_are_told_not_dropped(tmp_path):
+    """A Canvas export names students by user id; a roster of logins matches none of them:
+    the run says so, and their grades stay in the CSV."""
+    sheet = gradesheet(_Course(tmp_path), ["toy"], roster=["12345", "markomaric"])
+    assert sheet.unlisted == ["34567"]
+    assert sheet.status("34567") == "not on the roster"
+    assert sheet.status("markomaric") == "no submission: toy"
+    assert sheet.table().splitlines()[-1].startswith("not on the roster (graded, in the CSV;")
+    assert sheet.table().splitlines()[-1].endswith(": 34567")
+    assert gradesheet(_Course(tmp_path), ["toy"]).unlisted == []  # no roster: nobody unlisted
