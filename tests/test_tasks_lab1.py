@@ -549,7 +549,7 @@ def train_mb_in_order(
     Y_val=None,
     progress=False,
 ):
-    torch.randperm = lambda n, **kw: torch.arange(n)  # noqa: never shuffles
+    torch.randperm = lambda n, **kw: torch.arange(n)  # never shuffles
     try:
         return train_mb(
             model,
@@ -587,7 +587,7 @@ def train_mb_shuffles_once(
 ):
     order = torch.randperm(len(X))
     X, Yoh_ = X[order], Yoh_[order]
-    torch.randperm = lambda n, **kw: torch.arange(n)  # noqa: the same order every epoch
+    torch.randperm = lambda n, **kw: torch.arange(n)  # the same order every epoch
     try:
         return train_mb(
             model,
