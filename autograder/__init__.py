@@ -12,7 +12,8 @@ Modules, by what an instructor does with them:
   the graded tasks: never in the handout).
 - Grading a class: ``submissions`` (LMS exports in), ``grading`` (one pure job per submission:
   serial, N processes or Dask; resuming; retrying what load failed), ``gradesheet`` (the class
-  table and the CSV out), ``load`` (a loaded machine told from a slow cell).
+  table and the CSV out), ``load`` (a loaded machine told from a slow cell), ``formgrader``
+  (nbgrader's formgrader on the course folder: TAs grade the written answers by hand).
 - Grading untrusted code: ``execute`` (nbgrader's Execute hardened: test cells in the grader,
   limits, dead kernels), ``rpc`` and ``kernel`` (the grader's and the kernel's sides of a test
   cell), ``sandbox`` (the kernel's bubblewrap sandbox), ``nofollow`` (file access that follows no

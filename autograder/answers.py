@@ -13,13 +13,17 @@ A folder leaks an answer if any of its Python files or notebooks
   names numbered in order of appearance, docstrings and annotations dropped) equals that of a
   definition in a solution cell or in ``autograder/reference/``: a renamed copy.
   Definitions the student notebooks themselves give (and tiny ones, under ``MIN_NODES``) are no
-  answers and are not compared.
+  answers and are not compared; or
+- holds a sentence of a model answer to a written question (a markdown solution cell of a
+  solution notebook; ``WRITTEN_MIN`` characters or more) in any text file: the questions
+  themselves are in the student notebooks, the answers never.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,8 @@ REFERENCE_DIR = REPO / "autograder" / "reference"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 MIN_NODES = 30
 """Definitions smaller than this (after normalising) are too generic to call a copy."""
+WRITTEN_MIN = 40
+"""Characters of a model answer's sentence the audit looks for: shorter ones are too generic."""
 
 
 @dataclass
@@ -160,6 +166,8 @@ class Answers:
     graded: list[Graded]
     prints: dict[str, str]
     """fingerprint -> where the answer is (e.g. 'solutions/lab0: eval_AP')."""
+    written: dict[str, str] = field(default_factory=dict)
+    """sentence of a model answer -> its question (e.g. 'solutions/lab0: q_gmm_failure')."""
 
     @classmethod
     def of(
@@ -178,11 +186,25 @@ class Answers:
             for qualname, node in definitions(ast.parse(path.read_text())):
                 if p := fingerprint(node):
                     prints.setdefault(p, f"{path.relative_to(REPO)}: {qualname}")
+        written = {
+            sentence: f"solutions/{lab}: {gid}"
+            for lab, nb in solutions.items()
+            for gid, source in written_answers(nb)
+            for sentence in sentences(source)
+        }
         for nb in given:
             for source in code_cells(nb):
                 for _, node in definitions(ast.parse(source)):
                     prints.pop(fingerprint(node), None)
-        return cls(graded, prints)
+            text = _normal(" ".join(c.source for c in nb.cells))
+            written = {s: where for s, where in written.items() if s not in text}
+        return cls(graded, prints, written)
+
+    def written_leaks(self, where: str, text: str) -> list[str]:
+        """Model answers to written questions found in one file's text."""
+        text = _normal(text)
+        found = dict.fromkeys(q for s, q in self.written.items() if s in text)
+        return [f"{where}: holds the model answer of {question}" for question in found]
 
     def leaks(self, where: str, tree: ast.AST) -> list[str]:
         """Answers found in one parsed file (``where`` names it in the messages)."""
@@ -215,8 +237,27 @@ def _graded_for(qualname: str, by_name: dict[str, Graded]) -> Graded | None:
     return found if found and "." not in found.qualname else None
 
 
+def written_answers(nb: nbformat.NotebookNode) -> Iterator[tuple[str, str]]:
+    """(grade id, model answer) of the notebook's written answers: markdown solution cells."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            yield meta.get("grade_id", "?"), cell.source
+
+
+def sentences(text: str) -> set[str]:
+    """The sentences of ``text`` (whitespace collapsed) of ``WRITTEN_MIN`` characters or more."""
+    parts = re.split(r"(?<=[.:;!?])\s+", _normal(text))
+    return {part for part in parts if len(part) >= WRITTEN_MIN}
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
 def scan(root: Path, answers: Answers) -> list[str]:
-    """Every answer found in the Python files and notebooks under ``root``."""
+    """Every answer found in the Python files and notebooks under ``root`` (and, for the written
+    answers, in any text file)."""
     found = []
     for path in sorted(root.rglob("*.py")):
         found += answers.leaks(str(path.relative_to(root)), ast.parse(path.read_text()))
@@ -224,4 +265,12 @@ def scan(root: Path, answers: Answers) -> list[str]:
         nb = nbformat.read(path, as_version=4)
         for n, source in enumerate(code_cells(nb), 1):
             found += answers.leaks(f"{path.relative_to(root)} (code cell {n})", ast.parse(source))
+        text = " ".join(c.source for c in nb.cells)
+        found += answers.written_leaks(str(path.relative_to(root)), text)
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix != ".ipynb"):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:  # data, not text
+            continue
+        found += answers.written_leaks(str(path.relative_to(root)), text)
     return found

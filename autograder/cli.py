@@ -3,6 +3,8 @@
     assign [--check]        solutions/ -> labs/ (+ sample submissions); --check: fail if stale
     autograde SUBMISSIONS   grade a folder <student>/<lab>/<lab>.ipynb, or a .zip of one
                             [--jobs N | --scheduler ADDRESS] [--force]
+    formgrader              nbgrader's formgrader on the course: TAs grade written answers
+                            [--port N] [--ip ADDRESS] [--token TOKEN]
     feedback                feedback HTML for every graded submission
     export --csv FILE       one row per student: student_id, a column per task, total, max
     demo                    assign, grade the sample submissions, feedback, CSV, table, handout
@@ -21,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import generate, grading, release, samples, validate
+from . import formgrader, generate, grading, release, samples, validate
 from .config import CELL_TIMEOUT
 from .course import DEFAULT_COURSE_DIR, MEMORY_LIMIT, Course, GradingError, Outcome, lab_ids
 from .execute import NOTEBOOK_TIMEOUT
@@ -83,6 +85,12 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_formgrader(course: Course, args: argparse.Namespace) -> int:
+    """Serve nbgrader's formgrader on the course's gradebook (``autograder.formgrader``)."""
+    formgrader.serve(course, port=args.port, ip=args.ip, token=args.token)
+    return 0
+
+
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
     graded = [lab for lab in args.labs if course.scores(lab)]
     for lab in args.labs:
@@ -128,14 +136,16 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
         f"\nfeedback: {course.root / 'feedback'}/<student>/<lab>/<lab>.html\ngrades:   {csv_path}"
     )
     wrong = [
-        line for lab in args.labs for line in samples.mismatches(lab, course.tasks(lab), sheet.rows)
+        line
+        for lab in args.labs
+        for line in samples.mismatches(lab, course.tasks(lab), sheet.rows, sheet.pending)
     ]
     print(release.build(course, release.DEFAULT_OUT, args.labs).summary())
     print(
         "\n".join(["sample scores differ from expected:", *wrong])
         if wrong
         else "sample scores as expected: reference full marks, untouched 0, flawed loses exactly "
-        "its flaws"
+        "its flaws; written answers of reference and flawed wait for a TA"
     )
     return 1 if wrong else 0
 
@@ -242,6 +252,16 @@ def parser() -> argparse.ArgumentParser:
     )
     roster_help = "CSV of student ids: students without a submission get 0 and 'no submission'"
     autograde.add_argument("--roster", metavar="CSV", help=roster_help)
+    grader = command(
+        "formgrader",
+        "serve nbgrader's formgrader on the course's gradebook: TAs grade the written "
+        "answers (scores and comments) in a browser",
+    )
+    grader.add_argument("--port", type=int, default=8888, help="default: %(default)s")
+    grader.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    grader.add_argument("--token", default="", help="access token (default: a new random one)")
     command("feedback", "write feedback HTML for every graded submission")
     export = command(
         "export",
@@ -274,6 +294,7 @@ def parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "assign": cmd_assign,
     "autograde": cmd_autograde,
+    "formgrader": cmd_formgrader,
     "feedback": cmd_feedback,
     "export": cmd_export,
     "demo": cmd_demo,
@@ -285,7 +306,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.labs = args.labs or lab_ids()
-    if args.command in ("feedback", "export") and not args.course_dir.is_dir():
+    if args.command in ("feedback", "export", "formgrader") and not args.course_dir.is_dir():
         print(
             f"error: no course folder {args.course_dir}: give the --course-dir that "
             "`autograde` used",

@@ -31,7 +31,6 @@ from nbgrader.preprocessors import (
     ClearMarkScheme,
     ClearOutput,
     ComputeChecksums,
-    GetGrades,
     IncludeHeaderFooter,
     LimitOutput,
     LockCells,
@@ -44,6 +43,7 @@ from traitlets.config import Config
 from .execute import NOTEBOOK_TIMEOUT, GradingExecute
 from .preprocessors import (
     DropDuplicateIds,
+    GetTaskGrades,
     ReportEditedCells,
     RestoreCellOrder,
     SaveTaskGrades,
@@ -141,7 +141,7 @@ def nbgrader_config(
         CheckCellMetadata,
     ]
 
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetTaskGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
     # task names in the contents; MathJax from the feedback folder, not a CDN (FEEDBACK_TEMPLATE)
     c.HTMLExporter.template_name = FEEDBACK_TEMPLATE.name
     c.HTMLExporter.template_file = f"{FEEDBACK_TEMPLATE.name}.html.j2"  # extends nbgrader's index

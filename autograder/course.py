@@ -22,6 +22,7 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from dlcourse.validate import duplicate_grade_ids
 from . import nofollow, points, sandbox
 from .config import CELL_TIMEOUT, MATHJAX, nbgrader_config
 from .execute import NOTEBOOK_TIMEOUT, OVERLOADED, STOPPED, TIMED_OUT
+from .preprocessors import is_written_answer
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -330,26 +332,71 @@ class Course:
             self.root, self.autograded(student, lab, f"{lab}.ipynb"), nbformat.writes(nb).encode()
         )
 
-    def record_scores(self, student: str, lab: str, scores: dict[str, float]) -> None:
+    def record_scores(
+        self,
+        student: str,
+        lab: str,
+        scores: dict[str, float | None],
+        changed: Collection[str] = (),
+    ) -> None:
         """Set a submission's automatic scores (task -> points; a task not given scores 0; a
         bonus task's points are saved as extra credit, as ``SaveTaskGrades`` does).
 
         Every score field of an autograded-only cell (a code test cell, not a manually graded
         answer) is this method's: ``manual_score`` and ``extra_credit`` there can only have come
-        from elsewhere than a TA (nothing asks a TA to grade such a cell), so they are reset."""
+        from elsewhere than a TA (nothing asks a TA to grade such a cell), so they are reset.
+        A written answer's automatic score is None when it was answered (a TA grades it: it
+        needs a manual grade until one is given) and 0 when left as handed out ("No
+        response."); what a TA gave it (manual score, extra credit, comment) is kept, so a
+        regrade never undoes manual grading. An answer in ``changed`` (a new submission says
+        otherwise than the one the TA graded) keeps its grade but needs a TA again (review)."""
         extra = tasks.bonus(lab)
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             _submission(gb, student, lab)
             notebook = gb.find_submission_notebook(lab, lab, student)
             answers = {cell.name for cell in notebook.notebook.solution_cells}
             for grade in notebook.grades:
-                score = float(scores.get(grade.name, 0.0))
+                if grade.cell_type == "markdown" and grade.name in answers:
+                    score = scores.get(grade.name, 0.0)
+                    _record_answer(gb, grade, score, (student, lab), grade.name in changed)
+                    continue
+                score = float(scores.get(grade.name) or 0.0)
                 grade.auto_score, grade.needs_manual_grade = score, False
                 if grade.cell_type == "code" and grade.name not in answers:
                     grade.manual_score = grade.extra_credit = None
                 if grade.name in extra:
                     grade.auto_score, grade.extra_credit = 0.0, score
             gb.db.commit()
+
+    def written(self, lab: str) -> list[str]:
+        """Grade ids of the lab's written answers (markdown answer cells, graded by hand), in
+        notebook order."""
+        cells = nbformat.read(self.release_notebook(lab), as_version=4).cells
+        return [c.metadata.nbgrader["grade_id"] for c in cells if is_written_answer(c)]
+
+    def autograded_scores(self, lab: str, student: str) -> dict[str, float | None]:
+        """Task -> the score grading gave (a bonus's extra credit included; no TA's score), None
+        for a written answer that waits for a TA: what ``record_scores`` takes."""
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            try:
+                nb = gb.find_submission_notebook(lab, lab, student)
+            except MissingEntry:
+                return {}
+            return {
+                g.name: None if g.auto_score is None else g.auto_score + (g.extra_credit or 0.0)
+                for g in nb.grades
+            }
+
+    def pending(self, lab: str) -> dict[str, list[str]]:
+        """student -> the written answers of ``lab`` a TA has still to grade (formgrader)."""
+        table: dict[str, list[str]] = {}
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            for submission in gb.assignment_submissions(lab):
+                for nb in submission.notebooks:
+                    waiting = [g.name for g in nb.grades if g.needs_manual_grade]
+                    if waiting:
+                        table.setdefault(submission.student.id, []).extend(waiting)
+        return table
 
     # -- feedback ------------------------------------------------------------------------------
     def feedback(self, lab: str, student: str | None = None) -> None:
@@ -418,6 +465,20 @@ def _submission(gb: Gradebook, student: str, lab: str) -> None:
     gb.update_or_create_student(student)
     with gb.db.no_autoflush:
         gb.update_or_create_submission(lab, student)
+
+
+def _record_answer(
+    gb: Gradebook, grade: Any, score: float | None, submission: tuple[str, str], changed: bool
+) -> None:
+    """A written answer's automatic part: None (answered: a TA grades it) or 0 (left as handed
+    out, "No response."); the TA's manual score, extra credit and comment stay, to review if the
+    answer ``changed`` since the TA graded it."""
+    student, lab = submission
+    grade.auto_score = None if score is None else float(score)
+    graded = grade.manual_score is not None
+    grade.needs_manual_grade = (grade.auto_score is None and not graded) or (graded and changed)
+    comment = gb.find_comment(grade.name, lab, lab, student)
+    comment.auto_comment = "No response." if grade.auto_score == 0 else None
 
 
 def _last_line(result: dict) -> str:

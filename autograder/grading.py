@@ -37,6 +37,7 @@ from tqdm import tqdm
 from . import nofollow
 from .course import Course, GradingError, Outcome
 from .execute import overloaded
+from .preprocessors import grade_id, is_written_answer
 from .submissions import Submission, collect
 
 MARKER = ".graded"
@@ -82,7 +83,7 @@ class Result:
 
     student: str
     lab: str
-    scores: dict[str, float]
+    scores: dict[str, float | None]  # None: a written answer, for a TA to grade
     autograded: bytes | None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -135,7 +136,7 @@ def _grade(job: Job) -> Result:
             return Result(
                 job.student,
                 job.lab,
-                course.scores(job.lab, job.student).get(job.student, {}),
+                course.autograded_scores(job.lab, job.student),
                 autograded,
                 outcome.notes,
                 infrastructure=_overloaded(autograded),
@@ -348,6 +349,7 @@ def record(course: Course, job: Job, result: Result) -> Outcome:
     """Write one result into the course (gradebook, autograded notebook, marker); its Outcome."""
     notes = list(result.notes) + ([result.error] if result.error else [])
     folder = course.autograded(job.student, job.lab)
+    before = written_answers(_read(course, f"{folder}/{job.lab}.ipynb"))
     nofollow.remove(course.root, folder)
     nofollow.make_folders(course.root, folder)
     if result.autograded is not None:
@@ -356,10 +358,21 @@ def record(course: Course, job: Job, result: Result) -> Outcome:
         nofollow.write_bytes(
             course.root, course.submitted(job.student, job.lab, f"{job.lab}.ipynb"), job.notebook
         )
-    course.record_scores(job.student, job.lab, result.scores)
+    now = written_answers(result.autograded)
+    changed = {gid for gid, text in now.items() if before.get(gid, text) != text}
+    course.record_scores(job.student, job.lab, result.scores, changed)
     if result.error is None and result.infrastructure is None:  # else graded again next run
         nofollow.write_bytes(course.root, f"{folder}/{MARKER}", job.digest.encode())
     return Outcome(job.student, job.lab, notes, result.infrastructure)
+
+
+def written_answers(autograded: bytes | None) -> dict[str, str]:
+    """Grade id -> text of an autograded notebook's written answers (markdown answer cells):
+    what a TA graded, so a new submission that changes one is graded again by hand."""
+    if autograded is None:
+        return {}
+    cells = nbformat.reads(autograded.decode(), as_version=4).cells
+    return {grade_id(cell): cell.source for cell in cells if is_written_answer(cell)}
 
 
 def overloaded_message(outcomes: Iterable[Outcome]) -> str | None:

@@ -205,6 +205,7 @@ RULES: dict[str, dict[str, tuple[Rule, ...]]] = {
                 "torch.nn.MultiMarginLoss",
             ),
         ),
+        "evaluate": (_METRICS,),
     },
     "lab3": {
         "rnn_backward": (AUTODIFF, NUMERIC),

@@ -12,6 +12,7 @@ Each one is small and plugs into a stock nbgrader pipeline (see ``autograder.con
   warning, a tqdm bar); exceptions are ``error`` outputs, so moving stderr text to stdout loses
   no failure and keeps the text visible in feedback.
 - ``SaveTaskGrades``: nbgrader's SaveAutoGrades with bonus tasks as extra credit.
+- ``GetTaskGrades``: nbgrader's GetGrades (feedback) saying which written answers wait for a TA.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import (
     ClearSolutions,
     DeduplicateIds,
+    GetGrades,
     NbGraderPreprocessor,
     SaveAutoGrades,
 )
@@ -62,6 +64,13 @@ class TaskStubs(ClearSolutions):
 def grade_id(cell: NotebookNode) -> str | None:
     """The nbgrader grade id of a cell, or None for a plain cell."""
     return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def is_written_answer(cell: NotebookNode) -> bool:
+    """A written answer (a question's): a markdown cell nbgrader both clears for students
+    ("YOUR ANSWER HERE") and grades, by hand (``autograder.points``)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "markdown" and bool(meta.get("solution")) and bool(meta.get("grade"))
 
 
 class DropDuplicateIds(DeduplicateIds):
@@ -170,3 +179,24 @@ class SaveTaskGrades(SaveAutoGrades):
             meta["points"] = 0
         grade.auto_score, grade.extra_credit, grade.needs_manual_grade = 0.0, earned, False
         self.gradebook.db.commit()
+
+
+WAITING = "*Not graded yet: a TA grades this answer by hand; its score here is not final.*"
+
+
+class GetTaskGrades(GetGrades):
+    """GetGrades, with a written answer that waits for a TA told apart from one scored 0:
+    feedback made before a TA graded it says so under the answer (as a comment) and marks it
+    ``waiting`` for the contents (``autograder/templates/dlcourse_feedback``)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if utils.is_grade(cell) and utils.is_solution(cell):
+            grade = self.gradebook.find_grade(
+                grade_id(cell), self.notebook_id, self.assignment_id, self.student_id
+            )
+            if grade.needs_manual_grade:
+                meta = cell.metadata.nbgrader
+                meta["waiting"] = True
+                meta["comment"] = "\n\n".join(filter(None, (WAITING, meta.get("comment"))))
+        return cell, resources

@@ -1,8 +1,13 @@
 """Sample submissions, generated from the solutions like the labs, with the scores they must get.
 
-- ``reference``: the student notebook with the instructors' solutions filled in -> full marks.
-- ``untouched``: the student notebook as released -> 0.
-- ``flawed``: the reference with realistic mistakes (``FLAWS``) -> loses exactly their points.
+- ``reference``: the student notebook with the instructors' solutions filled in (code and model
+  answers) -> full marks on the automatic part, its written answers waiting for a TA.
+- ``untouched``: the student notebook as released -> 0, and no answer to grade ("No response.").
+- ``flawed``: the reference with realistic mistakes (``FLAWS``) -> loses exactly their points;
+  its answers wait for a TA too.
+
+Written answers are graded by hand (formgrader), never by ``autograde``: their expected score is
+0 until then, and ``mismatches`` checks which of them wait for a TA.
 
 ``python -m autograder assign`` writes them to
 ``autograder/sample_submissions/<student>/<lab>/<lab>.ipynb``
@@ -17,7 +22,9 @@ from pathlib import Path
 
 import nbformat
 
-from .preprocessors import SOLUTION_SUFFIX, grade_id
+from dlcourse import tasks as declared
+
+from .preprocessors import SOLUTION_SUFFIX, grade_id, is_written_answer
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "sample_submissions"
 
@@ -89,6 +96,14 @@ FLAWS: dict[str, list[Flaw]] = {
             why="the same overflow in the gradient (the same quantity, large_logits, fails)",
             costs={},
         ),
+        Flaw(
+            cell="evaluate_code",
+            old="np.add.at(confusion, (y, predicted), 1)  # one count per (true, predicted) pair",
+            new="np.add.at(confusion, (predicted, y), 1)  # one count per (true, predicted) pair",
+            why="transposed confusion matrix (rows the predicted class): precision and recall, "
+            "read off it with the lab's formulas, swap (3 of evaluate's 6 quantities)",
+            costs={"evaluate": 1.5},
+        ),
     ],
     "lab3": [
         Flaw(
@@ -145,11 +160,12 @@ FLAWS: dict[str, list[Flaw]] = {
 def reference(
     release: nbformat.NotebookNode, solution: nbformat.NotebookNode
 ) -> nbformat.NotebookNode:
-    """The released notebook with every solution cell taken from the instructors' notebook."""
+    """The released notebook with every solution cell (code, and written answers) taken from
+    the instructors' notebook."""
     solved = {
         grade_id(c): _without_markers(c.source)
         for c in solution.cells
-        if (grade_id(c) or "").endswith(SOLUTION_SUFFIX)
+        if (grade_id(c) or "").endswith(SOLUTION_SUFFIX) or is_written_answer(c)
     }
     nb = copy.deepcopy(release)
     for cell in nb.cells:
@@ -195,8 +211,10 @@ def build(
 
 
 def expected_scores(lab: str, tasks: list[tuple[str, float]]) -> dict[str, dict[str, float]]:
-    """student id -> task -> the score that sample must get."""
-    full = dict(tasks)
+    """student id -> task -> the score that sample must get from ``autograde`` (a written answer:
+    0, until a TA grades it)."""
+    asked = declared.questions(lab)
+    full = {task: 0.0 if task in asked else points for task, points in tasks}
     flawed_scores = dict(full)
     for flaw in FLAWS.get(lab, []):
         for task, cost in flaw.costs.items():
@@ -204,11 +222,27 @@ def expected_scores(lab: str, tasks: list[tuple[str, float]]) -> dict[str, dict[
     return {"reference": full, "untouched": dict.fromkeys(full, 0.0), "flawed": flawed_scores}
 
 
+def expected_pending(lab: str) -> dict[str, list[str]]:
+    """student id -> the written answers that must wait for a TA: the answered ones."""
+    asked = list(declared.questions(lab))
+    return {"reference": asked, "untouched": [], "flawed": asked}
+
+
 def mismatches(
-    lab: str, tasks: list[tuple[str, float]], rows: dict[str, dict[str, float]]
+    lab: str,
+    tasks: list[tuple[str, float]],
+    rows: dict[str, dict[str, float]],
+    pending: dict[str, list[str]] | None = None,
 ) -> list[str]:
-    """Where graded sample scores (student -> ``lab:task`` -> score) differ from the expected."""
+    """Where graded sample scores (student -> ``lab:task`` -> score) differ from the expected,
+    and (given ``pending``: student -> ``lab:task`` of the answers waiting for a TA) where the
+    written answers waiting differ."""
     wrong = []
+    for student, expected in expected_pending(lab).items() if pending is not None else ():
+        mine = [name for name in pending.get(student, []) if name.startswith(f"{lab}:")]
+        got = sorted(name.split(":", 1)[1] for name in mine)
+        if got != sorted(expected):
+            wrong.append(f"{student}/{lab}: answers waiting for a TA {got}, expected {expected}")
     for student, expected in expected_scores(lab, tasks).items():
         for task, score in expected.items():
             got = rows.get(student, {}).get(f"{lab}:{task}")

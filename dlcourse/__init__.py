@@ -8,7 +8,7 @@ Modules (import the ones you need; importing ``dlcourse`` itself loads nothing h
 - ``dlcourse.plot``: matplotlib helpers (``graph_data``, ``graph_surface``).
 - ``dlcourse.layers`` and ``dlcourse.net``: Lab 2's given numpy layers (the course's contract
   ``forward``/``backward_inputs``/``backward_params``) and the runner of networks of them.
-- ``dlcourse.convnets``: Lab 2's networks, training loop and evaluation.
+- ``dlcourse.convnets``: Lab 2's data preparation, numpy network and training plot.
 - ``dlcourse.rnn``, ``dlcourse.sentiment``: Lab 3's given RNN output layer and the interface of
   its sentiment classifiers.
 - ``dlcourse.embeddings``: Lab 4's schedule, training epoch, class means, retrieval, plots.

@@ -13,7 +13,8 @@ batches whose first item is the images and whose last is the labels: ``(images, 
 - ``embed``: features and labels of everything a loader yields.
 - ``compute_representations``: per-class mean embeddings -> (C, E).
 - ``class_mean_accuracy``: nearest class-mean classification (``nearest_class_mean``), top-1
-  accuracy.
+  accuracy; by raw Euclidean distance, or with ``normalize=True`` as the course's utilities do
+  (class means and queries scaled to unit length first).
 - ``average_precision``, ``retrieval_average_precision``, ``mean_average_precision``: retrieval,
   where each query ranks a gallery by distance; the AP of a query is scikit-learn's
   (``sklearn.metrics.average_precision_score``) of its ranking.
@@ -28,6 +29,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from matplotlib.axes import Axes
 from sklearn.decomposition import PCA
 from sklearn.metrics import average_precision_score
@@ -139,9 +141,9 @@ def compute_representations(
 ) -> torch.Tensor:
     """The representation of each class: the mean of its images' embeddings.
 
-    r_c = mean of f(x) over the images x of class c in ``loader``. Not normalised: the triplet
-    loss shapes Euclidean distances, lengths included (normalising the means and the queries
-    cost 3 points of test accuracy, and 37 on the class left out of training; one run).
+    r_c = mean of f(x) over the images x of class c in ``loader``, not normalised here: the
+    course's utilities scale each mean to unit length, which ``nearest_class_mean(...,
+    normalize=True)`` does (so both rules can be measured from the same means).
 
     Returns:
         (num_classes, E) float32 tensor on the CPU.
@@ -156,19 +158,35 @@ def compute_representations(
     return torch.stack([features[labels == c].mean(dim=0) for c in range(num_classes)])  # (C, E)
 
 
-def nearest_class_mean(features: torch.Tensor, representations: torch.Tensor) -> torch.Tensor:
-    """Class of each row of ``features`` (N, E): the representation (C, E) nearest to it
-    (Euclidean distance). Returns (N,) int64."""
-    queries = features.float()
-    return torch.cdist(queries, representations.float().to(queries.device)).argmin(dim=1)
+def nearest_class_mean(
+    features: torch.Tensor, representations: torch.Tensor, *, normalize: bool = False
+) -> torch.Tensor:
+    """Class of each row of ``features`` (N, E): the representation (C, E) nearest to it.
+
+    ``normalize=False``: raw Euclidean distance, the distance the triplet loss shapes (lengths
+    count). ``normalize=True``: the course's rule (its ``compute_representations`` and
+    ``evaluate``): means and queries are scaled to unit length first, so only directions count;
+    ||a - b||^2 = 2 - 2 cos(a, b) for unit vectors, i.e. the largest cosine similarity wins.
+    Returns (N,) int64.
+    """
+    queries, means = features.float(), representations.float().to(features.device)
+    if normalize:
+        queries, means = F.normalize(queries, dim=1), F.normalize(means, dim=1)
+    return torch.cdist(queries, means).argmin(dim=1)
 
 
 def class_mean_accuracy(
-    model: torch.nn.Module, representations: torch.Tensor, loader: Iterable[Sequence[Any]]
+    model: torch.nn.Module,
+    representations: torch.Tensor,
+    loader: Iterable[Sequence[Any]],
+    *,
+    normalize: bool = False,
 ) -> float:
-    """Top-1 accuracy of nearest class-mean classification of the images of ``loader``."""
+    """Top-1 accuracy of nearest class-mean classification of the images of ``loader``
+    (``normalize``: as in ``nearest_class_mean``)."""
     features, labels = embed(model, loader)
-    return float((nearest_class_mean(features, representations) == labels).float().mean())
+    predicted = nearest_class_mean(features, representations, normalize=normalize)
+    return float((predicted == labels).float().mean())
 
 
 # ----------------------------------------------------------------------------- retrieval

@@ -1,8 +1,10 @@
 """The interface of Lab 3's sentiment classifiers (the models themselves are the students' tasks).
 
 Every model maps a padded batch to one logit per sentence, ``model(texts, lengths) -> (B,)``, with
-texts (B, T) int64 padded with 0 and lengths (B,) int64; P(positive) = sigmoid(logit). The
-embedding (the student's ``load_embedding``) is given to the model, frozen. A loader is any
+texts (B, T) int64 padded with 0 and lengths (B,) int64; sigmoid(logit) = P(label 1), label 1
+being ``negative`` in the course's label vocabulary (``dlcourse.data.sst.LABELS``: positive 0).
+The embedding (the student's ``load_embedding``) is given to the model: frozen for pretrained
+vectors, trained (``freeze=False``) for random ones, as the course does. A loader is any
 iterable of ``Batch`` tuples; ``train_epoch(model, loader, optimizer, clip)`` and
 ``evaluate(model, loader)`` work with any model of this interface. ``CELLS`` names the recurrent
 layers a ``RecurrentModel(embedding, cell=...)`` may use. The instructors' references of the

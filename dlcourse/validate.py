@@ -137,14 +137,48 @@ def _declared(nb: nbformat.NotebookNode) -> tuple[dict[str, int], set[str]]:
 
 
 def _problems(cell: nbformat.NotebookNode) -> list[str]:
-    """The failing lines the checks printed, and the error a cell raised."""
-    problems = []
+    """The failing lines the checks printed, each with its hint (the line under it, if any),
+    and the error a cell raised."""
+    from dlcourse.check.report import HINT_MARK  # torch: only once the checks ran
+
+    problems: list[str] = []
     for output in cell.outputs:
         if output.output_type == "stream":
-            problems += [line.strip() for line in output.text.splitlines() if FAIL_MARK in line]
+            for line in output.text.splitlines():
+                if FAIL_MARK in line:
+                    problems.append(line.strip())
+                elif line.lstrip().startswith(HINT_MARK) and problems:
+                    problems[-1] += f"\n        {line.strip()}"
         elif output.output_type == "error":
             problems.append(f"{output.ename}: {output.evalue}".strip())
     return problems
+
+
+UNANSWERED = "YOUR ANSWER HERE"
+"""What nbgrader leaves in a written answer's cell for the student to replace."""
+
+
+def unanswered(nb: nbformat.NotebookNode) -> tuple[list[str], int]:
+    """(ids of the written answers still empty, number of written answers): markdown cells that
+    are nbgrader solution and grade cells, graded by a TA, not by the checks."""
+    answers = [
+        cell
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        and cell.metadata.get("nbgrader", {}).get("solution")
+        and cell.metadata.get("nbgrader", {}).get("grade")
+    ]
+    empty = [grade_id(c) for c in answers if c.source.strip() in ("", UNANSWERED)]
+    return empty, len(answers)
+
+
+def _written(nb: nbformat.NotebookNode) -> list[str]:
+    """The line about the written answers (none for a notebook without questions)."""
+    empty, total = unanswered(nb)
+    if not total:
+        return []
+    line = f"Written answers: {total - len(empty)} of {total} answered (a TA grades them)"
+    return [line + (f"; still empty: {', '.join(empty)}." if empty else ".")]
 
 
 def duplicate_grade_ids(nb: nbformat.NotebookNode) -> dict[str, list[int]]:
@@ -178,7 +212,7 @@ def report(path: Path, nb: nbformat.NotebookNode, results: list[TaskResult]) -> 
         lines.append(line)
         lines += [f"      {p}" for p in r.problems[:SHOWN]] + _more(r.problems, "      ")
     lines.append(summary(results))
-    return "\n".join(lines)
+    return "\n".join(lines + _written(nb))
 
 
 def summary(results: list[TaskResult]) -> str:

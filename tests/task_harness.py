@@ -4,10 +4,14 @@
 - ``lab``: the module ``dlcourse.tasks.<lab>``;
 - ``CASES``: task -> (its check, the cases its graded cell runs (visible, then hidden), a
   correct submission);
-- ``WRONG``: (task, a realistic wrong submission, the quantities it must lose).
+- ``WRONG``: (task, a realistic wrong submission, the quantities it must lose[, its hint]): the
+  hint, words every hint its report carries must contain (or a tuple of such words, one of them
+  in each hint: a submission whose cases show its mistake in two ways); none given: the report
+  must carry no hint (no false hints; ``dlcourse.check.diagnosis``).
 
 Each task must have quantities and cases; a correct submission gets the task's points and the
-check prints its report; each wrong one loses exactly its quantities' share of the points.
+check prints its report; each wrong one loses exactly its quantities' share of the points and
+gets exactly its hint.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class TaskChecks:
 
     lab: ClassVar[ModuleType]
     CASES: ClassVar[dict[str, tuple[Callable, list[dict], Any]]]
-    WRONG: ClassVar[list[tuple[str, Any, set[str]]]]
+    WRONG: ClassVar[list[tuple]]
 
     @classmethod
     def grade(cls, task: str, submission: Any) -> tuple[Report, float]:
@@ -55,7 +59,7 @@ class TaskChecks:
             metafunc.parametrize(
                 "wrong",
                 self.WRONG,
-                ids=[f"{task}-{getattr(fn, '__name__', '?')}" for task, fn, _ in self.WRONG],
+                ids=[f"{task}-{getattr(fn, '__name__', '?')}" for task, fn, *_ in self.WRONG],
             )
 
     def test_every_task_has_quantities_and_cases(self) -> None:
@@ -70,8 +74,14 @@ class TaskChecks:
 
     @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a naive exp overflows, as intended
     def test_wrong_submission_loses_exactly_the_broken_quantities(self, wrong) -> None:
-        task, submission, lost = wrong
+        task, submission, lost, *hint = wrong
         report, points = self.grade(task, submission)
         assert failing(report) == lost, str(report)
         n = len(self.lab.QUANTITIES[task])
         assert points == round(self.lab.TASKS[task] * (n - len(lost)) / n, 6)
+        hints = {c.hint.text for c in report if c.hint}
+        if hint:  # words, or a tuple of words one of which each hint has
+            words = hint[0] if isinstance(hint[0], tuple) else (hint[0],)
+            assert hints and all(any(w in text for w in words) for text in hints), str(report)
+        else:
+            assert not hints, f"a false hint: {hints}"

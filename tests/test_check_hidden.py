@@ -91,6 +91,8 @@ def test_hidden_case_results_show_what_failed_but_no_size_value_or_message(secre
     assert text.splitlines()[1:] == [
         "  ✗ shape [hidden case 1]: fails",
         "  ✗ values [hidden case 1]: fails: max abs error ~1e+00, max rel error ~1e+00",
+        "      ↳ yours is off by one: do you count from 0 where the count starts at 1 (or the "
+        "other way), or include an end that should be left out?",
         "  ✗ property [hidden case 1]: fails",
         "  ✗ call [hidden case 1]: fails: raised ValueError",
         "  ✗ own [hidden case 1]: fails: raised an exception",

@@ -169,6 +169,8 @@ def test_report_str_has_one_line_per_quantity_and_case():
         "  ✓ a [seed=1]: max abs error 0.0e+00, max rel error 0.0e+00",
         "  ✗ b [seed=1]: max abs error 1.0e+00, max rel error 3.3e-01: yours 1.0000, "
         "expected 2.0000",
+        "      ↳ yours is off by one: do you count from 0 where the count starts at 1 (or the "
+        "other way), or include an end that should be left out?",
         "  ✓ c [seed=1]: max abs error 0.0e+00, max rel error 0.0e+00",
     ]
     assert repr(_report()) == "<Report 'task': 2/3 quantities pass, 3 comparisons>"

@@ -1,11 +1,12 @@
-"""dlcourse.convnets: data preparation, the PyTorch models (the numpy network's twin), training
-and evaluation."""
+"""dlcourse.convnets (data preparation, the numpy network, the training plot) and the reference
+PyTorch models, training and evaluation (``autograder.reference.lab2``)."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import confusion_matrix, precision_score, recall_score
 
+from autograder.reference import lab2 as ref
 from autograder.reference.lab2 import FC, NumpyConvolution, ReLU
 from dlcourse import convnets
 from dlcourse.layers import Convolution
@@ -38,7 +39,7 @@ def test_the_pytorch_mnist_model_is_the_numpy_network():
     for layer in net:
         if layer.has_params:
             layer.bias = np.random.randn(*layer.bias.shape)
-    model = convnets.MnistConvNet().double()
+    model = ref.MnistConvNet().double()
     with torch.no_grad():
         for name in ("conv1", "conv2", "fc3", "logits"):
             layer = next(l for l in net if l.name == name)
@@ -61,7 +62,7 @@ def test_the_numpy_network_takes_its_graded_layers_from_the_caller():
 
 @pytest.mark.parametrize(
     "model, shape",
-    [(convnets.MnistConvNet, (2, 1, 28, 28)), (convnets.CifarConvNet, (2, 3, 32, 32))],
+    [(ref.MnistConvNet, (2, 1, 28, 28)), (ref.CifarConvNet, (2, 3, 32, 32))],
 )
 def test_models_output_logits_and_start_from_kaiming_weights(model, shape):
     torch.manual_seed(0)
@@ -71,15 +72,6 @@ def test_models_output_logits_and_start_from_kaiming_weights(model, shape):
         float(p.detach().abs().max()) == 0 for n, p in m.named_parameters() if n.endswith("bias")
     )
     assert m.fc3.weight.std().item() == pytest.approx(np.sqrt(2 / m.fc3.in_features), rel=0.05)
-
-
-def test_sgd_decays_weights_but_not_biases():
-    model = convnets.MnistConvNet()
-    groups = convnets.sgd(model, lr=0.1, weight_decay=1e-3).param_groups
-    assert [g["weight_decay"] for g in groups] == [1e-3, 0.0]
-    assert all(p.dim() > 1 for p in groups[0]["params"]) and all(
-        p.dim() == 1 for p in groups[1]["params"]
-    )
 
 
 class FixedLogits(torch.nn.Module):
@@ -96,36 +88,40 @@ class FixedLogits(torch.nn.Module):
 def test_evaluate_derives_everything_from_the_confusion_matrix():
     rng = np.random.default_rng(3)
     logits, y = rng.standard_normal((40, 4)), rng.integers(0, 4, 40)
-    result = convnets.evaluate(FixedLogits(logits), np.arange(40), y, num_classes=4)
+    result = ref.evaluate(FixedLogits(logits), np.arange(40), y, num_classes=4, batch_size=15)
     predicted = logits.argmax(1)
-    np.testing.assert_array_equal(result.confusion, confusion_matrix(y, predicted, labels=range(4)))
-    assert result.accuracy == np.mean(predicted == y)
-    np.testing.assert_allclose(
-        result.precision, precision_score(y, predicted, average=None, zero_division=0)
-    )
-    np.testing.assert_allclose(
-        result.recall, recall_score(y, predicted, average=None, zero_division=0)
-    )
+    np.testing.assert_array_equal(result["confusion"], confusion_matrix(y, predicted))
+    assert result["accuracy"] == np.mean(predicted == y)
+    for key, score in (("precision", precision_score), ("recall", recall_score)):
+        np.testing.assert_allclose(result[key], score(y, predicted, average=None, zero_division=0))
     expected = torch.nn.functional.cross_entropy(torch.as_tensor(logits), torch.as_tensor(y))
-    assert result.loss == pytest.approx(float(expected))
+    assert result["loss"] == pytest.approx(float(expected))
 
 
-def test_train_learns_and_records_history(monkeypatch):
+def test_train_learns_follows_the_schedule_and_records_history(monkeypatch):
     monkeypatch.setenv("DLCOURSE_DEVICE", "cpu")
     rng = np.random.default_rng(0)
-    y = np.arange(60) % 2
-    x = (rng.standard_normal((60, 1, 28, 28)) * 0.1 + y[:, None, None, None]).astype(np.float32)
+    y = np.arange(40) % 2
+    x = (rng.standard_normal((40, 1, 8, 8)) * 0.1 + y[:, None, None, None]).astype(np.float32)
     torch.manual_seed(0)
-    history = convnets.train(
-        convnets.MnistConvNet(),
+    small = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(256, 2),
+    )
+    history = ref.train(
+        small,
         (x, y),
         (x, y),
         epochs=3,
-        batch_size=20,
-        lr=0.05,
+        batch_size=15,
+        lr_policy={1: 0.05, 3: 0.01},
         weight_decay=1e-3,
-        scheduler=lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5),
     )
-    assert history["lr"] == pytest.approx([0.05, 0.025, 0.0125]) and len(history["batch_loss"]) == 9
-    assert history["filters"][0].shape == (16, 1, 5, 5) and history["valid_accuracy"][-1] == 1.0
+    assert history["lr"] == [0.05, 0.05, 0.01] and len(history["batch_loss"]) == 9
+    assert set(history) == set(ref.HISTORY)
+    assert history["filters"][0].shape == (4, 1, 3, 3) and history["valid_accuracy"][-1] == 1.0
     assert not np.array_equal(history["filters"][0], history["filters"][-1])
+    figure = convnets.plot_training_progress(history, "MNIST")
+    assert [ax.get_title() for ax in figure.axes] == ["cross-entropy", "accuracy", "learning rate"]

@@ -58,10 +58,22 @@ def test_nearest_class_mean_compares_euclidean_distances():
     assert embeddings.nearest_class_mean(features, reps).tolist() == [0, 1, 1]
 
 
+def test_normalize_compares_directions_as_the_course_does():
+    # the course scales the class means and the queries to unit length: lengths stop counting
+    reps = torch.tensor([[1.0, 0.0], [0.0, 4.0]])
+    features = torch.tensor([[0.5, 0.6], [3.0, 1.0], [0.1, 3.0]])
+    assert embeddings.nearest_class_mean(features, reps).tolist() == [0, 0, 1]
+    assert embeddings.nearest_class_mean(features, reps, normalize=True).tolist() == [1, 0, 1]
+
+
 def test_class_mean_accuracy_is_top1_accuracy():
     reps = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     x, y = np.array([[3.0, 1.0], [1.0, 3.0], [2.0, 0.5], [0.5, 2.0]]), np.array([0, 1, 1, 1])
     assert embeddings.class_mean_accuracy(Flatten(), reps, loader(x, y, batch_size=3)) == 0.75
+    reps = torch.tensor([[1.0, 0.0], [0.0, 9.0]])  # far in length, near in direction
+    x, y = np.array([[0.4, 0.5], [0.5, 0.4]]), np.array([1, 0])
+    assert embeddings.class_mean_accuracy(Flatten(), reps, loader(x, y)) == 0.5
+    assert embeddings.class_mean_accuracy(Flatten(), reps, loader(x, y), normalize=True) == 1.0
 
 
 def test_embed_refuses_features_without_a_batch_dimension():

@@ -109,6 +109,12 @@ class _Course:
     def scores(self, lab):
         return {"12345": {"a": 2.0}, "34567": {"a": 1.0}}
 
+    def written(self, lab):
+        return []
+
+    def pending(self, lab):
+        return {}
+
 
 def test_graded_students_missing_from_the_roster_are_told_not_dropped(tmp_path):
     """A Canvas export names students by user id; a roster of logins matches none of them:
@@ -120,3 +126,51 @@ def test_graded_students_missing_from_the_roster_are_told_not_dropped(tmp_path):
     assert sheet.table().splitlines()[-1].startswith("not on the roster (graded, in the CSV;")
     assert sheet.table().splitlines()[-1].endswith(": 34567")
     assert gradesheet(_Course(tmp_path), ["toy"]).unlisted == []  # no roster: nobody unlisted
+
+
+WRITTEN = Gradesheet(
+    columns=[("lab0:a", 2.0), ("lab0:q_why", 3.0), ("lab0:q_how", 1.0)],
+    rows={
+        "ana": {"lab0:a": 2.0, "lab0:q_why": 0.0, "lab0:q_how": 0.0},
+        "ben": {"lab0:a": 1.0, "lab0:q_why": 2.5, "lab0:q_how": 0.0},
+        "cid": {},
+    },
+    missing={"cid": ["lab0"]},
+    written={"lab0:q_why", "lab0:q_how"},
+    pending={"ana": ["lab0:q_why", "lab0:q_how"]},
+)
+"""ana's answers wait for a TA; ben's are graded (2.5, and 0 for "No response."); cid handed
+nothing in."""
+
+
+def test_csv_leaves_an_answer_waiting_for_a_ta_empty_and_says_so(tmp_path):
+    WRITTEN.write_csv(tmp_path / "grades.csv")
+    rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
+    assert list(rows["ana"])[1:4] == ["lab0:a", "lab0:q_why (written)", "lab0:q_how (written)"]
+    assert [rows["ana"][k] for k in ("lab0:q_why (written)", "lab0:q_how (written)")] == ["", ""]
+    assert rows["ana"]["total"] == "2" and rows["ana"]["max"] == "6"
+    assert rows["ana"]["status"] == "2 answers to grade by hand (formgrader): lab0"
+    assert (rows["ben"]["lab0:q_why (written)"], rows["ben"]["total"]) == ("2.5", "3.5")
+    assert rows["ben"]["status"] == "" and rows["cid"]["status"] == "no submission: lab0"
+
+
+def test_table_counts_the_answers_waiting_for_a_ta():
+    lines = WRITTEN.table().splitlines()
+    assert lines[0].split() == ["student", "lab0", "total", "%", "by", "hand"]
+    assert lines[2].split() == ["ana", "2", "2", "33.3%", "2", "(4", "pts)"]
+    assert lines[3].split() == ["ben", "3.5", "3.5", "58.3%", "-"]
+    assert lines[-1].startswith("by hand: 2 answers (4 points) waiting for a TA, not yet in")
+    assert "by hand" not in SHEET.table()  # labs without written answers: no such column
+
+
+def test_a_status_tells_every_reason_at_once():
+    sheet = Gradesheet(
+        [("lab0:q", 1.0), ("lab1:a", 1.0)],
+        {"ana": {"lab0:q": 0.0}},
+        missing={"ana": ["lab1"]},
+        written={"lab0:q"},
+        pending={"ana": ["lab0:q"]},
+    )
+    assert sheet.status("ana") == (
+        "no submission: lab1; 1 answer to grade by hand (formgrader): lab0"
+    )

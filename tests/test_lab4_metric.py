@@ -32,6 +32,7 @@ def test_benchmark_runs_end_to_end_on_a_few_images(capsys):
     assert list(results) == ["image space (IdentityModel)", "learned", "learned without class 0"]
     for r in results.values():
         assert 0 <= r["accuracy"] <= 1 and 0 < r["mean AP"] <= 1
+        assert 0 <= r["accuracy normalised"] <= 1  # the course's rule, beside the raw one
     assert len(results["learned"]["seconds"]) == 1
     table = capsys.readouterr().out
     assert "test acc" in table and ">= 98.0%" in table and ">= 96.5%" in table

@@ -89,7 +89,11 @@ def test_every_graded_task_is_found_and_none_is_implemented(handout):
     at least one graded function, and the handout defines none of them beyond a stub."""
     for lab in LABS:
         nb = solution(lab)
-        cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        cells = [
+            c
+            for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+        ]  # a markdown solution cell is a written answer (``answers.written_answers``)
         for cell in cells:
             single = nbformat.v4.new_notebook(cells=[cell])
             assert answers.graded_functions(lab, single), (lab, cell.metadata.nbgrader.grade_id)

@@ -304,6 +304,35 @@ def softmax_crashes_on_large(S):
     return stable_softmax(S)
 
 
+def grad_w_not_regularised(X, Y_, w, b, param_lambda=0.0):
+    """The loss is regularised, its gradient is not."""
+    loss, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+    return loss, grad_w - 2 * param_lambda * w, grad_b
+
+
+def grad_w_lambda_not_doubled(X, Y_, w, b, param_lambda=0.0):
+    """d/dw lambda ||w||^2 written as lambda w."""
+    loss, grad_w, grad_b = binlogreg_loss_grad(X, Y_, w, b, param_lambda)
+    return loss, grad_w - param_lambda * w, grad_b
+
+
+def regularised_twice(X, Y_, W, b, param_lambda=0.0):
+    """The regulariser added once in the loss function and once more by the caller's habit."""
+    loss, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
+    return loss + param_lambda * np.sum(W**2), grad_W + 2 * param_lambda * W, grad_b
+
+
+def grad_W_last_class_missed(X, Y_, W, b, param_lambda=0.0):
+    """The one-hot targets built by a loop over range(C - 1): the last class is never a target."""
+    loss, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
+    P = stable_softmax(X @ W.T + b)  # (N, C)
+    Yoh = np.zeros_like(P)
+    for c in range(W.shape[0] - 1):
+        Yoh[c == Y_, c] = 1
+    wrong = (P - Yoh).T @ X / len(X) + 2 * param_lambda * W
+    return loss, wrong, grad_b
+
+
 def bias_regularised(X, Y_, W, b, param_lambda=0.0):
     loss, grad_W, grad_b = logreg_loss_grad(X, Y_, W, b, param_lambda)
     return loss + param_lambda * b @ b, grad_W, grad_b + 2 * param_lambda * b
@@ -345,7 +374,7 @@ def stub(*args, **kwargs):
     raise NotImplementedError("Lab 0, task x: write your code here")
 
 
-WRONG = [  # (task, submission, the quantities it must lose)
+WRONG = [  # (task, submission, the quantities it must lose[, words of its hint])
     ("random2dgaussian", FixedMeanGaussian, {"spread"}),
     ("random2dgaussian", OffByOneGaussian, {"shape"}),
     ("random2dgaussian", CopiedGaussian, {"shape", "spread"}),
@@ -354,35 +383,44 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("sample_gauss_2d", labels_from_one, {"labels"}),
     ("sample_gauss_2d", one_gaussian, {"labels"}),
     ("sample_gauss_2d", lambda C, N: reference.sample_gauss_2d(C, N), {"shapes", "labels"}),
-    ("binlogreg_loss_grad", grad_w_wrong_sign, {"grad_w"}),
-    ("binlogreg_loss_grad", grad_b_not_averaged, {"grad_b"}),
-    ("binlogreg_loss_grad", naive_binlogreg_loss, {"loss"}),
+    ("binlogreg_loss_grad", grad_w_wrong_sign, {"grad_w"}, "sign flipped"),
+    ("binlogreg_loss_grad", grad_b_not_averaged, {"grad_b"}, "sum where the mean is asked"),
+    ("binlogreg_loss_grad", naive_binlogreg_loss, {"loss"}, "inf or nan"),
     ("binlogreg_loss_grad", float32_loss_grad, {"loss", "grad_w", "grad_b"}),
     ("binlogreg_loss_grad", binlogreg_autograd, {"loss", "grad_w", "grad_b"}),
-    ("binlogreg_train", train_column_w, {"w"}),
+    ("binlogreg_loss_grad", grad_w_not_regularised, {"grad_w"}, "regularisation term left out"),
+    ("binlogreg_loss_grad", grad_w_lambda_not_doubled, {"grad_w"}, "carry half its weight"),
+    ("binlogreg_train", train_column_w, {"w"}, "in another shape"),
     ("binlogreg_train", train_array_b, {"b"}),
-    ("binlogreg_classify", classify_column, {"probs"}),
+    ("binlogreg_classify", classify_column, {"probs"}, "in another shape"),
     (
         "binlogreg_classify",
         lambda X, w, b: binlogreg_classify(X, w, b).astype(np.float32),
         {"probs"},
     ),
-    ("eval_perf_binary", precision_recall_swapped, {"recall", "precision"}),
+    ("eval_perf_binary", precision_recall_swapped, {"recall", "precision"}, "swapped"),
     ("eval_perf_binary", accuracy_as_count, {"accuracy"}),
     ("eval_perf_binary", wraps_reference, {"accuracy", "recall", "precision"}),
     ("eval_perf_binary", reference.eval_perf_binary, {"accuracy", "recall", "precision"}),
-    ("eval_AP", ap_wrong_direction, {"AP"}),
+    ("eval_AP", ap_wrong_direction, {"AP"}, "ranking run the wrong way"),
     ("eval_AP", reference.eval_AP, {"AP"}),
-    ("stable_softmax", naive_softmax, {"large_logits"}),
+    ("stable_softmax", naive_softmax, {"large_logits"}, "inf or nan"),
     ("stable_softmax", softmax_crashes_on_large, {"large_logits"}),
-    ("stable_softmax", lambda S: stable_softmax(S.T).T, {"probs", "large_logits"}),
-    ("logreg_loss_grad", bias_regularised, {"loss", "grad_b"}),
-    ("logreg_loss_grad", grad_W_transposed, {"grad_W"}),
-    ("logreg_loss_grad", loss_from_probabilities, {"loss"}),
-    ("logreg_train", logreg_train_row_b, {"b"}),
-    ("logreg_classify", unnormalised_scores, {"probs"}),
-    ("eval_perf_multi", confusion_transposed, {"confusion_matrix"}),
-    ("eval_perf_multi", multi_precision_recall_swapped, {"precision", "recall"}),
+    (
+        "stable_softmax",
+        lambda S: stable_softmax(S.T).T,
+        {"probs", "large_logits"},
+        "sum to 1 down each column",
+    ),
+    ("logreg_loss_grad", bias_regularised, {"loss", "grad_b"}, "bias regularised too"),
+    ("logreg_loss_grad", regularised_twice, {"loss", "grad_W"}, "counted twice"),
+    ("logreg_loss_grad", grad_W_transposed, {"grad_W"}, "transposed"),
+    ("logreg_loss_grad", grad_W_last_class_missed, {"grad_W"}, "right on"),
+    ("logreg_loss_grad", loss_from_probabilities, {"loss"}, "inf or nan"),
+    ("logreg_train", logreg_train_row_b, {"b"}, "in another shape"),
+    ("logreg_classify", unnormalised_scores, {"probs"}, "not yet divided"),
+    ("eval_perf_multi", confusion_transposed, {"confusion_matrix"}, "transposed"),
+    ("eval_perf_multi", multi_precision_recall_swapped, {"precision", "recall"}, "swapped"),
     (
         "eval_perf_multi",
         lambda Y, Y_: reference.eval_perf_multi(Y, Y_),
@@ -515,7 +553,7 @@ def test_visible_checks_work_without_the_references():
     that sample_gauss_2d runs on the student's own Random2DGaussian."""
     for task, (_, _, correct) in CASES.items():
         assert grade(task, correct)[1] == TASKS[task], task
-    for task, submission, lost in WRONG:
+    for task, submission, lost, *_ in WRONG:
         if not _uses_reference(submission):  # the handout has no reference to copy
             assert failing(grade(task, submission)[0]) == lost, (task, submission)
     notebook = {**globals(), "Random2DGaussian": FixedMeanGaussian}

@@ -818,14 +818,19 @@ class BNWithoutGamma(BatchNorm):
         return (x - mean) / torch.sqrt(var + self.eps) + self.beta  # forgot gamma
 
 
-WRONG = [  # (task, submission, the quantities it must lose)
+WRONG = [  # (task, submission, the quantities it must lose[, words of its hint])
     ("linreg_grads", linreg_grad_a_without_x, {"grad_a"}),
-    ("linreg_grads", linreg_grad_b_summed, {"grad_b"}),
+    ("linreg_grads", linreg_grad_b_summed, {"grad_b"}, "sum where the mean is asked"),
     ("linreg_grads", linreg_autograd, {"grad_a", "grad_b"}),
     ("fcann2_loss_grad", fcann2_no_relu_mask, {"grad_W1", "grad_b1"}),
-    ("fcann2_loss_grad", fcann2_half_regulariser_gradient, {"grad_W1", "grad_W2"}),
-    ("fcann2_loss_grad", fcann2_loss_from_probabilities, {"loss"}),
-    ("fcann2_loss_grad", fcann2_grad_W2_transposed, {"grad_W2"}),
+    (
+        "fcann2_loss_grad",
+        fcann2_half_regulariser_gradient,
+        {"grad_W1", "grad_W2"},
+        "carry half its weight",
+    ),
+    ("fcann2_loss_grad", fcann2_loss_from_probabilities, {"loss"}, "inf or nan"),
+    ("fcann2_loss_grad", fcann2_grad_W2_transposed, {"grad_W2"}, "transposed"),
     ("fcann2_loss_grad", fcann2_flat_returns, set(lab1.QUANTITIES["fcann2_loss_grad"])),
     ("fcann2_train", fcann2_train_unseeded, set(lab1.QUANTITIES["fcann2_train"])),
     ("fcann2_train", fcann2_train_one_step_too_many, set(lab1.QUANTITIES["fcann2_train"])),
@@ -834,6 +839,7 @@ WRONG = [  # (task, submission, the quantities it must lose)
         "fcann2_classify",
         lambda X, W1, b1, W2, b2: np.maximum(X @ W1.T + b1, 0) @ W2.T + b2,
         {"probs"},
+        "scores before the softmax",
     ),
     (
         "fcann2_classify",
@@ -841,9 +847,10 @@ WRONG = [  # (task, submission, the quantities it must lose)
             np.exp(np.maximum(X @ W1.T + b1, 0) @ W2.T + b2)
         ),
         {"probs"},
+        "inf or nan",
     ),
     ("ptlogreg", LogregDC, {"parameters", "probs", "loss"}),
-    ("ptlogreg", LogregSummedLoss, {"loss"}),
+    ("ptlogreg", LogregSummedLoss, {"loss"}, "sum where the mean is asked"),
     ("ptlogreg", LogregLogits, {"probs"}),
     ("ptlogreg", LogregNumpy, {"probs"}),
     ("ptlogreg", reference.PTLogreg, {"parameters", "probs", "loss"}),
@@ -866,8 +873,13 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("train_mb", train_mb_ignores_schedule, {"schedule"}),
     ("train_mb", train_mb_decays_every_batch, {"schedule"}),
     ("train_mb", train_mb_returns_losses, set(lab1.QUANTITIES["train_mb"])),
-    ("early_stopping", train_mb_best_epoch_from_zero, {"best_epoch"}),
-    ("early_stopping", train_mb_validates_before_training, {"val_accuracy", "best_epoch"}),
+    ("early_stopping", train_mb_best_epoch_from_zero, {"best_epoch"}, "off by one"),
+    (
+        "early_stopping",
+        train_mb_validates_before_training,
+        {"val_accuracy", "best_epoch"},
+        ("off by one", "shifted by one step"),
+    ),
     ("early_stopping", train_mb_returns_losses, {"val_accuracy", "best_epoch"}),
     ("ksvmwrap", SVMLinear, {"predict", "scores", "support"}),
     ("ksvmwrap", SVMScoresArePredictions, {"scores"}),
@@ -972,7 +984,7 @@ def visible_test_cells() -> dict[str, str]:
     return {
         c.metadata["nbgrader"]["grade_id"]: c.source.split("### BEGIN HIDDEN TESTS")[0]
         for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
     }
 
 

@@ -118,7 +118,7 @@ class NLPDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         instance = self.instances[i]
-        return self.vocab.encode(instance.text), torch.tensor(int(instance.label == "positive"))
+        return self.vocab.encode(instance.text), torch.tensor(int(instance.label == "negative"))
 
 
 def pad_collate_fn(batch, pad_index=0):
@@ -138,7 +138,7 @@ def load_embedding(vocab, vectors=None, dim=300):
     for i, word in enumerate(vocab.itos):
         if vectors and word in vectors:
             W[i] = vectors[word]
-    W[0] = 0
+    W[:2] = 0  # <PAD>, <UNK>
     return nn.Embedding.from_pretrained(torch.from_numpy(W), padding_idx=0, freeze=True)
 
 
@@ -453,7 +453,7 @@ class VocabEncodesLists(Vocab):
         return [self.stoi.get(t, 1) for t in tokens]
 
 
-class DatasetPositiveZero(NLPDataset):
+class DatasetPositiveOne(NLPDataset):
     def __getitem__(self, i):
         text, label = super().__getitem__(i)
         return text, 1 - label
@@ -496,7 +496,7 @@ def embedding_unknown_zeros(vocab, vectors=None, dim=300):
 def embedding_uniform(vocab, vectors=None, dim=300):
     emb = load_embedding(vocab, vectors, dim)
     W = emb.weight.clone()
-    unknown = [i for i, w in enumerate(vocab.itos) if i and not (vectors and w in vectors)]
+    unknown = [i for i, w in enumerate(vocab.itos) if i > 1 and not (vectors and w in vectors)]
     W[unknown] = torch.rand(len(unknown), W.shape[1])
     return nn.Embedding.from_pretrained(W, padding_idx=0, freeze=True)
 
@@ -511,6 +511,13 @@ def embedding_random_pad(vocab, vectors=None, dim=300):
     W = load_embedding(vocab, vectors, dim).weight.clone()
     W[0] = torch.randn(W.shape[1])
     return nn.Embedding.from_pretrained(W, freeze=True)
+
+
+def embedding_random_unk(vocab, vectors=None, dim=300):
+    """The course's rule: <UNK> drawn N(0, 1) like the other words without a vector."""
+    W = load_embedding(vocab, vectors, dim).weight.clone()
+    W[1] = torch.randn(W.shape[1])
+    return nn.Embedding.from_pretrained(W, padding_idx=0, freeze=True)
 
 
 def embedding_matrix_only(vocab, vectors=None, dim=300):
@@ -625,8 +632,13 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("rnn_forward", forward_last_state_only, {"h"}),
     ("rnn_forward", forward_with_h0, {"h"}),
     ("rnn_forward", forward_never_updates_h, {"h"}),
-    ("rnn_backward", bptt_drops_future, {"W_xh", "W_hh", "b_h", "x", "h0"}),
-    ("rnn_backward", bptt_no_h0, {"h0"}),
+    (
+        "rnn_backward",
+        bptt_drops_future,
+        {"W_xh", "W_hh", "b_h", "x", "h0"},
+        "flows back from later time steps",
+    ),
+    ("rnn_backward", bptt_no_h0, {"h0"}, "flows back from later time steps"),
     ("rnn_backward", bptt_W_hh_with_current_state, {"W_hh"}),
     ("rnn_backward", bptt_tanh_derivative_of_tanh, {"W_xh", "W_hh", "b_h", "x", "h0"}),
     ("rnn_backward", bptt_dense_only, set(lab3.QUANTITIES["rnn_backward"])),
@@ -639,31 +651,33 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("vocab", VocabSizeWithoutSpecials, {"max_size"}),
     ("vocab", VocabSpecialsSwapped, {"specials"}),
     ("vocab", VocabEncodesLists, {"encode", "control"}),
-    ("nlp_dataset", DatasetPositiveZero, {"items", "vocab"}),
+    ("nlp_dataset", DatasetPositiveOne, {"items", "vocab"}, "positive 0, negative 1"),
     ("nlp_dataset", DatasetIgnoresVocab, {"vocab"}),
     ("nlp_dataset", DatasetOfLists, {"items", "vocab"}),
     ("pad_collate_fn", collate_pads_with_zero, {"texts"}),
     ("pad_collate_fn", collate_lengths_list, {"lengths"}),
-    ("pad_collate_fn", collate_time_first, {"texts"}),
+    ("pad_collate_fn", collate_time_first, {"texts"}, "transposed"),
     ("load_embedding", embedding_unknown_zeros, {"unknown"}),
     ("load_embedding", embedding_uniform, {"unknown"}),
     ("load_embedding", embedding_trainable, {"frozen"}),
     ("load_embedding", embedding_random_pad, {"padding"}),
+    ("load_embedding", embedding_random_unk, {"padding"}),
     ("load_embedding", embedding_matrix_only, set(lab3.QUANTITIES["load_embedding"])),
-    ("baseline_model", BaselineMeanOverPadding, {"padding"}),
+    ("baseline_model", BaselineMeanOverPadding, {"padding"}, "do the padded positions count"),
     ("baseline_model", BaselineSumPooling, {"logits", "padding"}),
     ("baseline_model", BaselineOneReLU, {"logits", "padding"}),
-    ("baseline_model", BaselineColumn, {"logits", "padding"}),
+    ("baseline_model", BaselineColumn, {"logits", "padding"}, "another shape"),
     ("baseline_model", BaselineExtraLayer, {"logits", "padding", "parameters"}),
-    ("recurrent_model", RecurrentNoPacking, {"padding"}),
+    ("recurrent_model", RecurrentNoPacking, {"padding"}, "do the padded positions count"),
     ("recurrent_model", RecurrentFirstLayer, {"logits", "padding"}),
     ("recurrent_model", RecurrentCellState, {"logits", "padding"}),
     ("recurrent_model", RecurrentAlwaysGRU, {"logits", "padding", "parameters"}),
     ("train_epoch", train_without_clipping, {"clipping"}),
     ("train_epoch", train_without_zero_grad, {"loss", "clipping"}),
-    ("train_epoch", train_returns_sum, {"loss", "clipping"}),
+    ("train_epoch", train_returns_sum, {"loss", "clipping"}, "sum where the mean"),
+    # the hints here guess wrong (a factor 2, a few rows): the numbers can't show train mode
     ("evaluate", evaluate_in_train_mode, {"loss", "accuracy", "f1", "confusion_matrix"}),
-    ("evaluate", evaluate_confusion_transposed, {"confusion_matrix"}),
+    ("evaluate", evaluate_confusion_transposed, {"confusion_matrix"}, "transposed"),
     ("evaluate", evaluate_f1_of_negatives, {"f1"}),
     ("evaluate", evaluate_with_scikit_learn, set(lab3.QUANTITIES["evaluate"])),
 ] + [(task, stub, set(lab3.QUANTITIES[task])) for task in TASKS]
@@ -715,7 +729,7 @@ def test_messages_name_the_problem():
     text = str(grade("rnn_backward", bptt_autograd)[0])
     assert "calls torch." in text and "automatic gradients" in text
     text = str(grade("recurrent_model", RecurrentNoPacking)[0])
-    assert "✗ padding [seed=1, " in text and "pack the sequence or mask" in text
+    assert "✗ padding [seed=1, " in text and "(pack the sequence or mask)" in text
     text = str(grade("vocab", VocabMinFreqStrict)[0])
     assert "✗ min_freq [seed=1, n_words=30, min_freq=3]: itos has" in text
     text = str(grade("load_embedding", embedding_trainable)[0])
@@ -772,7 +786,7 @@ def run_visible(task: str, cell: tuple[str, float], submission) -> float:
 HANDOUT_WRONG = [
     ("rnn_backward", bptt_drops_future),
     ("vocab", VocabTiesAlphabetical),
-    ("nlp_dataset", DatasetPositiveZero),
+    ("nlp_dataset", DatasetPositiveOne),
     ("pad_collate_fn", collate_time_first),
     ("baseline_model", BaselineMeanOverPadding),
     ("recurrent_model", RecurrentNoPacking),

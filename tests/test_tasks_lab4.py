@@ -366,7 +366,7 @@ class SamplersReturnImages(MNISTMetricDataset):  # the image instead of its inde
         )
 
 
-WRONG = [  # (task, submission, the quantities it must lose)
+WRONG = [  # (task, submission, the quantities it must lose[, words of its hint])
     ("mnist_metric_dataset", PositiveMayBeAnchor, {"positive"}),
     ("mnist_metric_dataset", FirstPositive, {"positive"}),
     ("mnist_metric_dataset", NegativeFromAnyClass, {"negative"}),
@@ -375,26 +375,41 @@ WRONG = [  # (task, submission, the quantities it must lose)
     ("mnist_metric_dataset", NoChannel, {"items", "remove_class"}),
     ("mnist_metric_dataset", StubDataset, {"items", "positive", "negative", "remove_class"}),
     ("mnist_metric_dataset", SamplersReturnImages, {"positive"}),
-    ("triplet_loss", squared_distances, set(lab4.QUANTITIES["triplet_loss"])),
-    ("triplet_loss", no_margin, set(lab4.QUANTITIES["triplet_loss"])),
-    ("triplet_loss", no_eps, {"grad_anchor", "grad_positive", "grad_negative"}),
-    ("triplet_loss", sqrt_without_eps, {"grad_anchor", "grad_positive", "grad_negative"}),
-    ("triplet_loss", summed, set(lab4.QUANTITIES["triplet_loss"])),
-    ("triplet_loss", mean_over_active, set(lab4.QUANTITIES["triplet_loss"])),
-    ("triplet_loss", no_hinge, set(lab4.QUANTITIES["triplet_loss"])),
+    ("triplet_loss", squared_distances, set(lab4.QUANTITIES["triplet_loss"]), "squared distances"),
+    ("triplet_loss", no_margin, set(lab4.QUANTITIES["triplet_loss"]), "margin left out"),
+    ("triplet_loss", no_eps, {"grad_anchor", "grad_positive", "grad_negative"}, "+ eps||_2"),
+    (
+        "triplet_loss",
+        sqrt_without_eps,
+        {"grad_anchor", "grad_positive", "grad_negative"},
+        "a division meet 0",
+    ),
+    ("triplet_loss", summed, set(lab4.QUANTITIES["triplet_loss"]), "sum where the mean is asked"),
+    (
+        "triplet_loss",
+        mean_over_active,
+        set(lab4.QUANTITIES["triplet_loss"]),
+        ("active triplets only", "a division meet 0"),
+    ),
+    ("triplet_loss", no_hinge, set(lab4.QUANTITIES["triplet_loss"]), "max(0, .) missing"),
     ("triplet_loss", library_triplet, set(lab4.QUANTITIES["triplet_loss"])),
-    ("contrastive_loss", halved_contrastive, set(lab4.QUANTITIES["contrastive_loss"])),
-    ("contrastive_loss", swapped_labels, set(lab4.QUANTITIES["contrastive_loss"])),
-    ("contrastive_loss", squared_margin, set(lab4.QUANTITIES["contrastive_loss"])),
-    ("contrastive_loss", unsquared_hinge, set(lab4.QUANTITIES["contrastive_loss"])),
+    ("contrastive_loss", halved_contrastive, set(lab4.QUANTITIES["contrastive_loss"]), "factor 2"),
+    ("contrastive_loss", swapped_labels, set(lab4.QUANTITIES["contrastive_loss"]), "wrong labels"),
+    ("contrastive_loss", squared_margin, set(lab4.QUANTITIES["contrastive_loss"]), "right on"),
+    (
+        "contrastive_loss",
+        unsquared_hinge,
+        set(lab4.QUANTITIES["contrastive_loss"]),
+        ("right on", "factor 2"),
+    ),
     ("simple_metric_embedding", Squeezed, {"output_shape"}),
     ("simple_metric_embedding", ConvBNReLU, {"parameters", "output"}),
     ("simple_metric_embedding", Padded, {"output"}),
     ("simple_metric_embedding", AveragePooled, {"output"}),
     ("simple_metric_embedding", GlobalMaxPooled, {"output"}),
     ("simple_metric_embedding", WithHead, {"parameters", "output"}),
-    ("identity_model", UnflattenedIdentity, {"features"}),
-    ("identity_model", BatchFlattenedIdentity, {"features"}),
+    ("identity_model", UnflattenedIdentity, {"features"}, "another shape"),
+    ("identity_model", BatchFlattenedIdentity, {"features"}, "another shape"),
     ("batch_hard_triplet_loss", nearest_positive, {"loss", "grad_embeddings"}),
     ("batch_hard_triplet_loss", self_as_positive, {"loss", "grad_embeddings"}),
     ("batch_hard_triplet_loss", farthest_negative, {"loss", "grad_embeddings"}),
@@ -439,7 +454,7 @@ def test_missing_methods_cost_their_quantities_without_crashing():
 def test_messages_explain_the_mistake():
     text = str(grade("triplet_loss", no_eps)[0])
     assert "grad_positive [seed=2, B=4, D=3, kind=zero_distances]: max abs error" in text
-    assert "||x - y + eps||_2 = eps sqrt(D)" in text  # the hint at zero distance
+    assert "is your distance PyTorch's ||x - y + eps||_2? It is eps sqrt(D)" in text  # the hint
     text = str(grade("simple_metric_embedding", Squeezed)[0])
     assert (
         "output_shape [seed=2, B=1, input_channels=1, emb_size=8]: get_features(img) has "

@@ -64,3 +64,39 @@ def test_bonus_counts_apart_from_the_maximum():
     text = report(Path("lab1.ipynb"), nbformat.v4.new_notebook(), results)
     assert "✗ batchnorm (bonus)  0/4" in text
     assert text.endswith("Visible checks: 4/4 points (bonus 0/4). All pass: ready to submit.")
+
+
+def test_a_failed_check_shows_its_hint_under_it():
+    """The hint line (↳) the checks print under a failed comparison reaches the student."""
+    from dlcourse.validate import _problems
+
+    cell = nbformat.v4.new_code_cell()
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream",
+            name="stdout",
+            text="t: 0 of 1 quantities pass\n  ✗ grad_w [seed=1]: max abs error 3e-1\n"
+            "      ↳ yours is exactly the expected value with the sign flipped: ...?\n"
+            "  ✓ loss [seed=1]: max abs error 0\n",
+        )
+    ]
+    problems = _problems(cell)
+    assert problems == [
+        "✗ grad_w [seed=1]: max abs error 3e-1\n"
+        "        ↳ yours is exactly the expected value with the sign flipped: ...?"
+    ]
+    text = report(Path("lab0.ipynb"), nbformat.v4.new_notebook(), [_result("t", 0, 2, problems)])
+    assert "      ✗ grad_w [seed=1]: max abs error 3e-1\n        ↳ yours is exactly" in text
+
+
+def test_empty_written_answers_are_listed():
+    nb = nbformat.v4.new_notebook()
+    for gid, text in (("q_a", "YOUR ANSWER HERE"), ("q_b", "Because the loss is convex.")):
+        cell = nbformat.v4.new_markdown_cell(text)
+        cell.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": gid}
+        nb.cells.append(cell)
+    text = report(Path("lab0.ipynb"), nb, [_result("t", 2, 2)])
+    assert text.splitlines()[-1] == (
+        "Written answers: 1 of 2 answered (a TA grades them); still empty: q_a."
+    )
+    assert "Written answers" not in report(Path("x.ipynb"), nbformat.v4.new_notebook(), [])

@@ -2,7 +2,9 @@
 
 Each name is the one the notebook's solution cell defines, with the same signature: the layers
 ``FC`` and ``ReLU``, the losses ``SoftmaxCrossEntropyWithLogits``, ``L2Regularizer`` and
-``RegularizedLoss`` (layer contract: ``dlcourse.layers.base``), and the bonus tasks
+``RegularizedLoss`` (layer contract: ``dlcourse.layers.base``), the PyTorch half
+(``MnistConvNet``, ``CifarConvNet``, ``learning_rate``, ``train_epoch``, ``evaluate``, ``worst_k``,
+and the ungraded loop ``train``, the notebook's ``train_pytorch``), and the bonus tasks
 ``conv_backward`` (numpy) and ``multiclass_hinge_loss`` (PyTorch). The checks in
 ``dlcourse.tasks.lab2`` reach them through ``dlcourse.reference``; ``python -m autograder release``
 runs the visible test cells with the student's names bound to them. Shipped by source into a
@@ -20,10 +22,14 @@ over the batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+from dlcourse import config
 from dlcourse.layers.base import Layer, ParamGrads, variance_scaling_initializer, zero_init
 from dlcourse.layers.conv import Convolution, _convolve_cols, im2col, same_padding, same_size
 
@@ -261,3 +267,226 @@ def multiclass_hinge_loss(
     margins = torch.relu(logits - correct + delta)  # (N, C)
     others = torch.ones_like(margins).scatter(1, target[:, None], 0.0)  # 0 at the true class
     return (margins * others).sum(dim=1).mean()
+
+
+# ----------------------------------------------------------------------------- PyTorch models
+
+
+class MnistConvNet(nn.Module):
+    """conv(16, 5) -> pool 2 -> relu -> conv(32, 5) -> pool 2 -> relu -> fc 512 -> relu -> fc 10
+    (SAME convolutions); Kaiming (He) normal weights and zero biases, as the numpy network's."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
+        self.fc3 = nn.Linear(32 * 7 * 7, 512)
+        self.logits = nn.Linear(512, num_classes)
+        _kaiming(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, 1, 28, 28) -> logits (N, num_classes)."""
+        h = torch.relu(F.max_pool2d(self.conv1(x), 2))  # (N, 16, 14, 14)
+        h = torch.relu(F.max_pool2d(self.conv2(h), 2))  # (N, 32, 7, 7)
+        h = torch.relu(self.fc3(h.flatten(1)))  # (N, 512)
+        return self.logits(h)
+
+
+class CifarConvNet(nn.Module):
+    """conv(16, 5) -> relu -> pool 3/2 -> conv(32, 5) -> relu -> pool 3/2 -> fc 256 -> relu
+    -> fc 128 -> relu -> fc 10; Kaiming (He) normal weights and zero biases."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
+        self.fc3 = nn.Linear(32 * 7 * 7, 256)
+        self.fc4 = nn.Linear(256, 128)
+        self.logits = nn.Linear(128, num_classes)
+        _kaiming(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, 3, 32, 32) -> logits (N, num_classes)."""
+        h = F.max_pool2d(torch.relu(self.conv1(x)), 3, 2)  # (N, 16, 15, 15)
+        h = F.max_pool2d(torch.relu(self.conv2(h)), 3, 2)  # (N, 32, 7, 7)
+        h = torch.relu(self.fc3(h.flatten(1)))  # (N, 256)
+        h = torch.relu(self.fc4(h))  # (N, 128)
+        return self.logits(h)
+
+
+def _kaiming(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def learning_rate(epoch: int, lr_policy: dict[int, float]) -> float:
+    """The rate of the largest key <= epoch: the course's ``train.py`` switches to
+    ``lr_policy[e]`` at the start of epoch e and keeps it until the next key."""
+    return lr_policy[max(key for key in lr_policy if key <= epoch)]
+
+
+def train_epoch(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> list[float]:
+    """One epoch of SGD over x (N, ...) and class indices y (N,) in the given order, batches of
+    ``batch_size`` (the last one shorter), mean ``loss_fn`` (cross-entropy), L2 on the weights only
+    (``weight_decay`` W added to each weight's gradient), model in training mode.
+    Returns each batch's loss, before its step."""
+    model.train()
+    device = next(model.parameters()).device
+    losses = []
+    for start in range(0, len(x), batch_size):
+        batch_x = x[start : start + batch_size].to(device)
+        batch_y = y[start : start + batch_size].to(device)
+        loss = loss_fn(model(batch_x), batch_y)
+        model.zero_grad()
+        loss.backward()
+        _sgd_step(model, lr, weight_decay)
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def _sgd_step(model: nn.Module, lr: float, weight_decay: float) -> None:
+    """W <- W - lr (dL/dW + weight_decay W) for weights, b <- b - lr dL/db for biases: what
+    ``torch.optim.SGD`` does with the weights and biases in two groups (written out, so that a
+    grader need not import torch.optim's compiler machinery, seconds the first time)."""
+    for p in model.parameters():
+        step = p.grad + weight_decay * p if p.dim() > 1 else p.grad
+        p -= lr * step
+
+
+def train(
+    model: nn.Module,
+    train_data: tuple[np.ndarray, np.ndarray],
+    valid_data: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr_policy: dict[int, float],
+    weight_decay: float,
+    seed: int = 0,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> dict[str, list[Any]]:
+    """``epochs`` of ``train_epoch``, the examples in a new (seeded) order each time, at the rate
+    ``learning_rate(epoch, lr_policy)``; after each epoch both sets are evaluated and the first
+    convolution's filters saved. The course's notebook-side loop (not graded).
+
+    Returns:
+        history: ``batch_loss`` (every batch), ``train_loss``, ``train_accuracy``,
+        ``valid_loss``, ``valid_accuracy``, ``lr`` and ``filters`` (numpy (F, C, k, k)) per epoch.
+    """
+    model.to(config.device())
+    generator = torch.Generator().manual_seed(seed)
+    x, y = torch.as_tensor(train_data[0]), torch.as_tensor(train_data[1])
+    num_classes = int(max(y.max(), valid_data[1].max())) + 1
+    history: dict[str, list[Any]] = {key: [] for key in HISTORY}
+    for epoch in range(1, epochs + 1):
+        lr = learning_rate(epoch, lr_policy)
+        order = torch.randperm(len(x), generator=generator)
+        losses = train_epoch(
+            model,
+            x[order],
+            y[order],
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            loss_fn=loss_fn,
+        )
+        on_train = evaluate(model, train_data[0], train_data[1], num_classes)
+        on_valid = evaluate(model, valid_data[0], valid_data[1], num_classes)
+        conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+        history["batch_loss"] += losses
+        for key, value in (
+            ("train_loss", on_train["loss"]),
+            ("train_accuracy", on_train["accuracy"]),
+            ("valid_loss", on_valid["loss"]),
+            ("valid_accuracy", on_valid["accuracy"]),
+            ("lr", lr),
+            ("filters", conv.weight.detach().cpu().numpy().copy()),
+        ):
+            history[key].append(value)
+        print(
+            f"epoch {epoch}: lr {lr:.3g}, train loss {on_train['loss']:.4f}, accuracy "
+            f"{on_train['accuracy']:.2%}; validation loss {on_valid['loss']:.4f}, accuracy "
+            f"{on_valid['accuracy']:.2%}"
+        )
+    return history
+
+
+HISTORY = (
+    "batch_loss",
+    "train_loss",
+    "train_accuracy",
+    "valid_loss",
+    "valid_accuracy",
+    "lr",
+    "filters",
+)
+"""The keys of ``train``'s history."""
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    model: nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int = 500
+) -> dict[str, Any]:
+    """Mean cross-entropy, the confusion matrix M (rows: true class, columns: predicted) and
+    from it accuracy tr M / N, precision M_cc / sum_i M_ic and recall M_cc / sum_j M_cj (0 for
+    a class never predicted, or never present). Predicts in eval mode without gradients and
+    puts the model back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = torch.cat(
+            [
+                model(torch.as_tensor(x[i : i + batch_size]).to(device)).cpu()
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+    model.train(was_training)
+    y_tensor = torch.as_tensor(y)
+    loss = F.cross_entropy(logits.double(), y_tensor).item()
+    predicted = logits.argmax(dim=1).numpy()
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(y), predicted), 1)
+    hits = np.diag(confusion).astype(np.float64)
+    predicted_count, true_count = confusion.sum(axis=0), confusion.sum(axis=1)
+    return dict(
+        loss=loss,
+        confusion=confusion,
+        accuracy=float(hits.sum() / confusion.sum()),
+        precision=_ratio(hits, predicted_count),
+        recall=_ratio(hits, true_count),
+    )
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b elementwise, 0 where b is 0."""
+    return np.divide(a, b, out=np.zeros(len(a)), where=b > 0)
+
+
+def worst_k(logits: np.ndarray, y: np.ndarray, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """(indices (n,), top3 (n, 3)): the n = min(k, number misclassified) misclassified examples
+    (argmax of the logits != y) with the largest cross-entropy (the lowest probability of the
+    true class), largest first, and each one's three most probable classes, most probable
+    first."""
+    log_probs = torch.log_softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1)
+    losses = -log_probs[torch.arange(len(y)), torch.as_tensor(y)].numpy()
+    wrong = np.flatnonzero(np.argmax(logits, axis=1) != y)
+    worst = wrong[np.argsort(-losses[wrong], kind="stable")[:k]]
+    return worst, np.argsort(-logits[worst], axis=1, kind="stable")[:, :3]

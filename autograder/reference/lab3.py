@@ -134,7 +134,8 @@ def clip_gradients(grads: dict[str, np.ndarray], max_norm: float) -> dict[str, n
 def parse_line(line: str) -> Instance:
     """``"yet the act is still charming here, positive"`` -> Instance(text=[...7 tokens], label).
 
-    The text may itself contain ``", "``: the label follows the last one.
+    No text contains ``", "`` (the course says so; no line of the data has two): splitting on the
+    last one is then the same as on the only one.
     """
     text, sep, label = line.rstrip("\r\n").rpartition(", ")
     if not sep or label not in LABELS:
@@ -196,7 +197,7 @@ class Vocab:
 class NLPDataset(torch.utils.data.Dataset):
     """SST instances, numericalised on access.
 
-    ``dataset[i]`` -> (text (L,) int64, label () int64 with negative 0, positive 1).
+    ``dataset[i]`` -> (text (L,) int64, label () int64 with positive 0, negative 1).
     """
 
     def __init__(self, instances: list[Instance], vocab: Vocab) -> None:
@@ -250,8 +251,15 @@ def load_embedding(
     """Frozen embedding of the vocabulary: (len(vocab.itos), d) float32 weights.
 
     Row i is ``vectors[vocab.itos[i]]`` where the word has a vector, N(0, 1) (``torch.randn``)
-    otherwise, zeros for ``<PAD>`` (index 0, also ``padding_idx``). ``d`` is the vectors'
-    dimension, or ``dim`` when ``vectors`` is None (every row random).
+    otherwise, zeros for ``<PAD>`` (index 0, also ``padding_idx``) and ``<UNK>`` (index 1).
+    ``d`` is the vectors' dimension, or ``dim`` when ``vectors`` is None (every word random).
+
+    ``<UNK>`` is zeros, not random as in the course: the vocabulary holds every train word, so
+    ``<UNK>`` never occurs in training and its vector is never trained nor seen by the classifier,
+    yet it is 6.7 % of the valid and test tokens (59 % of their sentences). A random one moves
+    those sentences along a direction the model never learnt, by a different amount for every
+    seed: the baseline's test accuracy then spread over 68.5-72.5 % across five seeds (std 1.6),
+    against 73.6-75.1 % (std 0.5) with zeros (``benchmarks/lab3_sst.py --spread``).
     """
     if vectors:
         dim = len(next(iter(vectors.values())))
@@ -259,7 +267,7 @@ def load_embedding(
     for index, word in enumerate(vocab.itos):
         if vectors is not None and word in vectors:
             weight[index] = torch.as_tensor(vectors[word], dtype=torch.float32)
-    weight[vocab.stoi[PAD]] = 0
+    weight[vocab.stoi[PAD]] = weight[vocab.stoi[UNK]] = 0
     return nn.Embedding.from_pretrained(weight, padding_idx=vocab.stoi[PAD], freeze=True)
 
 
@@ -381,9 +389,10 @@ def train_epoch(
 
 
 def evaluate(model: nn.Module, loader: Iterable[Batch]) -> dict[str, float | np.ndarray]:
-    """Loss (mean BCE over the examples), accuracy, F1 of the positive class and the (2, 2)
-    confusion matrix (rows: true class, columns: predicted; 0 negative, 1 positive), in eval
-    mode. A sentence is predicted positive when its logit is > 0."""
+    """Loss (mean BCE over the examples), accuracy, F1 of class 1 and the (2, 2) confusion
+    matrix (rows: true class, columns: predicted; 0 positive, 1 negative), in eval mode. A
+    sentence is predicted class 1 when its logit is > 0 (the logit scores class 1, negative in
+    the course's numbering; its F1, as scikit-learn's default, is the course's)."""
     model.eval()
     device = model_device(model)
     logits, true = [], []

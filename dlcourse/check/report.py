@@ -10,12 +10,16 @@
   sizes, values or messages.
 
 Arrays are numpy arrays or torch tensors; every comparison happens on the CPU in float64.
-This module calls no other of ``dlcourse.check`` but ``hidden``.
+A failed comparison carries a ``hint`` (``dlcourse.check.diagnosis``): the likely mistake, as a
+question, printed under it; it never changes whether the comparison passes.
+
+This module calls no other of ``dlcourse.check`` but ``diagnosis`` and ``hidden``.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -25,9 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlcourse.check.diagnosis import Hint, Variant, diagnose
 from dlcourse.check.hidden import HiddenSeed
 
 _HIDDEN_CASE = re.compile(r"hidden case \d+(?=,|$)")
+HINT_MARK = "↳"
+"""Starts the line of a hint, under its failed comparison (``validate`` shows both)."""
 REL_ERROR_FLOOR = 1e-8
 """rel_error's smallest denominator: values near 0 are not divided by ~0."""
 
@@ -41,7 +48,8 @@ class Comparison:
     ``message`` is the full line shown to the student (it names the quantity and the case).
     ``max_abs``/``max_rel`` are the largest absolute error and the ``rel_error``, ``worst_index``
     the element furthest outside the tolerance, ``yours``/``expected`` the two values there; all
-    are None where not applicable (a wrong shape, an exception, a property check).
+    are None where not applicable (a wrong shape, an exception, a property check). ``hint``: the
+    likely mistake, for a failed comparison whose numbers suggest one.
     """
 
     quantity: str
@@ -53,6 +61,7 @@ class Comparison:
     worst_index: tuple[int, ...] | None = None
     yours: float | None = None
     expected: float | None = None
+    hint: Hint | None = None
 
 
 def label(quantity: str, case: str = "") -> str:
@@ -153,6 +162,7 @@ def compare(
     case: str = "",
     atol: float = 1e-6,
     rtol: float = 1e-5,
+    variants: Iterable[Variant] = (),
 ) -> Comparison:
     """Compare ``yours`` with the reference ``expected``, elementwise as ``np.isclose``:
     |yours - expected| <= atol + rtol * |expected|.
@@ -162,8 +172,36 @@ def compare(
     floating; integers or bools where it is integer), NaN/inf where the reference is finite,
     then the values: the max absolute error, the ``rel_error`` and the worst element, e.g.
     ``grad_w [seed=3]: max abs error 2.4e-01, max rel error 1.0e+00 at index (1,): yours
-    -0.1200, expected 0.1200``.
+    -0.1200, expected 0.1200``. A failed comparison is diagnosed (``variants``: the check's own
+    likely mistakes, tried before the generic ones) and carries the hint that fits, if any.
     """
+    comparison = _compare(quantity, yours, expected, case, atol, rtol)
+    if comparison.ok or comparison.hint is not None:
+        return comparison
+    a, a_dtype = _as_array(yours)
+    b, _ = _as_array(expected)
+    if (
+        a is None
+        or a.dtype.kind not in "biuf"
+        or (a.shape == b.shape and _dtype_problem(a.dtype, a_dtype, b.dtype))
+    ):
+        return comparison  # no values compared: nothing to diagnose
+    hint = diagnose(
+        a.astype(np.float64),
+        b.astype(np.float64),
+        atol=atol,
+        rtol=rtol,
+        case=case,
+        variants=variants,
+        counts=b.dtype.kind in "biu",
+    )
+    return dataclasses.replace(comparison, hint=hint)
+
+
+def _compare(
+    quantity: str, yours: Any, expected: Any, case: str, atol: float, rtol: float
+) -> Comparison:
+    """``compare`` without the diagnosis."""
     name = label(quantity, case)
     a, a_dtype = _as_array(yours)
     if a is None:
@@ -276,7 +314,7 @@ def redact(comparison: Comparison, case: str) -> Comparison:
     """``comparison`` as a hidden case may show it, labelled ``case``: passes or fails, the
     errors' orders of magnitude where values were compared, a builtin exception's type; no index,
     value, shape, dtype or message (they would tell the case's sizes and data; so could an error
-    given to two digits: a sum for a mean is off by N - 1)."""
+    given to two digits: a sum for a mean is off by N - 1); a hint in its hidden wording."""
     detail = "passes" if comparison.ok else "fails"
     if comparison.max_abs is not None:
         detail += (
@@ -299,6 +337,7 @@ def redact(comparison: Comparison, case: str) -> Comparison:
         f"{label(comparison.quantity, case)}: {detail}",
         comparison.max_abs,
         comparison.max_rel,
+        hint=comparison.hint and Hint.plain(comparison.hint.hidden),
     )
 
 
@@ -403,11 +442,10 @@ class Report:
         passed = sum(self.passed(q) for q in quantities)
         lines = [f"{self.title or 'report'}: {passed} of {len(quantities)} quantities pass"]
         for quantity in quantities:  # grouped by quantity, cases in the order they were run
-            lines += [
-                f"  {'✓' if c.ok else '✗'} {c.message}"
-                for c in self.comparisons
-                if c.quantity == quantity
-            ]
+            for c in self.comparisons:
+                if c.quantity == quantity:
+                    lines.append(f"  {'✓' if c.ok else '✗'} {c.message}")
+                    lines += [f"      {HINT_MARK} {c.hint.text}"] if c.hint else []
             if not any(c.quantity == quantity for c in self.comparisons):
                 lines.append(f"  ✗ {quantity}: not checked")
         return "\n".join(lines)

@@ -53,13 +53,17 @@ from dlcourse import reference as references
 from dlcourse.check import (
     AUTOGRAD,
     Report,
+    Variant,
     autograd_reference,
     call_student,
     case_label,
     case_starter,
     compare,
     isolate,
+    regularisation_variants,
     show,
+    softmax_variants,
+    swapped_variants,
     verdict,
     within_budget,
 )
@@ -83,6 +87,15 @@ TASKS: dict[str, int] = {
 
 BONUS: frozenset[str] = frozenset()
 """No bonus task in this lab."""
+
+QUESTIONS: dict[str, int] = {
+    "q_numerical_gradient": 2,
+    "q_average_precision": 1,
+    "q_log_loss_and_hinge": 2,
+    "q_regularisation": 2,
+    "q_gmm_failure": 2,
+}
+"""Question id -> points of its written answer, graded by hand (``dlcourse.tasks``)."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "random2dgaussian": ("shape", "spread"),
@@ -201,10 +214,29 @@ def _gradient_descent(
 _start = case_starter(QUANTITIES, TASKS)
 
 
-def _compare_all(report: Report, case: str, yours: tuple, expected: tuple) -> None:
-    """Compare each quantity of the report with its expected value, in order."""
-    for quantity, mine, ref in zip(report.quantities, yours, expected):
-        report.add(compare(quantity, mine, ref, case=case))
+def _compare_all(
+    report: Report, case: str, yours: tuple, expected: tuple, variants: list = ()
+) -> None:
+    """Compare each quantity of the report with its expected value, in order; ``variants``:
+    each quantity's likely mistakes (``dlcourse.check.diagnosis``), for the hints."""
+    for k, (quantity, mine, ref) in enumerate(zip(report.quantities, yours, expected)):
+        report.add(
+            compare(quantity, mine, ref, case=case, variants=variants[k] if variants else ())
+        )
+
+
+def _regularisation_variants(
+    reference: Any, param_lambda: float, b: np.ndarray | float
+) -> list[list[Variant]]:
+    """Likely mistakes in (loss, grad_w, grad_b) of a regularised loss: lambda left out, doubled
+    or halved (``regularisation_variants``), and the bias regularised too (+ lambda ||b||^2)."""
+    variants = regularisation_variants(reference, param_lambda)
+    if variants:
+        loss, grad_w, grad_b = reference(param_lambda)
+        biased = "is the bias regularised too? (your value fits lambda (||w||^2 + ||b||^2))"
+        variants[0].append(Variant(loss + param_lambda * np.sum(np.square(b)), biased))
+        variants[2].append(Variant(grad_b + 2 * param_lambda * np.asarray(b), biased))
+    return variants
 
 
 def _array_problem(what: str, x: Any, shape: tuple[int, ...], kinds: str) -> str | None:
@@ -478,11 +510,13 @@ def check_binlogreg_loss_grad(
     seconds = time.perf_counter() - started
     if ok:
         timely = within_budget(report, case, ["grad_w", "grad_b"], seconds, time_budget)
+        reference = partial(_binlogreg_reference, X, Y_, w, b)
         _compare_all(
             report,
             case,
             out if timely else out[:1],
-            _binlogreg_reference(X, Y_, w, b, param_lambda),
+            reference(param_lambda),
+            _regularisation_variants(reference, param_lambda, b),
         )
     return show(report)
 
@@ -573,7 +607,8 @@ def check_eval_perf_binary(fn: Any, *, seed: int, N: int) -> Report:
             recall_score(Y_, Y, zero_division=0),
             precision_score(Y_, Y, zero_division=0),
         )
-        _compare_all(report, case, out, expected)
+        swapped = swapped_variants("recall", "precision", dict(zip(report.quantities, expected)))
+        _compare_all(report, case, out, expected, [[], swapped["recall"], swapped["precision"]])
     return show(report)
 
 
@@ -609,7 +644,13 @@ def check_eval_AP(
             forbidden=_forbidden(fn, _METRICS, _METRIC_ORACLES),
         )
         if ok:
-            report.add(compare("AP", out, np.float64(ap), case=case))
+            reversed_ap = average_precision_score(labels, -np.arange(len(labels)))
+            question = (
+                "does your ranking run the wrong way (your AP fits the labels ranked by "
+                "decreasing score; the list is ranked by increasing score)?"
+            )
+            variants = [Variant(np.float64(reversed_ap), question)]
+            report.add(compare("AP", out, np.float64(ap), case=case, variants=variants))
     return show(report)
 
 
@@ -641,7 +682,8 @@ def check_eval_perf_multi(fn: Any, *, seed: int, N: int, C: int) -> Report:
             precision_score(Y_, Y, labels=classes, average=None, zero_division=0),
             recall_score(Y_, Y, labels=classes, average=None, zero_division=0),
         )
-        _compare_all(report, case, out, expected)
+        swapped = swapped_variants("recall", "precision", dict(zip(report.quantities, expected)))
+        _compare_all(report, case, out, expected, [[], [], swapped["precision"], swapped["recall"]])
     return show(report)
 
 
@@ -666,7 +708,9 @@ def check_stable_softmax(fn: Any, *, seed: int, N: int, C: int, scale: float = 1
             forbidden=forbidden,
         )
         if ok:
-            report.add(compare(quantity, probs, _stable_softmax_reference(logits), case=case))
+            expected = _stable_softmax_reference(logits)
+            variants = softmax_variants(logits)
+            report.add(compare(quantity, probs, expected, case=case, variants=variants))
     return show(report)
 
 
@@ -706,8 +750,13 @@ def check_logreg_loss_grad(
         seconds = time.perf_counter() - started
     if ok:
         timely = within_budget(report, case, ["grad_W", "grad_b"], seconds, time_budget)
+        reference = partial(_logreg_reference, X, Y_, W, b)
         _compare_all(
-            report, case, out if timely else out[:1], _logreg_reference(X, Y_, W, b, param_lambda)
+            report,
+            case,
+            out if timely else out[:1],
+            reference(param_lambda),
+            _regularisation_variants(reference, param_lambda, b),
         )
     return show(report)
 
@@ -781,5 +830,6 @@ def check_logreg_classify(fn: Any, *, seed: int, N: int, D: int, C: int) -> Repo
             case,
             (probs,),
             (autograd_reference(_softmax_scores, dict(X=X, W=W, b=b), [])[0],),
+            [softmax_variants(X @ W.T + b)],
         )
     return show(report)

@@ -46,13 +46,16 @@ from dlcourse import reference as references
 from dlcourse.check import (
     AUTOGRAD,
     Report,
+    Variant,
     autograd_reference,
     call_student,
     case_label,
     case_starter,
     compare,
     isolate,
+    regularisation_variants,
     show,
+    softmax_variants,
     student_autograd,
     verdict,
 )
@@ -77,6 +80,16 @@ TASKS: dict[str, int] = {
 
 BONUS: frozenset[str] = frozenset({"batchnorm"})
 """Extra credit: added to the score, not to the maximum."""
+
+QUESTIONS: dict[str, int] = {
+    "q_ptdeep_configurations": 2,
+    "q_weight_images": 1,
+    "q_deep_regularisation": 2,
+    "q_full_vs_minibatch": 2,
+    "q_early_stopping": 2,
+    "q_adam": 2,
+}
+"""Question id -> points of its written answer, graded by hand (``dlcourse.tasks``)."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "fcann2_loss_grad": ("loss", "grad_W1", "grad_b1", "grad_W2", "grad_b2"),
@@ -236,10 +249,28 @@ _start = case_starter(QUANTITIES, TASKS)
 
 
 def _compare_all(
-    report: Report, case: str, quantities: tuple[str, ...], yours: tuple, expected: tuple
+    report: Report,
+    case: str,
+    quantities: tuple[str, ...],
+    yours: tuple,
+    expected: tuple,
+    variants: list[list[Variant]] = (),
 ) -> None:
-    for quantity, mine, ref in zip(quantities, yours, expected):
-        report.add(compare(quantity, mine, ref, case=case))
+    """Compare each quantity with its expected value; ``variants``: each one's likely mistakes
+    (``dlcourse.check.diagnosis``), for the hints."""
+    for k, (quantity, mine, ref) in enumerate(zip(quantities, yours, expected)):
+        likely = variants[k] if variants else ()
+        report.add(compare(quantity, mine, ref, case=case, variants=likely))
+
+
+def _flat_outputs(out: tuple[float, tuple[np.ndarray, ...]]) -> tuple[Any, ...]:
+    """(loss, (grads...)) -> (loss, grad, grad, ...)."""
+    return (np.float64(out[0]), *out[1])
+
+
+def _at(variants: list[list[Variant]], k: int) -> list[Variant]:
+    """The k-th quantity's variants, or none (lambda = 0: no regularisation variants)."""
+    return variants[k] if variants else []
 
 
 def _classes(rng: np.random.Generator, N: int, D: int, C: int) -> tuple[np.ndarray, np.ndarray]:
@@ -476,10 +507,13 @@ def check_fcann2_loss_grad(
         return show(report)
     loss, grads = out
     ref_loss, ref_grads = _fcann2_reference(X, Y_, *params, param_lambda)
-    report.add(compare("loss", loss, np.float64(ref_loss), case=case))
+    mistakes = regularisation_variants(
+        lambda lam: _flat_outputs(_fcann2_reference(X, Y_, *params, lam)), param_lambda
+    )
+    report.add(compare("loss", loss, np.float64(ref_loss), case=case, variants=_at(mistakes, 0)))
     names = [f"grad_{k}" for k in _PARAMS]
     if isinstance(grads, (tuple, list)) and len(grads) == 4:
-        _compare_all(report, case, tuple(names), grads, ref_grads)
+        _compare_all(report, case, tuple(names), grads, ref_grads, mistakes[1:])
     else:
         report.fail(
             names,
@@ -615,7 +649,8 @@ def check_fcann2_classify(
     if ok:
         inputs = dict(zip(("X",) + _PARAMS, (X,) + params))
         expected = autograd_reference(_fcann2_probs, inputs, [])[0]
-        report.add(compare("probs", probs, expected, case=case))
+        likely = softmax_variants(autograd_reference(_fcann2_scores, inputs, [])[0])
+        report.add(compare("probs", probs, expected, case=case, variants=likely))
     return show(report)
 
 

@@ -43,7 +43,9 @@ from dlcourse import reference as references
 from dlcourse.check import (
     AUTOGRAD,
     Comparison,
+    Hint,
     Report,
+    Variant,
     autograd_reference,
     call_student,
     case_label,
@@ -76,6 +78,15 @@ TASKS: dict[str, int] = {
 
 BONUS: frozenset[str] = frozenset()
 """No bonus task in this lab."""
+
+QUESTIONS: dict[str, int] = {
+    "q_sst_seed_spread": 2,
+    "q_sst_cell_types": 2,
+    "q_sst_pretrained_vectors": 2,
+    "q_sst_hyperparameters": 2,
+    "q_sst_gradient_clipping": 2,
+}
+"""Question id -> points of its written answer, graded by hand (``dlcourse.tasks``)."""
 
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "rnn_step_forward": ("h_next",),
@@ -112,9 +123,14 @@ _DATA_TASKS = (
 )
 _METRICS = (accuracy_score, confusion_matrix, f1_score)  # the oracles: they would do the task
 _MODEL_TOLERANCE = dict(atol=1e-5, rtol=1e-4)  # float32 models against a float64 reference
-_PADDING_HINT = (
-    " (padding changes your logits: leave the padded positions out, by the lengths: "
-    "pack the sequence or mask)"
+_LABELS_SWAPPED = (
+    "is yours the other label? The course's label vocabulary numbers positive 0, negative 1 "
+    "(LABELS)"
+)
+_PADDING_HINT = Hint.plain(
+    "your logits are right without padding but not with it: do the padded positions count, "
+    "in the mean or as steps of the RNN? The lengths say which positions are words (pack the "
+    "sequence or mask)"
 )
 
 
@@ -163,7 +179,12 @@ def _tensor_problem(what: str, x: Any, *, integer: bool) -> str | None:
 
 
 def _compare_tensor(
-    quantity: str, yours: Any, expected: torch.Tensor, case: str, **tolerance: float
+    quantity: str,
+    yours: Any,
+    expected: torch.Tensor,
+    case: str,
+    variants: tuple[Variant, ...] = (),
+    **tolerance: float,
 ) -> Comparison:
     """compare() for a quantity that must be a torch tensor (int64 for integer references);
     float tensors are compared in float64 (models compute in float32)."""
@@ -172,7 +193,7 @@ def _compare_tensor(
     if problem:
         return verdict(quantity, False, problem, case=case)
     if integer:
-        return compare(quantity, yours, expected, case=case, **tolerance)
+        return compare(quantity, yours, expected, case=case, variants=variants, **tolerance)
     return compare(quantity, yours.detach().double(), expected.double(), case=case, **tolerance)
 
 
@@ -256,6 +277,34 @@ def _logits_torch(
 ) -> torch.Tensor:
     h = _states_torch(x, h0, W_xh, W_hh, b_h)
     return (h if dense else h[:, -1]) @ W_hy + b_y  # (N, T, C) or (N, C): the given output layer
+
+
+def _logits_without_future(
+    x: torch.Tensor,
+    h0: torch.Tensor,
+    W_xh: torch.Tensor,
+    W_hh: torch.Tensor,
+    b_h: torch.Tensor,
+    W_hy: torch.Tensor,
+    b_y: torch.Tensor,
+    *,
+    dense: bool,
+) -> torch.Tensor:
+    """The logits as a BPTT that drops the gradient from step t + 1 sees them: each state's
+    predecessor is a constant (detached), except h0, so h_t learns only from its own output."""
+    h_prev, states = h0, []
+    for t in range(x.shape[1]):
+        h_prev = torch.tanh(x[:, t] @ W_xh + h_prev @ W_hh + b_h)  # (N, H)
+        states.append(h_prev)
+        h_prev = h_prev.detach()
+    h = torch.stack(states, dim=1)  # (N, T, H)
+    return (h if dense else h[:, -1]) @ W_hy + b_y
+
+
+_NO_FUTURE = (
+    "do your gradients miss what flows back from later time steps (each step's own output "
+    "only, as if BPTT stopped after one step)? dL/dh_t also gets dL/dh_(t+1) through W_hh"
+)
 
 
 def _rnn_weights(
@@ -342,6 +391,9 @@ def check_rnn_backward(
     _, expected = autograd_reference(
         partial(_logits_torch, dense=dense), inputs, GRADIENTS, grad_out=d_logits
     )
+    _, no_future = autograd_reference(
+        partial(_logits_without_future, dense=dense), inputs, GRADIENTS, grad_out=d_logits
+    )
     substitutes = _substitutes("rnn_step_forward", "rnn_forward")
     forbidden = _forbidden(fn, _but(_RNN_TASKS, *substitutes), *AUTOGRAD)
     with isolate(fn, **substitutes):
@@ -371,7 +423,8 @@ def check_rnn_backward(
             if name not in grads:
                 report.add(verdict(name, False, f"the result has no key {name!r}", case=case))
             else:
-                report.add(compare(name, grads[name], expected[name], case=case))
+                likely = [Variant(no_future[name], _NO_FUTURE)]
+                report.add(compare(name, grads[name], expected[name], case=case, variants=likely))
     return show(report)
 
 
@@ -665,7 +718,7 @@ def check_nlp_dataset(
 ) -> Report:
     """On the real files: 'length' and 'items' of NLPDataset.from_file(train, max_size=...)
     (len, and dataset[i] = (text int64 tensor of the indices in the vocabulary built on train,
-    label () int64 with negative 0 / positive 1) for ``n_items`` random i and the control
+    label () int64 with positive 0 / negative 1) for ``n_items`` random i and the control
     instance 3); 'vocab': the same for NLPDataset.from_file(<other_split>, vocab=<train
     vocabulary>). Runs with the reference Vocab where installed (the grader), which also gives
     the train vocabulary; in the handout with the student's own Vocab and the train dataset's."""
@@ -767,7 +820,11 @@ def _check_items(
             )
             report.add(
                 _compare_tensor(
-                    items_q, item[1], label, case=f"{case}, dataset[{i}][1] (label {int(label)})"
+                    items_q,
+                    item[1],
+                    label,
+                    case=f"{case}, dataset[{i}][1] (label {int(label)})",
+                    variants=(Variant(1 - label, _LABELS_SWAPPED),),
                 )
             )
 
@@ -831,7 +888,8 @@ def check_load_embedding(
 ) -> Report:
     """emb = fn(vocab, vectors) (or fn(vocab, dim=dim) without vectors) for a GivenVocab of
     ``n_words`` made-up words: 'known' (shape (V, d); rows of words with a vector equal it),
-    'unknown' (the other rows look N(0, 1)), 'padding' (row 0 zeros, padding_idx 0), 'frozen'."""
+    'unknown' (the other rows but <UNK> look N(0, 1)), 'padding' (rows 0 and 1, <PAD> and
+    <UNK>, zeros; padding_idx 0), 'frozen'."""
     report, rng = _start("load_embedding", seed)
     case = case_label(seed=seed, n_words=n_words, dim=dim, vectors=None if with_vectors else "None")
     vocab = GivenVocab([PAD, UNK] + _made_up_words(rng, n_words))
@@ -903,7 +961,7 @@ def _check_rows(
         )
     else:  # no vectors: every row is random
         report.add(verdict("known", True, f"shape {tuple(values.shape)} as expected", case=case))
-    unknown = [i for i, word in enumerate(vocab.itos) if i > 0 and word not in vectors]
+    unknown = [i for i, word in enumerate(vocab.itos) if i > 1 and word not in vectors]
     problem = _normal_problem(values[unknown])
     report.add(
         verdict(
@@ -915,6 +973,11 @@ def _check_rows(
     )
     if not bool((values[0] == 0).all()):
         problem = f"row 0 (<PAD>) is {values[0, :4].tolist()}...; expected zeros"
+    elif not bool((values[1] == 0).all()):
+        problem = (
+            f"row 1 (<UNK>) is {values[1, :4].tolist()}...; expected zeros: no train sentence "
+            "has an unknown word, so a random <UNK> vector is never learnt from"
+        )
     elif padding_idx != 0:
         problem = f"padding_idx is {padding_idx}; expected 0 (<PAD>)"
     else:
@@ -923,7 +986,7 @@ def _check_rows(
         verdict(
             "padding",
             problem is None,
-            problem or "row 0 (<PAD>) is zeros, padding_idx 0",
+            problem or "rows 0 and 1 (<PAD>, <UNK>) are zeros, padding_idx 0",
             case=case,
         )
     )
@@ -1054,7 +1117,9 @@ def _compare_logits(
     batches: dict[str, tuple],
     expected: dict[str, torch.Tensor],
 ) -> None:
-    """'logits' and 'padding': the model's output on each test batch against ``expected``."""
+    """'logits' and 'padding': the model's output on each test batch against ``expected``; a
+    batch right without padding and wrong with it gets the padding hint."""
+    right = {}
     for quantity, (texts, lengths) in batches.items():
         ok, logits = call_student(
             report, case, model, texts, lengths, name=f"{name}.forward", quantities=[quantity]
@@ -1067,10 +1132,9 @@ def _compare_logits(
                 case=f"{case}, lengths={lengths.tolist()}",
                 **_MODEL_TOLERANCE,
             )
-            if quantity == "padding" and not comparison.ok and comparison.max_abs is not None:
-                comparison = dataclasses.replace(
-                    comparison, message=comparison.message + _PADDING_HINT
-                )
+            right[quantity] = comparison.ok
+            if quantity == "padding" and right.get("logits") and not comparison.ok:
+                comparison = dataclasses.replace(comparison, hint=_PADDING_HINT)
             report.add(comparison)
 
 
@@ -1358,8 +1422,8 @@ class LookupModel(nn.Module):
 
 def check_evaluate(fn: Any, *, seed: int, B: int, n_batches: int) -> Report:
     """fn(model, loader) -> dict with 'loss' (mean BCE with logits over the examples),
-    'accuracy', 'f1' (positive class 1) and 'confusion_matrix' (2, 2) with rows = true class,
-    predicted positive when the logit is > 0; against scikit-learn. The model is in training mode
+    'accuracy', 'f1' (of class 1) and 'confusion_matrix' (2, 2) with rows = true class,
+    predicted class 1 when the logit is > 0; against scikit-learn. The model is in training mode
     when given (its outputs differ there)."""
     report, rng = _start("evaluate", seed)
     case = case_label(seed=seed, B=B, n_batches=n_batches)

@@ -34,7 +34,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,8 +45,10 @@ from torch import nn
 
 from dlcourse import config, reference
 from dlcourse.check import (
+    Hint,
     RemoteError,
     Report,
+    Variant,
     autograd_reference,
     call_student,
     call_student_many,
@@ -78,6 +79,16 @@ TASKS: dict[str, int] = {
 BONUS: frozenset[str] = frozenset()
 """No bonus task in this lab."""
 
+QUESTIONS: dict[str, int] = {
+    "q_identity_baseline": 1,
+    "q_margin": 2,
+    "q_distance_normalisation": 2,
+    "q_unseen_class": 2,
+    "q_batch_hard": 2,
+    "q_pca": 1,
+}
+"""Question id -> points of its written answer, graded by hand (``dlcourse.tasks``)."""
+
 QUANTITIES: dict[str, tuple[str, ...]] = {
     "mnist_metric_dataset": ("items", "positive", "negative", "remove_class"),
     "triplet_loss": ("loss", "grad_anchor", "grad_positive", "grad_negative"),
@@ -103,9 +114,9 @@ _GAP = (0.2, 0.5)  # how far a triplet or pair is from the margin: eps-sized err
 _DRAWS = 40  # per anchor: an anchor drawn as its own positive shows (P > 0.5 up to 58 candidates)
 _MIN_DISTINCT_POSITIVES = 8  # of _DRAWS draws from >= 30 candidates (expected > 22)
 _MIN_NEGATIVE_CLASSES = 4  # of _DRAWS draws over >= 8 other classes (P(fewer) < 1e-15)
-_ZERO_HINT = (
-    " (where x = y, d(x, y) = ||x - y + eps||_2 = eps sqrt(D) > 0 has gradient "
-    "1/sqrt(D) in each component; without eps sqrt gives nan and norm gives 0)"
+_ZERO_HINT = Hint.plain(
+    "where x = y, is your distance PyTorch's ||x - y + eps||_2? It is eps sqrt(D) > 0 there, "
+    "with gradient 1/sqrt(D) in each component; without eps, sqrt gives nan and norm gives 0"
 )
 
 
@@ -118,6 +129,63 @@ def _triplet_oracle(
 ) -> torch.Tensor:
     """PyTorch's TripletMarginLoss: mean_i max(d(a_i, p_i) - d(a_i, n_i) + margin, 0)."""
     return nn.TripletMarginLoss(margin=float(margin))(anchor, positive, negative)
+
+
+def _triplet_terms(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d(a_i, p_i), d(a_i, n_i)), each (B,): the distances the usual mistakes start from."""
+    return F.pairwise_distance(anchor, positive), F.pairwise_distance(anchor, negative)
+
+
+def _triplet_no_eps(anchor: Any, positive: Any, negative: Any, margin: Any = 1.0) -> Any:
+    """The distance as a plain norm: its gradient at x = y is 0, not 1/sqrt(D)."""
+    d_ap = torch.linalg.vector_norm(anchor - positive, dim=1)
+    d_an = torch.linalg.vector_norm(anchor - negative, dim=1)
+    return (d_ap - d_an + float(margin)).clamp(min=0).mean()
+
+
+def _triplet_squared(anchor: Any, positive: Any, negative: Any, margin: Any = 1.0) -> Any:
+    d_ap, d_an = _triplet_terms(anchor, positive, negative)
+    return (d_ap**2 - d_an**2 + float(margin)).clamp(min=0).mean()
+
+
+def _triplet_unclamped(anchor: Any, positive: Any, negative: Any, margin: Any = 1.0) -> Any:
+    d_ap, d_an = _triplet_terms(anchor, positive, negative)
+    return (d_ap - d_an + float(margin)).mean()
+
+
+def _triplet_no_margin(anchor: Any, positive: Any, negative: Any, margin: Any = 1.0) -> Any:
+    d_ap, d_an = _triplet_terms(anchor, positive, negative)
+    return (d_ap - d_an).clamp(min=0).mean()
+
+
+def _triplet_mean_active(anchor: Any, positive: Any, negative: Any, margin: Any = 1.0) -> Any:
+    d_ap, d_an = _triplet_terms(anchor, positive, negative)
+    per = (d_ap - d_an + float(margin)).clamp(min=0)  # (B,)
+    return per.sum() / (per > 0).sum().clamp(min=1)
+
+
+_TRIPLET_MISTAKES = {
+    "do you compare squared distances? (the lecture's loss uses the plain Euclidean "
+    "distance)": _triplet_squared,
+    "is the max(0, .) missing: do satisfied triplets count with a negative loss?": (
+        _triplet_unclamped
+    ),
+    "is the margin left out?": _triplet_no_margin,
+    "do you average over the active triplets only? (the mean is over all B triplets)": (
+        _triplet_mean_active
+    ),
+}
+"""The triplet loss as the usual mistakes compute it, by the question each one asks (hints)."""
+
+
+def _triplet_mistakes(kind: str) -> dict[str, Callable[..., Any]]:
+    """The mistakes a case of ``kind`` tests: at zero distances, the eps too (where two fit
+    alike, as squared distances and no eps do there, no hint is given)."""
+    if kind != "zero_distances":
+        return _TRIPLET_MISTAKES
+    return {**_TRIPLET_MISTAKES, _ZERO_HINT.text: _triplet_no_eps}
 
 
 def _distance_oracle(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -207,16 +275,19 @@ def _compare_gradients(
     expected: tuple[Any, dict[str, np.ndarray]],
     names: dict[str, str],
     *,
-    hint: str = "",
+    mistakes: dict[str, tuple[Any, dict[str, np.ndarray]]] | None = None,
     **tolerance: float,
 ) -> None:
-    """'loss' and one 'grad_<input>' quantity per input (names: input -> quantity); ``hint`` is
-    added to the message of a failing gradient."""
+    """'loss' and one 'grad_<input>' quantity per input (names: input -> quantity); ``mistakes``:
+    question -> (loss, gradients) as that mistake computes them (``dlcourse.check.diagnosis``)."""
     (y, grads), (y_ref, grads_ref) = yours, expected
-    report.add(compare("loss", y, y_ref, case=case, **tolerance))
+    mistakes = mistakes or {}
+    variants = [Variant(loss, question) for question, (loss, _) in mistakes.items()]
+    report.add(compare("loss", y, y_ref, case=case, variants=variants, **tolerance))
     for key, quantity in names.items():
-        c = compare(quantity, grads[key], grads_ref[key], case=case, **tolerance)
-        report.add(c if c.ok or not hint else replace(c, message=c.message + hint))
+        variants = [Variant(g[key], question) for question, (_, g) in mistakes.items()]
+        c = compare(quantity, grads[key], grads_ref[key], case=case, variants=variants, **tolerance)
+        report.add(c)
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -638,7 +709,10 @@ def check_triplet_loss(
             (y, grads),
             autograd_reference(_triplet_oracle, inputs, wrt, seed=seed),
             {k: f"grad_{k}" for k in wrt},
-            hint=_ZERO_HINT if kind == "zero_distances" else "",
+            mistakes={
+                question: autograd_reference(mistake, inputs, wrt, seed=seed)
+                for question, mistake in _triplet_mistakes(kind).items()
+            },
         )
     return show(report)
 
@@ -704,7 +778,6 @@ def check_contrastive_loss(
                 wrt,
             ),
             {k: f"grad_{k}" for k in wrt},
-            hint=_ZERO_HINT if kind == "zero_distances" else "",
         )
     return show(report)
 
