@@ -291,10 +291,11 @@ def _logits_without_future(
     dense: bool,
 ) -> torch.Tensor:
     """The logits as a BPTT that drops the gradient from step t + 1 sees them: each state's
-    predecessor is a constant (detached), except h0, so h_t learns only from its own output."""
+    predecessor is a constant (detached), except h0, so h_t learns only from its own output.
+    Steps by ``nn.RNN`` (``_step_torch``): no hand-written step in the handout."""
     h_prev, states = h0, []
     for t in range(x.shape[1]):
-        h_prev = torch.tanh(x[:, t] @ W_xh + h_prev @ W_hh + b_h)  # (N, H)
+        h_prev = _step_torch(x[:, t], h_prev, W_xh, W_hh, b_h)  # (N, H)
         states.append(h_prev)
         h_prev = h_prev.detach()
     h = torch.stack(states, dim=1)  # (N, T, H)
