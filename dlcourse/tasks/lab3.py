@@ -264,6 +264,20 @@ def _step_torch(
     return _states_torch(x[:, None], h_prev, W_xh, W_hh, b_h)[:, 0]
 
 
+def _states_without_future(
+    x: torch.Tensor, h0: torch.Tensor, W_xh: torch.Tensor, W_hh: torch.Tensor, b_h: torch.Tensor
+) -> torch.Tensor:
+    """The states (N, T, H) as a BPTT that drops the gradient from step t + 1 sees them: each
+    state's predecessor is a constant (detached), except h0, so h_t learns only from its own
+    output. Steps by ``nn.RNN`` (``_step_torch``): no hand-written step in the handout."""
+    h_prev, states = h0, []
+    for t in range(x.shape[1]):
+        h_prev = _step_torch(x[:, t], h_prev, W_xh, W_hh, b_h)  # (N, H)
+        states.append(h_prev)
+        h_prev = h_prev.detach()
+    return torch.stack(states, dim=1)
+
+
 def _logits_torch(
     x: torch.Tensor,
     h0: torch.Tensor,
@@ -274,32 +288,12 @@ def _logits_torch(
     b_y: torch.Tensor,
     *,
     dense: bool,
+    states: Callable[..., torch.Tensor] = _states_torch,
 ) -> torch.Tensor:
-    h = _states_torch(x, h0, W_xh, W_hh, b_h)
-    return (h if dense else h[:, -1]) @ W_hy + b_y  # (N, T, C) or (N, C): the given output layer
-
-
-def _logits_without_future(
-    x: torch.Tensor,
-    h0: torch.Tensor,
-    W_xh: torch.Tensor,
-    W_hh: torch.Tensor,
-    b_h: torch.Tensor,
-    W_hy: torch.Tensor,
-    b_y: torch.Tensor,
-    *,
-    dense: bool,
-) -> torch.Tensor:
-    """The logits as a BPTT that drops the gradient from step t + 1 sees them: each state's
-    predecessor is a constant (detached), except h0, so h_t learns only from its own output.
-    Steps by ``nn.RNN`` (``_step_torch``): no hand-written step in the handout."""
-    h_prev, states = h0, []
-    for t in range(x.shape[1]):
-        h_prev = _step_torch(x[:, t], h_prev, W_xh, W_hh, b_h)  # (N, H)
-        states.append(h_prev)
-        h_prev = h_prev.detach()
-    h = torch.stack(states, dim=1)  # (N, T, H)
-    return (h if dense else h[:, -1]) @ W_hy + b_y
+    """The given output layer on every state (``dense``) or the last; ``states``: the RNN's
+    states from (x, h0, W_xh, W_hh, b_h), by default PyTorch's."""
+    h = states(x, h0, W_xh, W_hh, b_h)
+    return (h if dense else h[:, -1]) @ W_hy + b_y  # (N, T, C) or (N, C)
 
 
 _NO_FUTURE = (
@@ -393,7 +387,10 @@ def check_rnn_backward(
         partial(_logits_torch, dense=dense), inputs, GRADIENTS, grad_out=d_logits
     )
     _, no_future = autograd_reference(
-        partial(_logits_without_future, dense=dense), inputs, GRADIENTS, grad_out=d_logits
+        partial(_logits_torch, dense=dense, states=_states_without_future),
+        inputs,
+        GRADIENTS,
+        grad_out=d_logits,
     )
     substitutes = _substitutes("rnn_step_forward", "rnn_forward")
     forbidden = _forbidden(fn, _but(_RNN_TASKS, *substitutes), *AUTOGRAD)
